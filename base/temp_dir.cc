@@ -1,0 +1,67 @@
+#include "base/temp_dir.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+#include <vector>
+
+#include "base/status.h"
+
+namespace kiln::base {
+
+absl::StatusOr<TempDir> TempDir::Create(std::string_view prefix, std::string_view parent) {
+  std::string dir(parent);
+  if (dir.empty()) {
+    const char* env = std::getenv("TMPDIR");
+    dir = (env != nullptr && *env != '\0') ? env : "/tmp";
+  }
+  std::string tmpl = dir + "/" + std::string(prefix) + "XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) return ErrnoError("mkdtemp '" + tmpl + "'");
+  return TempDir(std::string(buf.data()));
+}
+
+TempDir::~TempDir() {
+  if (!path_.empty()) (void)RemoveTree(path_);
+}
+
+TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+
+TempDir& TempDir::operator=(TempDir&& other) noexcept {
+  if (this != &other) {
+    if (!path_.empty()) (void)RemoveTree(path_);
+    path_ = std::move(other.path_);
+    other.path_.clear();
+  }
+  return *this;
+}
+
+std::string TempDir::Release() {
+  std::string p = std::move(path_);
+  path_.clear();
+  return p;
+}
+
+absl::Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (!ec) return absl::OkStatus();
+  // Retry after making every directory writable (trees may hold 0555 dirs).
+  for (auto it = std::filesystem::recursive_directory_iterator(
+           path, std::filesystem::directory_options::skip_permission_denied, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
+  }
+  ::chmod(path.c_str(), 0700);
+  ec.clear();
+  std::filesystem::remove_all(path, ec);
+  if (ec) return ErrnoError(ec.value(), "remove tree '" + path + "'");
+  return absl::OkStatus();
+}
+
+}  // namespace kiln::base

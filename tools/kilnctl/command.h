@@ -1,0 +1,37 @@
+// kilnctl subcommand registry. Each <cmd>_cmd.cc registers itself with a static
+// CommandRegistrar; main.cc builds the CLI11 tree from the registry. The files are compiled
+// straight into the kilnctl executable, so the registrars are never dropped by the linker.
+//
+// A command reports failure by throwing CommandExit{code} from its callback after printing
+// its error (this adapter is the only place exceptions are used, because CLI11 uses them).
+#ifndef KILN_TOOLS_KILNCTL_COMMAND_H_
+#define KILN_TOOLS_KILNCTL_COMMAND_H_
+
+#include <functional>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+
+namespace kiln::tools {
+
+struct CommandExit {
+  int code;
+};
+
+using CommandSetup = std::function<void(CLI::App& root)>;
+
+struct CommandRegistrar {
+  CommandRegistrar(int order, CommandSetup setup);
+};
+
+// Returns the subcommand `name` of `parent`, creating it (with `description`) if absent.
+// Lets "debug graph" and "debug workers" live in different files.
+CLI::App* SubcommandOf(CLI::App& parent, const std::string& name, const std::string& description);
+
+// Prints "kilnctl: <message>" to stderr and throws CommandExit{code} if !status.ok().
+void ExitIfError(const absl::Status& status, int code = 1);
+
+}  // namespace kiln::tools
+
+#endif  // KILN_TOOLS_KILNCTL_COMMAND_H_
