@@ -1,0 +1,73 @@
+// CopyFiles: the filesystem half of COPY/ADD, with Docker's rules.
+//
+// Sources are paths (wildcards allowed) inside a source root; the destination is a path inside
+// a destination root. Both roots are directory fds and every path is resolved with
+// openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so neither a hostile context nor a hostile
+// stage can make the copy read or write outside its root. Symlinks inside copied trees are
+// copied as symlinks, never followed.
+//
+// Rules (Docker's documented COPY behaviour):
+// - A directory source copies its contents, not the directory itself.
+// - A file source lands at dest/<basename> when dest ends with '/' or is an existing
+//   directory, else at dest itself.
+// - Several sources (directly or through a wildcard) need a directory destination; a dest that
+//   neither ends with '/' nor exists as a directory is an InvalidArgument error.
+// - Missing destination directories are created (0755).
+// - Ownership is --chown's uid:gid if given, else the source's (COPY --from) or 0:0 (context).
+//   Mode is --chmod's if given, else the source's. Mtimes are kept.
+// Thread-compatible: independent calls may run concurrently.
+#ifndef KILN_ENGINE_OPS_COPY_H_
+#define KILN_ENGINE_OPS_COPY_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace kiln::engine {
+
+struct CopyOptions {
+  std::vector<std::string> sources;  // relative to the source root; may contain * ? [..]
+  std::string dest;                  // absolute in the dest root; a trailing '/' matters
+  bool allow_wildcards = true;
+  bool allow_empty_wildcard = false;  // a wildcard matching nothing is then not an error
+  std::optional<uid_t> uid;           // --chown
+  std::optional<gid_t> gid;
+  std::optional<mode_t> mode;         // --chmod (permission bits)
+  bool preserve_owner = false;        // keep source uid/gid when no --chown (COPY --from)
+  bool follow_source_symlinks = true;  // resolve a symlink named as a source (inside the root)
+  // Returns true to leave `rel` (path relative to the source root, no leading '/') out.
+  // For directories, returning true skips the whole subtree.
+  std::function<bool(std::string_view rel, bool is_dir)> exclude;
+};
+
+struct CopyStats {
+  int64_t files = 0;
+  int64_t dirs = 0;
+  int64_t symlinks = 0;
+  int64_t bytes = 0;
+};
+
+// Errors: NotFound when a source does not exist, InvalidArgument for rule violations,
+// PermissionDenied / others from errno as "copy '<path>': <cause>".
+absl::StatusOr<CopyStats> CopyFiles(int src_root_fd, int dst_root_fd, const CopyOptions& opts);
+
+// Creates `path` (absolute, inside the root) and its missing parents with `mode`, owned by
+// uid:gid when given. Used for WORKDIR. Existing directories are left as they are.
+absl::Status MakeDirs(int root_fd, std::string_view path, mode_t mode,
+                      std::optional<uid_t> uid = std::nullopt,
+                      std::optional<gid_t> gid = std::nullopt);
+
+// Expands the wildcards of `pattern` (relative to the root) to the matching relative paths,
+// sorted. A pattern without wildcards yields itself if it exists. NotFound if nothing matches.
+absl::StatusOr<std::vector<std::string>> ExpandWildcards(int root_fd, std::string_view pattern);
+
+}  // namespace kiln::engine
+
+#endif  // KILN_ENGINE_OPS_COPY_H_
