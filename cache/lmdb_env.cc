@@ -1,0 +1,154 @@
+#include "cache/lmdb_env.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+
+namespace kiln::cache::internal {
+namespace {
+
+MDB_val ValOf(std::string_view s) {
+  MDB_val v;
+  v.mv_size = s.size();
+  v.mv_data = const_cast<char*>(s.data());
+  return v;
+}
+
+std::string_view ViewOf(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+}  // namespace
+
+absl::Status LmdbError(int rc, std::string_view what) {
+  std::string msg = absl::StrCat(base::AsAbsl(what), ": ", mdb_strerror(rc));
+  switch (rc) {
+    case MDB_MAP_FULL:
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL:
+      return absl::ResourceExhaustedError(msg);
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+      return absl::DataLossError(msg);
+    case EACCES:
+      return absl::PermissionDeniedError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
+                                                       const Options& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return base::ErrnoError(ec.value(), absl::StrCat("mkdir '", dir, "'"));
+  MDB_env* raw = nullptr;
+  int rc = mdb_env_create(&raw);
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb create '", dir, "'"));
+  std::unique_ptr<LmdbEnv> env(new LmdbEnv(raw, dir));
+  rc = mdb_env_set_mapsize(raw, options.map_size);
+  if (rc == 0) rc = mdb_env_set_maxreaders(raw, options.max_readers);
+  if (rc == 0) rc = mdb_env_set_maxdbs(raw, static_cast<MDB_dbi>(options.databases.size() + 1));
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb configure '", dir, "'"));
+  rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0644);
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb open '", dir, "'"));
+  int dead = 0;
+  (void)mdb_reader_check(raw, &dead);  // clears reader slots of crashed processes
+  KILN_ASSIGN_OR_RETURN(LmdbTxn txn, LmdbTxn::Begin(*env, /*write=*/true));
+  for (const std::string& name : options.databases) {
+    MDB_dbi dbi = 0;
+    rc = mdb_dbi_open(txn.raw(), name.c_str(), MDB_CREATE, &dbi);
+    if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb open db '", dir, "/", name, "'"));
+    env->dbis_.push_back(dbi);
+  }
+  KILN_RETURN_IF_ERROR(txn.Commit());
+  return env;
+}
+
+LmdbEnv::~LmdbEnv() {
+  if (env_ != nullptr) mdb_env_close(env_);
+}
+
+absl::StatusOr<LmdbTxn> LmdbTxn::Begin(const LmdbEnv& env, bool write) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env.raw(), nullptr, write ? 0 : MDB_RDONLY, &txn);
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb begin txn '", env.dir(), "'"));
+  return LmdbTxn(txn, &env);
+}
+
+LmdbTxn& LmdbTxn::operator=(LmdbTxn&& other) noexcept {
+  if (this != &other) {
+    Abort();
+    txn_ = other.txn_;
+    env_ = other.env_;
+    other.txn_ = nullptr;
+  }
+  return *this;
+}
+
+LmdbTxn::~LmdbTxn() { Abort(); }
+
+void LmdbTxn::Abort() {
+  if (txn_ != nullptr) mdb_txn_abort(txn_);
+  txn_ = nullptr;
+}
+
+absl::StatusOr<std::optional<std::string_view>> LmdbTxn::Get(MDB_dbi dbi, std::string_view key) {
+  MDB_val k = ValOf(key);
+  MDB_val v;
+  int rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb get '", env_->dir(), "'"));
+  return std::optional<std::string_view>(ViewOf(v));
+}
+
+absl::Status LmdbTxn::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = ValOf(key);
+  MDB_val v = ValOf(value);
+  int rc = mdb_put(txn_, dbi, &k, &v, 0);
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb put '", env_->dir(), "'"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> LmdbTxn::Del(MDB_dbi dbi, std::string_view key) {
+  MDB_val k = ValOf(key);
+  int rc = mdb_del(txn_, dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb del '", env_->dir(), "'"));
+  return true;
+}
+
+absl::Status LmdbTxn::ForEach(MDB_dbi dbi,
+                              const std::function<bool(std::string_view, std::string_view)>& fn) {
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn_, dbi, &cur);
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb cursor '", env_->dir(), "'"));
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (!fn(ViewOf(k), ViewOf(v))) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return LmdbError(rc, absl::StrCat("lmdb iterate '", env_->dir(), "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LmdbTxn::Commit() {
+  if (txn_ == nullptr) return absl::FailedPreconditionError("lmdb commit: transaction is over");
+  int rc = mdb_txn_commit(txn_);
+  txn_ = nullptr;
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb commit '", env_->dir(), "'"));
+  return absl::OkStatus();
+}
+
+}  // namespace kiln::cache::internal
