@@ -1,0 +1,328 @@
+#include "snapshotter/diff/layer_encoder.h"
+
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "base/digest.h"
+#include "base/status.h"
+#include "base/thread_pool.h"
+
+#ifdef KILN_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
+
+namespace kiln::snapshotter {
+namespace {
+
+int ResolveThreads(int threads) {
+  if (threads > 0) return threads;
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+// Hashes and counts what goes to the caller's sink.
+class HashingSink : public ByteSink {
+ public:
+  explicit HashingSink(ByteSink* sink) : sink_(sink) {}
+  absl::Status Write(const void* data, size_t len) override {
+    if (len == 0) return absl::OkStatus();
+    hash_.Update(data, len);
+    size_ += static_cast<int64_t>(len);
+    return sink_->Write(data, len);
+  }
+  using ByteSink::Write;
+  base::Digest Finish() { return hash_.Finish(); }
+  int64_t size() const { return size_; }
+
+ private:
+  ByteSink* sink_;
+  base::Sha256 hash_;
+  int64_t size_ = 0;
+};
+
+class EncoderBase : public LayerEncoder {
+ public:
+  EncoderBase(Compression c, ByteSink* sink) : compression_(c), out_(sink) {}
+
+  absl::Status Write(const void* data, size_t len) override {
+    if (finished_) return absl::FailedPreconditionError("layer encoder: write after Finish");
+    if (len == 0) return absl::OkStatus();
+    tar_hash_.Update(data, len);
+    tar_size_ += static_cast<int64_t>(len);
+    return Compress(static_cast<const char*>(data), len);
+  }
+  using ByteSink::Write;
+
+  absl::StatusOr<LayerDescriptor> Finish() override {
+    if (finished_) return absl::FailedPreconditionError("layer encoder: Finish called twice");
+    finished_ = true;
+    KILN_RETURN_IF_ERROR(Flush());
+    LayerDescriptor d;
+    d.diff_id = tar_hash_.Finish();
+    d.uncompressed_size = tar_size_;
+    d.digest = out_.Finish();
+    d.size = out_.size();
+    d.media_type = std::string(MediaTypeFor(compression_));
+    return d;
+  }
+
+ protected:
+  virtual absl::Status Compress(const char* data, size_t len) = 0;
+  virtual absl::Status Flush() = 0;
+  HashingSink& out() { return out_; }
+
+ private:
+  Compression compression_;
+  HashingSink out_;
+  base::Sha256 tar_hash_;
+  int64_t tar_size_ = 0;
+  bool finished_ = false;
+};
+
+class PlainEncoder : public EncoderBase {
+ public:
+  explicit PlainEncoder(ByteSink* sink) : EncoderBase(Compression::kNone, sink) {}
+
+ protected:
+  absl::Status Compress(const char* data, size_t len) override { return out().Write(data, len); }
+  absl::Status Flush() override { return absl::OkStatus(); }
+};
+
+// ---- gzip: parallel independent members ----
+
+struct GzipJob {
+  std::string in;
+  std::string out;
+  bool ok = false;
+  absl::Notification done;
+};
+
+absl::Status GzipWithZlib(const std::string& in, std::string* out, int level) {
+  z_stream zs{};
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return absl::InternalError("gzip: deflateInit2 failed");
+  }
+  out->resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 64);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out->data());
+  zs.avail_out = static_cast<uInt>(out->size());
+  int rc = deflate(&zs, Z_FINISH);
+  out->resize(zs.total_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return absl::InternalError("gzip: deflate did not finish a block");
+  return absl::OkStatus();
+}
+
+class GzipEncoder : public EncoderBase {
+ public:
+  GzipEncoder(ByteSink* sink, int level, int threads, size_t block)
+      : EncoderBase(Compression::kGzip, sink),
+        level_(level),
+        threads_(threads),
+        block_(std::max<size_t>(block, 64 * 1024)),
+        pool_(static_cast<size_t>(threads)) {
+#ifdef KILN_HAVE_LIBDEFLATE
+    for (int i = 0; i < threads; ++i) compressors_.push_back(libdeflate_alloc_compressor(level));
+#endif
+    current_.reserve(block_);
+  }
+
+  ~GzipEncoder() override {
+    // Jobs reference compressors; wait for all of them before freeing.
+    for (auto& job : jobs_) job->done.WaitForNotification();
+    jobs_.clear();
+#ifdef KILN_HAVE_LIBDEFLATE
+    for (auto* c : compressors_) {
+      if (c != nullptr) libdeflate_free_compressor(c);
+    }
+#endif
+  }
+
+ protected:
+  absl::Status Compress(const char* data, size_t len) override {
+    while (len > 0) {
+      size_t n = std::min(len, block_ - current_.size());
+      current_.append(data, n);
+      data += n;
+      len -= n;
+      if (current_.size() == block_) KILN_RETURN_IF_ERROR(SubmitBlock());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush() override {
+    if (!current_.empty() || !any_submitted_) KILN_RETURN_IF_ERROR(SubmitBlock());
+    while (!jobs_.empty()) KILN_RETURN_IF_ERROR(DrainOne());
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status SubmitBlock() {
+    auto job = std::make_unique<GzipJob>();
+    job->in.swap(current_);
+    current_.clear();
+    current_.reserve(block_);
+    GzipJob* raw = job.get();
+    jobs_.push_back(std::move(job));
+    any_submitted_ = true;
+    pool_.Submit([this, raw] {
+      raw->ok = CompressBlock(raw->in, &raw->out);
+      raw->in = std::string();
+      raw->done.Notify();
+    });
+    while (jobs_.size() > static_cast<size_t>(2 * threads_)) KILN_RETURN_IF_ERROR(DrainOne());
+    return absl::OkStatus();
+  }
+
+  absl::Status DrainOne() {
+    std::unique_ptr<GzipJob> job = std::move(jobs_.front());
+    jobs_.pop_front();
+    job->done.WaitForNotification();
+    if (!job->ok) return absl::InternalError("gzip: compressing a block failed");
+    return out().Write(job->out.data(), job->out.size());
+  }
+
+  // Runs on a pool thread.
+  bool CompressBlock(const std::string& in, std::string* out) {
+#ifdef KILN_HAVE_LIBDEFLATE
+    int worker = base::ThreadPool::CurrentWorkerIndex();
+    libdeflate_compressor* c = worker >= 0 ? compressors_[static_cast<size_t>(worker)] : nullptr;
+    if (c != nullptr) {
+      out->resize(libdeflate_gzip_compress_bound(c, in.size()));
+      size_t n = libdeflate_gzip_compress(c, in.data(), in.size(), out->data(), out->size());
+      out->resize(n);
+      return n > 0;
+    }
+#endif
+    return GzipWithZlib(in, out, std::min(level_, 9)).ok();
+  }
+
+  int level_;
+  int threads_;
+  size_t block_;
+  std::string current_;
+  bool any_submitted_ = false;
+  std::deque<std::unique_ptr<GzipJob>> jobs_;
+#ifdef KILN_HAVE_LIBDEFLATE
+  std::vector<libdeflate_compressor*> compressors_;
+#endif
+  base::ThreadPool pool_;  // declared last: destroyed (joined) first
+};
+
+// ---- zstd ----
+
+struct CctxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+
+class ZstdEncoder : public EncoderBase {
+ public:
+  ZstdEncoder(ByteSink* sink, std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx)
+      : EncoderBase(Compression::kZstd, sink), cctx_(std::move(cctx)) {
+    buf_.resize(ZSTD_CStreamOutSize());
+  }
+
+ protected:
+  absl::Status Compress(const char* data, size_t len) override {
+    ZSTD_inBuffer in{data, len, 0};
+    while (in.pos < in.size) {
+      KILN_RETURN_IF_ERROR(Step(&in, ZSTD_e_continue).status());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush() override {
+    ZSTD_inBuffer in{nullptr, 0, 0};
+    for (;;) {
+      KILN_ASSIGN_OR_RETURN(size_t remaining, Step(&in, ZSTD_e_end));
+      if (remaining == 0) return absl::OkStatus();
+    }
+  }
+
+ private:
+  absl::StatusOr<size_t> Step(ZSTD_inBuffer* in, ZSTD_EndDirective mode) {
+    ZSTD_outBuffer out_buf{buf_.data(), buf_.size(), 0};
+    size_t rc = ZSTD_compressStream2(cctx_.get(), &out_buf, in, mode);
+    if (ZSTD_isError(rc)) {
+      return absl::InternalError(absl::StrCat("zstd: compress: ", ZSTD_getErrorName(rc)));
+    }
+    KILN_RETURN_IF_ERROR(out().Write(buf_.data(), out_buf.pos));
+    return rc;
+  }
+
+  std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx_;
+  std::string buf_;
+};
+
+absl::StatusOr<std::unique_ptr<LayerEncoder>> MakeZstd(ByteSink* sink, int level, int threads) {
+  std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx(ZSTD_createCCtx());
+  if (!cctx) return absl::ResourceExhaustedError("zstd: cannot allocate a compression context");
+  size_t rc = ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
+  if (ZSTD_isError(rc)) {
+    return absl::InvalidArgumentError(absl::StrCat("zstd level ", level, ": ",
+                                                   ZSTD_getErrorName(rc)));
+  }
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
+  if (threads > 1) {
+    // Fails only on a single-threaded libzstd build; then compress on this thread.
+    (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, threads);
+  }
+  return std::unique_ptr<LayerEncoder>(new ZstdEncoder(sink, std::move(cctx)));
+}
+
+}  // namespace
+
+std::string_view MediaTypeFor(Compression c) {
+  switch (c) {
+    case Compression::kNone:
+      return kMediaTypeLayerTar;
+    case Compression::kGzip:
+      return kMediaTypeLayerGzip;
+    case Compression::kZstd:
+      return kMediaTypeLayerZstd;
+  }
+  return kMediaTypeLayerTar;
+}
+
+absl::StatusOr<Compression> CompressionForMediaType(std::string_view mt) {
+  if (mt == kMediaTypeLayerTar || mt == "application/vnd.docker.image.rootfs.diff.tar") {
+    return Compression::kNone;
+  }
+  if (mt == kMediaTypeLayerGzip || mt == "application/vnd.docker.image.rootfs.diff.tar.gzip") {
+    return Compression::kGzip;
+  }
+  if (mt == kMediaTypeLayerZstd) return Compression::kZstd;
+  return absl::InvalidArgumentError(
+      absl::StrCat("layer media type '", base::AsAbsl(mt), "': not a known layer type"));
+}
+
+absl::StatusOr<std::unique_ptr<LayerEncoder>> LayerEncoder::Create(const EncoderOptions& o,
+                                                                   ByteSink* sink) {
+  int threads = ResolveThreads(o.threads);
+  switch (o.compression) {
+    case Compression::kNone:
+      return std::unique_ptr<LayerEncoder>(new PlainEncoder(sink));
+    case Compression::kGzip: {
+      int level = o.level == 0 ? 6 : o.level;
+      if (level < 1 || level > 12) {
+        return absl::InvalidArgumentError(absl::StrCat("gzip level ", level, ": want 1..12"));
+      }
+      return std::unique_ptr<LayerEncoder>(
+          new GzipEncoder(sink, level, threads, o.gzip_block_size));
+    }
+    case Compression::kZstd:
+      return MakeZstd(sink, o.level == 0 ? 3 : o.level, threads);
+  }
+  return absl::InvalidArgumentError("layer encoder: unknown compression");
+}
+
+}  // namespace kiln::snapshotter

@@ -1,0 +1,51 @@
+// LayerEncoder: the single streaming pass from tar bytes to a layer blob.
+//
+// Every byte written is hashed (diffID), compressed, hashed again (blob digest), counted,
+// and pushed to the sink; nothing is buffered beyond a few compression blocks.
+//   - none: passthrough.
+//   - gzip: independent blocks (default 1 MiB) compressed in parallel by libdeflate (zlib if
+//     libdeflate is missing), each a complete gzip member; the concatenation is a standard
+//     multi-member gzip stream (RFC 1952 section 2.2) that gzip, Go and libarchive read.
+//   - zstd: one zstd frame, multi-threaded via ZSTD_c_nbWorkers when threads > 1.
+// Not thread-safe (it owns its worker threads). Finish() must be called once to flush; a
+// destroyed unfinished encoder discards its output.
+#ifndef KILN_SNAPSHOTTER_DIFF_LAYER_ENCODER_H_
+#define KILN_SNAPSHOTTER_DIFF_LAYER_ENCODER_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "snapshotter/diff/layer.h"
+#include "snapshotter/diff/sink.h"
+
+namespace kiln::snapshotter {
+
+struct EncoderOptions {
+  Compression compression = Compression::kGzip;
+  // gzip: 1..12 (libdeflate) or 1..9 (zlib); zstd: 1..19. 0 = default (gzip 6, zstd 3).
+  int level = 0;
+  // Compression threads; 0 = number of online CPUs.
+  int threads = 0;
+  // gzip block size (input bytes per gzip member).
+  size_t gzip_block_size = size_t{1} << 20;
+};
+
+class LayerEncoder : public ByteSink {
+ public:
+  // `sink` is borrowed and must outlive the encoder.
+  static absl::StatusOr<std::unique_ptr<LayerEncoder>> Create(const EncoderOptions& options,
+                                                              ByteSink* sink);
+  ~LayerEncoder() override = default;
+
+  // Feeds uncompressed tar bytes. Errors from the compressor (Internal) or the sink.
+  absl::Status Write(const void* data, size_t len) override = 0;
+  using ByteSink::Write;
+
+  // Flushes everything to the sink and returns the descriptor. Call once.
+  virtual absl::StatusOr<LayerDescriptor> Finish() = 0;
+};
+
+}  // namespace kiln::snapshotter
+
+#endif  // KILN_SNAPSHOTTER_DIFF_LAYER_ENCODER_H_
