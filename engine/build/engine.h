@@ -1,0 +1,133 @@
+// Engine: the whole of Kiln behind one facade. `kilnctl build` runs it in-process and kilnd
+// serves it over gRPC; both call exactly these methods.
+//
+// An Engine owns a state root (content store, snapshots, cache index, image store), a solver
+// with its thread pool, and the per-context checksum caches (kept warm across builds).
+// Thread-safe: builds may run concurrently; identical steps are shared between them.
+#ifndef KILN_ENGINE_BUILD_ENGINE_H_
+#define KILN_ENGINE_BUILD_ENGINE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/digest.h"
+#include "engine/build/events.h"
+
+namespace kiln::engine {
+
+namespace solver {
+class Cancellation;
+}  // namespace solver
+
+struct EngineOptions {
+  std::string root;                 // state dir; empty = default (see DefaultStateRoot())
+  size_t max_parallelism = 0;       // 0 = one per CPU
+  std::string default_network = "host";  // "host" or "none" for RUN without --network
+  std::string snapshotter = "auto";       // "overlay", "native" or "auto"
+  // GC policy applied by Prune() without arguments and by the daemon periodically.
+  int64_t gc_keep_storage_bytes = 0;      // 0 = unlimited
+  absl::Duration gc_keep_duration = absl::ZeroDuration();  // 0 = forever
+};
+
+// One --output. type: "image" (local store; attrs name=REF), "oci" (attrs dest=PATH,
+// tar=true|false), "docker" (dest=PATH, name=REF), "local" (dest=DIR). Optional attrs:
+// compression=gzip|zstd|uncompressed.
+struct ExportSpec {
+  std::string type;
+  std::map<std::string, std::string> attrs;
+};
+
+struct BuildRequest {
+  std::string context_dir;          // absolute
+  std::string dockerfile_dir;       // absolute; empty = context_dir
+  std::string dockerfile_name = "Dockerfile";
+  std::string target;               // empty = last stage
+  std::map<std::string, std::string> build_args;
+  std::vector<ExportSpec> exports;  // may be empty (build only, results stay in the cache)
+  bool no_cache = false;
+  size_t max_parallelism = 0;       // 0 = the engine's
+  std::string network;              // empty = the engine's default
+  std::string platform;             // empty = linux/amd64
+};
+
+struct StepTiming {
+  std::string vertex;               // digest
+  std::string name;
+  bool cached = false;
+  int64_t started_unix_nanos = 0;
+  int64_t completed_unix_nanos = 0;
+};
+
+struct BuildResult {
+  base::Digest manifest_digest;     // of the final image (empty if nothing was exported)
+  base::Digest config_digest;
+  int64_t image_size_bytes = 0;     // compressed layers + config + manifest
+  int steps_total = 0;
+  int steps_cached = 0;
+  std::vector<StepTiming> steps;
+};
+
+struct ImageSummary {
+  std::string ref;
+  base::Digest manifest_digest;
+  int64_t size_bytes = 0;
+  int64_t created_unix = 0;
+};
+
+struct UsageRecord {
+  std::string id;                   // cache key or blob digest
+  std::string kind;                 // "snapshot", "blob", ...
+  std::string description;          // instruction that made it, if known
+  int64_t size_bytes = 0;
+  int64_t last_used_unix = 0;
+  bool shared = false;
+  bool in_use = false;
+};
+
+struct PruneOptions {
+  bool all = false;                 // also records used by images? no: everything unleased
+  int64_t keep_storage_bytes = -1;  // -1 = engine default
+  absl::Duration keep_duration = absl::InfiniteDuration();  // infinite = engine default
+};
+
+struct PruneReport {
+  int64_t bytes_freed = 0;
+  int records_removed = 0;
+};
+
+// Facts about the worker, for `kilnctl debug workers` and the Info RPC.
+struct WorkerInfo {
+  std::vector<std::pair<std::string, std::string>> facts;  // ordered key -> value
+};
+
+class Engine {
+ public:
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  virtual ~Engine() = default;
+
+  // Runs a build. `events` (optional) receives progress; `cancel` (optional, not owned)
+  // aborts it. Errors: InvalidArgument for Dockerfile problems ("Dockerfile:12: ..."),
+  // NotFound for a missing base image or context file, Cancelled, or the failing step's
+  // error (stage, instruction, line, exit code, output tail).
+  virtual absl::StatusOr<BuildResult> Build(const BuildRequest& request, BuildEventSink events,
+                                            solver::Cancellation* cancel) = 0;
+
+  virtual absl::StatusOr<std::vector<ImageSummary>> ListImages() = 0;
+  // Imports an OCI layout dir, oci-archive or docker-archive; returns the refs imported.
+  virtual absl::StatusOr<std::vector<std::string>> ImportImage(const std::string& path,
+                                                               const std::string& name) = 0;
+  virtual absl::Status RemoveImage(const std::string& ref) = 0;
+
+  virtual absl::StatusOr<std::vector<UsageRecord>> DiskUsage() = 0;
+  virtual absl::StatusOr<PruneReport> Prune(const PruneOptions& options) = 0;
+  virtual WorkerInfo Workers() = 0;
+};
+
+}  // namespace kiln::engine
+
+#endif  // KILN_ENGINE_BUILD_ENGINE_H_
