@@ -1,0 +1,366 @@
+#include "snapshotter/local_snapshotter.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "base/mount.h"
+#include "base/status.h"
+#include "base/temp_dir.h"
+#include "snapshotter/tree_copy.h"
+
+namespace kiln::snapshotter {
+
+std::string_view KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kActive:
+      return "active";
+    case Kind::kView:
+      return "view";
+    case Kind::kCommitted:
+      return "committed";
+  }
+  return "unknown";
+}
+
+namespace internal {
+namespace {
+
+constexpr std::string_view kNextIdCounter = "next_id";
+
+absl::Status CheckKey(std::string_view what, std::string_view key) {
+  if (key.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(base::AsAbsl(what), ": empty key"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return base::ErrnoError(absl::StrCat("mkdir '", path, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NotFound(std::string_view op, std::string_view key) {
+  return absl::NotFoundError(absl::StrCat(base::AsAbsl(op), " '", base::AsAbsl(key),
+                                          "': snapshot does not exist"));
+}
+
+}  // namespace
+
+LocalSnapshotter::LocalSnapshotter(std::string root, LocalSnapshotterOptions options)
+    : root_(std::move(root)), options_(std::move(options)) {}
+
+std::string LocalSnapshotter::SnapshotDir(uint64_t id) const {
+  return absl::StrCat(root_, "/snapshots/", id);
+}
+
+absl::Status LocalSnapshotter::Init() {
+  KILN_RETURN_IF_ERROR(MakeDir(root_, 0700));
+  KILN_RETURN_IF_ERROR(MakeDir(root_ + "/snapshots", 0700));
+  std::string lock_path = root_ + "/lock";
+  lock_fd_.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock_fd_) return base::ErrnoError(absl::StrCat("open '", lock_path, "'"));
+  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("lock snapshotter root '", root_, "': in use by another snapshotter"));
+    }
+    return base::ErrnoError(absl::StrCat("lock '", lock_path, "'"));
+  }
+  MetadataStore::Options mo;
+  mo.sync = options_.sync_metadata;
+  KILN_ASSIGN_OR_RETURN(meta_, MetadataStore::Open(root_ + "/metadata.db", mo));
+  return RecoverAll();
+}
+
+// Deletes directories that have no record (interrupted Prepare/View or Remove), lets the
+// implementation clean half-done commits, and repairs child counts.
+absl::Status LocalSnapshotter::RecoverAll() {
+  absl::flat_hash_map<uint64_t, SnapshotRecord> by_id;
+  absl::flat_hash_map<std::string, uint32_t> children;
+  KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(true));
+  KILN_RETURN_IF_ERROR(txn.ForEach([&](const SnapshotRecord& r) {
+    by_id.emplace(r.id, r);
+    if (!r.info.parent.empty()) ++children[r.info.parent];
+    return absl::OkStatus();
+  }));
+  KILN_ASSIGN_OR_RETURN(uint64_t next, txn.GetCounter(kNextIdCounter));
+  for (auto& [id, r] : by_id) {
+    next = std::max(next, id + 1);
+    uint32_t want = children.contains(r.info.name) ? children[r.info.name] : 0;
+    if (r.children != want) {
+      r.children = want;
+      KILN_RETURN_IF_ERROR(txn.Put(r));
+    }
+  }
+  KILN_RETURN_IF_ERROR(txn.SetCounter(kNextIdCounter, next));
+  KILN_RETURN_IF_ERROR(txn.Commit());
+  {
+    absl::MutexLock lock(&mu_);
+    next_id_ = std::max<uint64_t>(next, 1);
+  }
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd dir, OpenDir(root_ + "/snapshots"));
+  std::vector<std::string> orphans;
+  for (const auto& entry : std::filesystem::directory_iterator(root_ + "/snapshots")) {
+    std::string name = entry.path().filename().string();
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+    if (ec != std::errc() || end != name.data() + name.size() || !by_id.contains(id)) {
+      orphans.push_back(name);
+    }
+  }
+  for (const std::string& name : orphans) KILN_RETURN_IF_ERROR(RemoveAt(dir.get(), name));
+  for (const auto& [id, r] : by_id) KILN_RETURN_IF_ERROR(RecoverLayer(r));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Info> LocalSnapshotter::Stat(std::string_view key) {
+  KILN_RETURN_IF_ERROR(CheckKey("stat", key));
+  KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
+  KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> r, txn.Get(key));
+  if (!r) return NotFound("stat", key);
+  return r->info;
+}
+
+absl::StatusOr<DiskUsage> LocalSnapshotter::Usage(std::string_view key) {
+  KILN_RETURN_IF_ERROR(CheckKey("usage", key));
+  uint64_t id = 0;
+  {
+    KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> r, txn.Get(key));
+    if (!r) return NotFound("usage", key);
+    id = r->id;
+  }
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd fd, OpenDir(SnapshotDir(id) + "/fs"));
+  return TreeUsage(fd.get());
+}
+
+absl::StatusOr<std::vector<std::string>> LocalSnapshotter::StackOf(MetadataStore::Txn& txn,
+                                                                   const SnapshotRecord& parent) {
+  std::vector<std::string> stack;
+  SnapshotRecord cur = parent;
+  for (;;) {
+    stack.push_back(StackDir(cur));
+    if (cur.flattened || cur.info.parent.empty()) break;
+    if (stack.size() >= static_cast<size_t>(base::kMaxOverlayLowerDirs)) {
+      return absl::InternalError(absl::StrCat("chain of '", parent.info.name,
+                                              "' exceeds ", base::kMaxOverlayLowerDirs,
+                                              " layers without a flattened layer"));
+    }
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> next, txn.Get(cur.info.parent));
+    if (!next) {
+      return absl::DataLossError(absl::StrCat("chain of '", parent.info.name, "': parent '",
+                                              cur.info.parent, "' is missing"));
+    }
+    cur = std::move(*next);
+  }
+  return stack;
+}
+
+absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::Mounts(std::string_view key) {
+  KILN_RETURN_IF_ERROR(CheckKey("mounts", key));
+  KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
+  KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> r, txn.Get(key));
+  if (!r) return NotFound("mounts", key);
+  if (r->info.kind == Kind::kCommitted) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("mounts '", base::AsAbsl(key), "': snapshot is committed, not active"));
+  }
+  std::vector<std::string> stack;
+  if (!r->info.parent.empty()) {
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(r->info.parent));
+    if (!p) return absl::DataLossError(absl::StrCat("mounts '", base::AsAbsl(key), "': parent '",
+                                                    r->info.parent, "' is missing"));
+    KILN_ASSIGN_OR_RETURN(stack, StackOf(txn, *p));
+  }
+  return MountsFor(*r, stack);
+}
+
+absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::Prepare(std::string_view key,
+                                                                   std::string_view parent,
+                                                                   const Labels& labels) {
+  return CreateSnapshot(Kind::kActive, key, parent, labels);
+}
+
+absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::View(std::string_view key,
+                                                                std::string_view parent,
+                                                                const Labels& labels) {
+  return CreateSnapshot(Kind::kView, key, parent, labels);
+}
+
+void LocalSnapshotter::Release(std::string_view key, std::string_view pinned_parent) {
+  absl::MutexLock lock(&mu_);
+  busy_.erase(base::AsAbsl(key));
+  if (!pinned_parent.empty()) {
+    auto it = pins_.find(base::AsAbsl(pinned_parent));
+    if (it != pins_.end() && --it->second == 0) pins_.erase(it);
+  }
+}
+
+absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::CreateSnapshot(
+    Kind kind, std::string_view key, std::string_view parent, const Labels& labels) {
+  std::string_view op = kind == Kind::kView ? "view" : "prepare";
+  KILN_RETURN_IF_ERROR(CheckKey(op, key));
+  SnapshotRecord record;
+  std::vector<std::string> stack;
+  {
+    absl::MutexLock lock(&mu_);
+    KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> existing, txn.Get(key));
+    if (existing || busy_.contains(base::AsAbsl(key))) {
+      return absl::AlreadyExistsError(absl::StrCat(base::AsAbsl(op), " '", base::AsAbsl(key),
+                                                   "': snapshot already exists"));
+    }
+    if (!parent.empty()) {
+      KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(parent));
+      if (!p) return NotFound(absl::StrCat(base::AsAbsl(op), " on parent"), parent);
+      if (p->info.kind != Kind::kCommitted) {
+        return absl::InvalidArgumentError(absl::StrCat(base::AsAbsl(op), " '", base::AsAbsl(key),
+                                                       "': parent '", base::AsAbsl(parent),
+                                                       "' is not committed"));
+      }
+      KILN_ASSIGN_OR_RETURN(stack, StackOf(txn, *p));
+      ++pins_[std::string(parent)];
+    }
+    busy_.emplace(std::string(key));
+    record.id = next_id_++;
+  }
+  auto release = absl::MakeCleanup([&] { Release(key, parent); });
+  absl::Time now = absl::Now();
+  record.info = Info{kind, std::string(key), std::string(parent), labels, now, now};
+  absl::Status s = CreateLayer(record.id, kind, stack);
+  if (s.ok()) {
+    Fault("prepare.dirs_created");
+    s = InsertRecord(record);
+  }
+  if (!s.ok()) {
+    (void)base::RemoveTree(SnapshotDir(record.id));
+    return s;
+  }
+  return MountsFor(record, stack);
+}
+
+absl::Status LocalSnapshotter::InsertRecord(const SnapshotRecord& record) {
+  absl::MutexLock lock(&mu_);
+  KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(true));
+  if (!record.info.parent.empty()) {
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(record.info.parent));
+    if (!p) return NotFound("prepare on parent", record.info.parent);
+    ++p->children;
+    KILN_RETURN_IF_ERROR(txn.Put(*p));
+  }
+  KILN_RETURN_IF_ERROR(txn.Put(record));
+  KILN_ASSIGN_OR_RETURN(uint64_t next, txn.GetCounter(kNextIdCounter));
+  if (next <= record.id) KILN_RETURN_IF_ERROR(txn.SetCounter(kNextIdCounter, record.id + 1));
+  return txn.Commit();
+}
+
+absl::Status LocalSnapshotter::Commit(std::string_view name, std::string_view key,
+                                      const Labels& labels) {
+  KILN_RETURN_IF_ERROR(CheckKey("commit", key));
+  KILN_RETURN_IF_ERROR(CheckKey("commit as", name));
+  SnapshotRecord committed;
+  std::vector<std::string> stack;
+  {
+    absl::MutexLock lock(&mu_);
+    KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> r, txn.Get(key));
+    if (!r) return NotFound("commit", key);
+    if (r->info.kind != Kind::kActive || busy_.contains(base::AsAbsl(key))) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "commit '", base::AsAbsl(key), "': snapshot is ", base::AsAbsl(KindName(r->info.kind)),
+          busy_.contains(base::AsAbsl(key)) ? " and busy" : "", ", not active"));
+    }
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> taken, txn.Get(name));
+    if (taken || busy_.contains(base::AsAbsl(name))) {
+      return absl::AlreadyExistsError(absl::StrCat("commit '", base::AsAbsl(key), "' as '",
+                                                   base::AsAbsl(name), "': name already exists"));
+    }
+    committed = std::move(*r);
+    committed.depth = 1;
+    if (!committed.info.parent.empty()) {
+      KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(committed.info.parent));
+      if (!p) return NotFound("commit on parent", committed.info.parent);
+      KILN_ASSIGN_OR_RETURN(stack, StackOf(txn, *p));
+      committed.depth = p->depth + 1;
+    }
+    busy_.emplace(std::string(key));
+    busy_.emplace(std::string(name));
+  }
+  auto release = absl::MakeCleanup([&] {
+    Release(key, "");
+    Release(name, "");
+  });
+  committed.info.name = std::string(name);
+  committed.info.kind = Kind::kCommitted;
+  committed.info.labels = labels;
+  committed.info.updated = absl::Now();
+  KILN_RETURN_IF_ERROR(PrepareCommit(committed, stack));
+  Fault("commit.before_txn");
+  return FinishCommit(committed, key);
+}
+
+absl::Status LocalSnapshotter::FinishCommit(const SnapshotRecord& committed, std::string_view key) {
+  absl::MutexLock lock(&mu_);
+  KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(true));
+  KILN_RETURN_IF_ERROR(txn.Delete(key));
+  KILN_RETURN_IF_ERROR(txn.Put(committed));
+  return txn.Commit();
+}
+
+absl::Status LocalSnapshotter::Remove(std::string_view key) {
+  KILN_RETURN_IF_ERROR(CheckKey("remove", key));
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(true));
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> r, txn.Get(key));
+    if (!r) return NotFound("remove", key);
+    if (r->children > 0 || pins_.contains(base::AsAbsl(key)) || busy_.contains(base::AsAbsl(key))) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "remove '", base::AsAbsl(key), "': snapshot has ", r->children,
+          " children", busy_.contains(base::AsAbsl(key)) ? " and is busy" : "",
+          pins_.contains(base::AsAbsl(key)) ? " and is being used as a parent" : ""));
+    }
+    KILN_RETURN_IF_ERROR(txn.Delete(key));
+    if (!r->info.parent.empty()) {
+      KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(r->info.parent));
+      if (p) {
+        p->children = p->children > 0 ? p->children - 1 : 0;
+        KILN_RETURN_IF_ERROR(txn.Put(*p));
+      }
+    }
+    KILN_RETURN_IF_ERROR(txn.Commit());
+    id = r->id;
+  }
+  Fault("remove.record_deleted");
+  // The record is gone; a directory left by a failure here is removed by the next Open.
+  (void)base::RemoveTree(SnapshotDir(id));
+  return absl::OkStatus();
+}
+
+absl::Status LocalSnapshotter::Walk(const WalkFn& fn, const WalkFilter& filter) {
+  std::vector<Info> infos;
+  {
+    KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
+    KILN_RETURN_IF_ERROR(txn.ForEach([&](const SnapshotRecord& r) {
+      if (!filter || filter(r.info)) infos.push_back(r.info);
+      return absl::OkStatus();
+    }));
+  }
+  for (const Info& info : infos) KILN_RETURN_IF_ERROR(fn(info));
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace kiln::snapshotter

@@ -1,0 +1,124 @@
+// LocalSnapshotter: the shared core of the on-disk snapshotters (overlay and native).
+//
+// Layout under the root directory (owned exclusively by one open snapshotter, enforced with
+// flock on <root>/lock):
+//   <root>/metadata.db        LMDB records (MetadataStore)
+//   <root>/snapshots/<id>/    one directory per snapshot, named by a never-reused numeric id
+//
+// Crash safety: a snapshot's directory is created before its record, and its record is
+// removed before its directory, each record change being one LMDB transaction. So after a
+// kill at any point, a directory without a record is garbage, and Open deletes it; a record
+// always has its directory. Commit writes any flattened copy first and then renames the
+// record in one transaction; Open deletes half-written flattened copies.
+//
+// Thread safety: all public methods are thread-safe. Long work (copying trees, flattening)
+// runs without the lock; keys being prepared or committed are reserved meanwhile.
+#ifndef KILN_SNAPSHOTTER_LOCAL_SNAPSHOTTER_H_
+#define KILN_SNAPSHOTTER_LOCAL_SNAPSHOTTER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "base/unique_fd.h"
+#include "snapshotter/metadata.h"
+#include "snapshotter/snapshotter.h"
+
+namespace kiln::snapshotter {
+
+struct LocalSnapshotterOptions {
+  // Overlay only: the most lower dirs one mount may stack. A commit that would make a chain
+  // deeper flattens it. Clamped to [1, base::kMaxOverlayLowerDirs - 1].
+  int max_lower_dirs = 128;
+  // fsync the metadata on every transaction (see MetadataStore::Options::sync).
+  bool sync_metadata = true;
+  // Test seam: called at named points ("prepare.dirs_created", "commit.before_txn",
+  // "remove.record_deleted") so tests can kill the process there. May be empty.
+  std::function<void(std::string_view point)> fault_hook;
+};
+
+namespace internal {
+
+class LocalSnapshotter : public Snapshotter {
+ public:
+  ~LocalSnapshotter() override = default;
+
+  absl::StatusOr<Info> Stat(std::string_view key) override;
+  absl::StatusOr<DiskUsage> Usage(std::string_view key) override;
+  absl::StatusOr<std::vector<base::Mount>> Mounts(std::string_view key) override;
+  absl::StatusOr<std::vector<base::Mount>> Prepare(std::string_view key, std::string_view parent,
+                                                   const Labels& labels) override;
+  absl::StatusOr<std::vector<base::Mount>> View(std::string_view key, std::string_view parent,
+                                                const Labels& labels) override;
+  absl::Status Commit(std::string_view name, std::string_view key, const Labels& labels) override;
+  absl::Status Remove(std::string_view key) override;
+  absl::Status Walk(const WalkFn& fn, const WalkFilter& filter) override;
+
+  const std::string& root() const { return root_; }
+
+ protected:
+  LocalSnapshotter(std::string root, LocalSnapshotterOptions options);
+
+  // Locks the root, opens the metadata and removes what interrupted operations left behind.
+  absl::Status Init();
+
+  // <root>/snapshots/<id>
+  std::string SnapshotDir(uint64_t id) const;
+
+  // Creates <root>/snapshots/<id> and what a new snapshot of `kind` needs. `parent_stack`
+  // lists the parent's layer dirs, top-most first (empty without parent).
+  virtual absl::Status CreateLayer(uint64_t id, Kind kind,
+                                   const std::vector<std::string>& parent_stack) = 0;
+  // The mounts of active/view `record`.
+  virtual std::vector<base::Mount> MountsFor(const SnapshotRecord& record,
+                                             const std::vector<std::string>& parent_stack) = 0;
+  // Finishes an active snapshot's data for committing. On entry record.depth is the chain
+  // length without flattening; implementations may flatten and must set flattened/depth.
+  virtual absl::Status PrepareCommit(SnapshotRecord& record,
+                                     const std::vector<std::string>& parent_stack) = 0;
+  // Removes half-done commit artefacts of an existing snapshot (called by Init).
+  virtual absl::Status RecoverLayer(const SnapshotRecord& record) = 0;
+  // The dir that stands for committed `record` in a child's stack.
+  virtual std::string StackDir(const SnapshotRecord& record) const = 0;
+
+  const LocalSnapshotterOptions& options() const { return options_; }
+  void Fault(std::string_view point) const {
+    if (options_.fault_hook) options_.fault_hook(point);
+  }
+
+ private:
+  absl::StatusOr<std::vector<base::Mount>> CreateSnapshot(Kind kind, std::string_view key,
+                                                          std::string_view parent,
+                                                          const Labels& labels);
+  // Layer dirs of committed `parent`, top-most first, and its record.
+  absl::StatusOr<std::vector<std::string>> StackOf(MetadataStore::Txn& txn,
+                                                   const SnapshotRecord& parent);
+  absl::Status InsertRecord(const SnapshotRecord& record);
+  absl::Status FinishCommit(const SnapshotRecord& committed, std::string_view key);
+  absl::Status RecoverAll();
+  void Release(std::string_view key, std::string_view pinned_parent);
+
+  const std::string root_;
+  const LocalSnapshotterOptions options_;
+  base::UniqueFd lock_fd_;
+  std::unique_ptr<MetadataStore> meta_;
+
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // Keys/names reserved by an unfinished Prepare, View or Commit.
+  absl::flat_hash_set<std::string> busy_ ABSL_GUARDED_BY(mu_);
+  // Committed snapshots that an unfinished Prepare/View reads from.
+  absl::flat_hash_map<std::string, int> pins_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
+}  // namespace kiln::snapshotter
+
+#endif  // KILN_SNAPSHOTTER_LOCAL_SNAPSHOTTER_H_
