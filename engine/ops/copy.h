@@ -19,6 +19,7 @@
 #ifndef KILN_ENGINE_OPS_COPY_H_
 #define KILN_ENGINE_OPS_COPY_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -63,6 +64,15 @@ absl::StatusOr<CopyStats> CopyFiles(int src_root_fd, int dst_root_fd, const Copy
 absl::Status MakeDirs(int root_fd, std::string_view path, mode_t mode,
                       std::optional<uid_t> uid = std::nullopt,
                       std::optional<gid_t> gid = std::nullopt);
+
+// Digest of what CopyFiles would read for `opts.sources` (after wildcards and excludes):
+// per entry its path relative to the source root, type, permission bits, uid/gid (only when
+// opts.preserve_owner), symlink target and content hash (XXH3-128), in a fixed order; never
+// mtimes. `content_hash` computes a file's content hash from an open fd and its stat (so a
+// caller can plug in a persisted stat-keyed cache); null means read and hash the bytes.
+using ContentHashFn = std::function<absl::StatusOr<std::string>(int fd, const struct stat& st)>;
+absl::StatusOr<std::string> HashSources(int src_root_fd, const CopyOptions& opts,
+                                        const ContentHashFn& content_hash = nullptr);
 
 // Expands the wildcards of `pattern` (relative to the root) to the matching relative paths,
 // sorted. A pattern without wildcards yields itself if it exists. NotFound if nothing matches.

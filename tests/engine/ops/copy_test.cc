@@ -217,3 +217,33 @@ TEST_F(CopyTest, MakeDirsStaysInsideTheRoot) {
 
 }  // namespace
 }  // namespace kiln::engine
+
+namespace kiln::engine {
+namespace {
+
+TEST_F(CopyTest, HashSourcesCoversContentNotMtime) {
+  Mkdir(Src("app"));
+  Write(Src("app/a.go"), "package a");
+  Write(Src("app/README.md"), "docs");
+  CopyOptions o;
+  o.sources = {"app"};
+  o.exclude = [](std::string_view rel, bool) { return rel.ends_with(".md"); };
+  auto h1 = HashSources(src_fd_.get(), o);
+  ASSERT_TRUE(h1.ok()) << h1.status();
+  struct timespec times[2] = {{1, 0}, {1, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, Src("app/a.go").c_str(), times, 0), 0);
+  EXPECT_EQ(*HashSources(src_fd_.get(), o), *h1) << "mtime must not change the key";
+  Write(Src("app/README.md"), "other docs");
+  EXPECT_EQ(*HashSources(src_fd_.get(), o), *h1) << "excluded files must not change the key";
+  Write(Src("app/a.go"), "package b");
+  EXPECT_NE(*HashSources(src_fd_.get(), o), *h1);
+  ASSERT_EQ(::chmod(Src("app/a.go").c_str(), 0755), 0);
+  auto h2 = HashSources(src_fd_.get(), o);
+  Write(Src("app/a.go"), "package b", 0644);
+  EXPECT_NE(*HashSources(src_fd_.get(), o), *h2) << "mode is part of the key";
+  o.sources = {"missing"};
+  EXPECT_EQ(HashSources(src_fd_.get(), o).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace kiln::engine
