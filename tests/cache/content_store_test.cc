@@ -22,6 +22,7 @@
 #include "base/unique_fd.h"
 #include "cache/content_store.h"
 #include "cache/fs_content_store.h"
+#include "tests/cache/fake_clock.h"
 #include "tests/fakes/in_memory_content_store.h"
 
 namespace kiln::cache {
@@ -29,24 +30,7 @@ namespace {
 
 using base::Digest;
 
-class FakeClock {
- public:
-  absl::Time Now() {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-  std::function<absl::Time()> Fn() {
-    return [this] { return Now(); };
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
-};
+using test_util::FakeClock;
 
 struct FsStoreTraits {
   static constexpr bool kHasFiles = true;

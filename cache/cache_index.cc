@@ -1,0 +1,17 @@
+#include "cache/cache_index.h"
+
+namespace kiln::cache {
+
+CacheRecordState ValidateCacheRecord(const CacheRecord& record, const CacheValidator& validator) {
+  if (validator.snapshot_exists && !validator.snapshot_exists(record.snapshot)) {
+    return CacheRecordState::kSnapshotGone;
+  }
+  if (validator.blob_exists) {
+    for (const base::Digest& d : record.layers) {
+      if (!validator.blob_exists(d)) return CacheRecordState::kLayersGone;
+    }
+  }
+  return CacheRecordState::kValid;
+}
+
+}  // namespace kiln::cache

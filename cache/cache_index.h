@@ -1,0 +1,87 @@
+// CacheIndex: cache key -> result of a step (committed snapshot, lazily-filled layer blobs).
+//
+// Contract (LmdbCacheIndex and the InMemoryCacheIndex fake pass the same typed suite):
+// - Lookup is the hot path (one per step on a no-op rebuild): one read of the store, no write.
+//   It bumps the record's last-used time in memory; bumps are written back in batches (Flush,
+//   Walk, destruction, or every kFlushEvery bumps), so a crash can only lose recent LRU
+//   bumps, never records.
+// - A record whose snapshot has vanished is a miss: Lookup deletes it and returns nullopt.
+//   A record whose layer blobs (some of them) vanished keeps its snapshot: Lookup drops the
+//   layer and diff-id lists (layers are lazy; the exporter recreates them) and returns the
+//   record. Pass a CacheValidator to enable these checks; without one nothing is checked.
+// - Put creates or replaces. Created/last-used default to the index clock when left unset.
+// Thread-safe. Errors: NotFound (Update/Delete of an absent key), DataLoss (corrupt record),
+// ResourceExhausted (store full), Internal (other store errors). A miss is not an error.
+#ifndef KILN_CACHE_CACHE_INDEX_H_
+#define KILN_CACHE_CACHE_INDEX_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/digest.h"
+#include "cache/cache_key.h"
+
+namespace kiln::cache {
+
+struct CacheRecord {
+  std::string snapshot;                 // committed snapshot key/id
+  std::vector<base::Digest> layers;     // compressed layer blobs, base first; may be empty
+  std::vector<base::Digest> diff_ids;   // uncompressed digests, parallel to `layers`
+  int64_t size = 0;                     // bytes attributed to this record (snapshot usage)
+  absl::Time created = absl::UnixEpoch();    // UnixEpoch = "unset" on Put
+  absl::Time last_used = absl::UnixEpoch();  // UnixEpoch = "unset" on Put
+  std::map<std::string, std::string> extra;  // generic extra results (e.g. image config)
+
+  friend bool operator==(const CacheRecord&, const CacheRecord&) = default;
+};
+
+// Existence checks supplied by the caller (the cache library does not know snapshotters).
+// Either predicate may be empty (then that check is skipped).
+struct CacheValidator {
+  std::function<bool(const std::string& snapshot)> snapshot_exists;
+  std::function<bool(const base::Digest& blob)> blob_exists;
+};
+
+struct CacheIndexStats {
+  int64_t hits = 0;
+  int64_t misses = 0;          // includes stale
+  int64_t stale_snapshot = 0;  // records dropped because their snapshot vanished
+  int64_t stale_layers = 0;    // records whose layer lists were dropped
+};
+
+// What a validator says about a record (shared by every CacheIndex implementation).
+enum class CacheRecordState { kValid, kSnapshotGone, kLayersGone };
+CacheRecordState ValidateCacheRecord(const CacheRecord& record, const CacheValidator& validator);
+
+class CacheIndex {
+ public:
+  virtual ~CacheIndex() = default;
+
+  // The record for `key` (last_used bumped to now), or nullopt on a miss.
+  virtual absl::StatusOr<std::optional<CacheRecord>> Lookup(
+      const CacheKey& key, const CacheValidator& validator = {}) = 0;
+  virtual absl::Status Put(const CacheKey& key, CacheRecord record) = 0;
+  // Read-modify-write of one record in one transaction (e.g. to add layers once exported).
+  // NotFound if absent.
+  virtual absl::Status Update(const CacheKey& key,
+                              const std::function<void(CacheRecord*)>& mutate) = 0;
+  virtual absl::Status Delete(const CacheKey& key) = 0;  // NotFound if absent
+  // Every record in key order, with pending last-used bumps applied. `fn` may not call back
+  // into the index.
+  virtual absl::Status Walk(
+      const std::function<void(const CacheKey&, const CacheRecord&)>& fn) = 0;
+  // Writes pending last-used bumps.
+  virtual absl::Status Flush() = 0;
+  virtual CacheIndexStats stats() const = 0;
+};
+
+}  // namespace kiln::cache
+
+#endif  // KILN_CACHE_CACHE_INDEX_H_
