@@ -1,0 +1,211 @@
+// Round trips: tree -> diff -> apply -> identical tree; tree comparison; determinism and
+// SOURCE_DATE_EPOCH clamping.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "base/digest.h"
+#include "base/temp_dir.h"
+#include "gtest/gtest.h"
+#include "snapshotter/diff/applier.h"
+#include "snapshotter/diff/differ.h"
+#include "tests/layers/test_util.h"
+
+namespace kiln::snapshotter {
+namespace {
+
+using testing::MakeDir;
+using testing::SetMtime;
+using testing::SetXattr;
+using testing::Snapshot;
+using testing::StringSink;
+using testing::WriteFile;
+
+class RoundTripTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = base::TempDir::Create("kiln-layers-");
+    ASSERT_TRUE(t.ok()) << t.status();
+    tmp_ = std::move(*t);
+  }
+  std::string Dir(const std::string& name) {
+    std::string p = tmp_.path() + "/" + name;
+    if (::access(p.c_str(), F_OK) != 0) MakeDir(p);
+    return p;
+  }
+
+  // Every kind of entry the layer format carries.
+  void BuildRichTree(const std::string& r) {
+    MakeDir(r + "/bin", 0755);
+    WriteFile(r + "/bin/tool", testing::SomeBytes(3 * 1024 * 1024 + 17, 1), 0755);
+    WriteFile(r + "/bin/suid", "setuid payload", 04755);
+    WriteFile(r + "/empty-file", "", 0600);
+    MakeDir(r + "/empty-dir", 0700);
+    MakeDir(r + "/etc", 0755);
+    WriteFile(r + "/etc/config", "key=value\n", 0640);
+    ASSERT_EQ(::chown((r + "/etc/config").c_str(), 1000, 1001), 0);
+    ASSERT_EQ(::link((r + "/etc/config").c_str(), (r + "/etc/config.hardlink").c_str()), 0);
+    ASSERT_EQ(::symlink("config", (r + "/etc/rel-link").c_str()), 0);
+    ASSERT_EQ(::symlink("/etc/config", (r + "/abs-link").c_str()), 0);
+    ASSERT_EQ(::symlink("does/not/exist", (r + "/dangling").c_str()), 0);
+    ASSERT_EQ(::mkfifo((r + "/fifo").c_str(), 0620), 0);
+    SetXattr(r + "/etc/config", "user.kiln.test", std::string("value\0with nul", 14));
+    SetXattr(r + "/etc", "user.dir.attr", "d");
+    std::string deep = r + "/a";
+    MakeDir(deep);
+    for (int i = 0; i < 12; ++i) {
+      deep += "/long-directory-name-" + std::to_string(i);
+      MakeDir(deep);
+    }
+    WriteFile(deep + "/file-with-a-path-longer-than-one-hundred-bytes", "deep", 0644);
+    ASSERT_EQ(::chown((r + "/bin").c_str(), 0, 1002), 0);
+    int64_t t = 1600000000;
+    for (const char* p : {"/bin/tool", "/bin/suid", "/empty-file", "/etc/config", "/fifo",
+                          "/etc/rel-link", "/abs-link", "/dangling"}) {
+      SetMtime(r + p, t++);
+    }
+    for (const char* p : {"/bin", "/empty-dir", "/etc", "/a"}) SetMtime(r + p, t++);
+  }
+
+  LayerDescriptor Diff(const std::string& lower, const std::string& upper, Compression c,
+                       StringSink* sink, std::optional<int64_t> epoch = std::nullopt) {
+    DiffOptions o;
+    o.encoder.compression = c;
+    o.source_date_epoch = epoch;
+    auto d = DiffTrees(lower, upper, o, sink);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *d : LayerDescriptor{};
+  }
+
+  ApplyResult Apply(const std::string& blob, const std::string& target) {
+    StringSource src(blob);
+    auto r = ApplyLayer(&src, target);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : ApplyResult{};
+  }
+
+  base::TempDir tmp_;
+};
+
+TEST_F(RoundTripTest, EveryCompressionReproducesTheTree) {
+  std::string src = Dir("src");
+  BuildRichTree(src);
+  testing::Tree want = Snapshot(src);
+  ASSERT_GT(want.size(), 20u);
+  // The comparison really covers xattrs, hardlinks, fifos, setuid and ownership.
+  EXPECT_EQ(want["etc/config"].xattrs.at("user.kiln.test"), std::string("value\0with nul", 14));
+  EXPECT_EQ(want["etc/config.hardlink"].link_group, "etc/config");
+  EXPECT_EQ(want["fifo"].type, 'p');
+  EXPECT_EQ(want["bin/suid"].mode, 04755u);
+  EXPECT_EQ(want["etc/config"].uid, 1000u);
+  for (Compression c : {Compression::kNone, Compression::kGzip, Compression::kZstd}) {
+    SCOPED_TRACE(std::string(MediaTypeFor(c)));
+    StringSink sink;
+    LayerDescriptor d = Diff("", src, c, &sink);
+    EXPECT_EQ(d.media_type, std::string(MediaTypeFor(c)));
+    EXPECT_EQ(d.size, static_cast<int64_t>(sink.data().size()));
+    EXPECT_EQ(d.digest, base::Digest::Of(sink.data()));
+    std::string dst = Dir(std::string("dst-") + std::to_string(static_cast<int>(c)));
+    ApplyResult r = Apply(sink.data(), dst);
+    EXPECT_EQ(r.compression, c);
+    EXPECT_EQ(r.diff_id, d.diff_id);
+    EXPECT_EQ(r.uncompressed_size, d.uncompressed_size);
+    EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
+    EXPECT_EQ(testing::DiffTreesText(want, Snapshot(dst)), "");
+  }
+}
+
+TEST_F(RoundTripTest, SameTreeTwiceGivesSameDigests) {
+  std::string a = Dir("a"), b = Dir("b");
+  BuildRichTree(a);
+  testing::CopyTree(a, b);  // different inodes, ctimes and atimes
+  ASSERT_EQ(testing::DiffTreesText(Snapshot(a), Snapshot(b)), "");
+  for (Compression c : {Compression::kNone, Compression::kGzip, Compression::kZstd}) {
+    StringSink s1, s2, s3;
+    LayerDescriptor d1 = Diff("", a, c, &s1);
+    LayerDescriptor d2 = Diff("", a, c, &s2);
+    LayerDescriptor d3 = Diff("", b, c, &s3);
+    EXPECT_EQ(d1.digest, d2.digest);
+    EXPECT_EQ(d1.diff_id, d3.diff_id);
+    EXPECT_EQ(d1.digest, d3.digest);
+    EXPECT_EQ(s1.data(), s3.data());
+  }
+}
+
+TEST_F(RoundTripTest, SourceDateEpochClampsOnlyNewerMtimes) {
+  std::string a = Dir("a");
+  WriteFile(a + "/old", "old");
+  WriteFile(a + "/new", "new");
+  MakeDir(a + "/newdir");
+  SetMtime(a + "/old", 1000);
+  SetMtime(a + "/new", 2000000000);
+  SetMtime(a + "/newdir", 2000000001);
+  StringSink sink;
+  Diff("", a, Compression::kGzip, &sink, 1500000000);
+  std::string dst = Dir("dst");
+  Apply(sink.data(), dst);
+  testing::Tree t = Snapshot(dst);
+  EXPECT_EQ(t["old"].mtime, 1000);
+  EXPECT_EQ(t["new"].mtime, 1500000000);
+  EXPECT_EQ(t["newdir"].mtime, 1500000000);
+  // Two trees that differ only in mtimes after the epoch give the same layer.
+  SetMtime(a + "/new", 2100000000);
+  StringSink sink2;
+  Diff("", a, Compression::kGzip, &sink2, 1500000000);
+  EXPECT_EQ(sink.data(), sink2.data());
+  StringSink unclamped;
+  Diff("", a, Compression::kGzip, &unclamped);
+  EXPECT_NE(sink.data(), unclamped.data());
+}
+
+TEST_F(RoundTripTest, TreeCompareEmitsChangesWhiteoutsAndParents) {
+  std::string lower = Dir("lower"), upper = Dir("upper");
+  BuildRichTree(lower);
+  testing::CopyTree(lower, upper);
+  // Changes in upper.
+  WriteFile(upper + "/etc/new-file", "new");                       // add in unchanged dir
+  ASSERT_EQ(::unlink((upper + "/empty-file").c_str()), 0);        // delete file
+  ASSERT_EQ(testing::Shell("rm -rf '" + upper + "/a'"), 0);        // delete dir tree
+  ASSERT_EQ(::chmod((upper + "/bin/suid").c_str(), 0755), 0);      // mode change
+  std::string tool = testing::ReadFile(upper + "/bin/tool");
+  tool[100] ^= 1;                                                   // same size, same mtime
+  WriteFile(upper + "/bin/tool", tool, 0755);
+  SetMtime(upper + "/bin/tool", 1600000000);
+  SetMtime(upper + "/bin", 1600000008);
+  SetMtime(upper + "/etc", 1600000010);
+  ASSERT_EQ(::unlink((upper + "/fifo").c_str()), 0);               // type change
+  MakeDir(upper + "/fifo");
+  WriteFile(upper + "/fifo/inside", "x");
+  testing::Tree want = Snapshot(upper);
+
+  StringSink sink;
+  LayerDescriptor d = Diff(lower, upper, Compression::kNone, &sink);
+  // The layer names only what changed (plus parents).
+  const std::string& tar = sink.data();
+  EXPECT_NE(tar.find(".wh.empty-file"), std::string::npos);
+  EXPECT_NE(tar.find(".wh.a"), std::string::npos);
+  EXPECT_NE(tar.find("etc/new-file"), std::string::npos);
+  EXPECT_NE(tar.find("bin/tool"), std::string::npos);
+  EXPECT_EQ(tar.find("empty-dir"), std::string::npos);
+  EXPECT_EQ(tar.find("abs-link"), std::string::npos);
+  EXPECT_LT(d.uncompressed_size, 4 * 1024 * 1024 + 64 * 1024);
+
+  std::string dst = Dir("dst");
+  testing::CopyTree(lower, dst);
+  Apply(sink.data(), dst);
+  EXPECT_EQ(testing::DiffTreesText(want, Snapshot(dst)), "");
+}
+
+TEST_F(RoundTripTest, IdenticalTreesGiveAnEmptyLayer) {
+  std::string lower = Dir("lower"), upper = Dir("upper");
+  BuildRichTree(lower);
+  testing::CopyTree(lower, upper);
+  StringSink sink;
+  LayerDescriptor d = Diff(lower, upper, Compression::kNone, &sink);
+  EXPECT_EQ(d.uncompressed_size, 1024);  // just the end-of-archive blocks
+}
+
+}  // namespace
+}  // namespace kiln::snapshotter
