@@ -1,0 +1,113 @@
+// Garbage collection of build cache records, their snapshots and layer blobs, plus `du` data.
+//
+// Prune(policy): candidates are cache records none of whose items (snapshot, layer blobs) is
+// leased. With `all`, every candidate goes; with keep_duration, candidates unused for longer
+// go; then with keep_storage, least-recently-used candidates go until the total size of all
+// records (leased ones included) is at most keep_storage. Removing a record removes its
+// snapshot first (through SnapshotRemover; skipped while another kept record or an image
+// still uses it) and then the index record, so a crash leaves at worst a record whose
+// snapshot vanished -- which CacheIndex::Lookup already treats as a miss. A snapshot that
+// cannot be removed yet because kept snapshots depend on it (FailedPrecondition) keeps its
+// record; removals are retried in rounds so whole chains go child-first.
+// Blobs: layers of removed records that no kept record uses, and orphan blobs (no record
+// uses them) that match the policy's age rule, are deleted from the ContentStore -- unless a
+// lease holds them or they carry a label starting with kGcRefLabelPrefix (set by the image
+// store for blobs that images reference).
+// Thread-safety: one Prune at a time per collector (serialized internally); safe to run
+// concurrently with builds that take leases as lease.h describes.
+#ifndef KILN_CACHE_GC_H_
+#define KILN_CACHE_GC_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cache/cache_index.h"
+#include "cache/content_store.h"
+#include "cache/lease.h"
+
+namespace kiln::cache {
+
+inline constexpr char kGcRefLabelPrefix[] = "kiln.gc.ref.";
+
+// The snapshot side of GC (implemented by the engine over its Snapshotter).
+class SnapshotRemover {
+ public:
+  virtual ~SnapshotRemover() = default;
+  // Removes a committed snapshot. NotFound counts as done; FailedPrecondition means other
+  // snapshots depend on it (retry later).
+  virtual absl::Status Remove(const std::string& key) = 0;
+  // Bytes the snapshot's own layer uses on disk.
+  virtual absl::StatusOr<int64_t> Usage(const std::string& key) = 0;
+};
+
+struct GcPolicy {
+  bool all = false;                             // prune every unleased record
+  std::optional<absl::Duration> keep_duration;  // prune records unused for longer than this
+  std::optional<int64_t> keep_storage;          // then LRU-prune down to this many bytes
+};
+
+struct GcRemovedRecord {
+  CacheKey key;
+  std::string snapshot;
+  int64_t size = 0;
+  absl::Time last_used;
+};
+
+struct GcReport {
+  std::vector<GcRemovedRecord> removed;
+  std::vector<base::Digest> removed_blobs;
+  int64_t bytes_freed = 0;       // snapshots + blobs
+  int64_t blob_bytes_freed = 0;  // the blob part of bytes_freed
+  int64_t kept_leased = 0;       // records skipped because a lease holds them
+};
+
+// One `du` row.
+struct DiskUsageEntry {
+  CacheKey key;
+  std::string snapshot;
+  int64_t size = 0;  // the record's size (snapshot usage) plus its layer blobs
+  absl::Time created;
+  absl::Time last_used;
+  bool shared = false;  // snapshot or a layer also used by another record or an image
+  bool in_use = false;  // held by a lease
+};
+
+struct GcOptions {
+  CacheIndex* index = nullptr;           // required
+  SnapshotRemover* snapshots = nullptr;  // required
+  ContentStore* store = nullptr;         // optional: without it blobs are left alone
+  LeaseManager* leases = nullptr;        // optional: without it nothing counts as leased
+  std::function<absl::Time()> now;       // default absl::Now
+  // Snapshots referenced from outside the cache (e.g. by an image); optional.
+  std::function<bool(const std::string& snapshot)> snapshot_referenced;
+};
+
+class GarbageCollector {
+ public:
+  // The pointed-to objects must outlive the collector.
+  explicit GarbageCollector(GcOptions options);
+
+  absl::StatusOr<GcReport> Prune(const GcPolicy& policy);
+  // Every record, most recently used first.
+  absl::StatusOr<std::vector<DiskUsageEntry>> DiskUsage();
+
+ private:
+  struct Row;
+  absl::StatusOr<std::vector<Row>> Collect();
+  bool Leased(const Row& row) const;
+  absl::Status RemoveBlobs(const std::vector<Row>& kept, const std::vector<base::Digest>& freed,
+                           const GcPolicy& policy, GcReport* report);
+
+  GcOptions options_;
+  absl::Mutex prune_mu_;
+};
+
+}  // namespace kiln::cache
+
+#endif  // KILN_CACHE_GC_H_
