@@ -1,0 +1,233 @@
+#include "engine/daemon/service.h"
+
+#include <unistd.h>
+
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "engine/daemon/convert.h"
+#include "engine/solver/cancellation.h"
+
+namespace kiln::engine::daemon {
+namespace {
+
+// State shared between the build thread (producer) and the handler thread (consumer).
+struct SolveChannel {
+  absl::Mutex mu;
+  std::vector<BuildEvent> pending ABSL_GUARDED_BY(mu);
+  bool done ABSL_GUARDED_BY(mu) = false;
+  absl::StatusOr<BuildResult> result ABSL_GUARDED_BY(mu) = absl::UnknownError("not run");
+};
+
+constexpr absl::Duration kCancelPoll = absl::Milliseconds(50);
+
+}  // namespace
+
+ControlService::ControlService(Engine* engine, const PeerTable* peers, ServiceInfo info)
+    : engine_(engine), peers_(peers), info_(std::move(info)) {}
+
+void ControlService::CancelAll() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+  for (solver::Cancellation* cancel : active_) cancel->Cancel();
+}
+
+int ControlService::ActiveBuilds() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(active_.size());
+}
+
+absl::StatusOr<PeerCredentials> ControlService::Authorize(grpc::ServerContext* ctx) const {
+  std::optional<PeerCredentials> peer = peers_->Lookup(ctx->peer());
+  if (!peer.has_value()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "kilnd: connection '", ctx->peer(), "' has no verified peer credentials; refused"));
+  }
+  if (!peer->allowed) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "kilnd: uid ", peer->uid, " is not allowed to use the daemon at '", info_.socket_path,
+        "' (it belongs to uid ", info_.socket_owner,
+        info_.socket_owner_name.empty() ? "" : absl::StrCat(" (", info_.socket_owner_name, ")"),
+        "); start your own daemon with `kilnd` or let kilnctl start one for you"));
+  }
+  return *peer;
+}
+
+absl::Status ControlService::CheckSolvePaths(const PeerCredentials& peer,
+                                             const BuildRequest& request) const {
+  if (request.context_dir.empty()) {
+    return absl::InvalidArgumentError("solve: no build context (--local context=DIR)");
+  }
+  KILN_RETURN_IF_ERROR(CheckPeerCanRead(peer, request.context_dir));
+  if (!request.dockerfile_dir.empty()) {
+    KILN_RETURN_IF_ERROR(CheckPeerCanRead(peer, request.dockerfile_dir));
+  }
+  for (const ExportSpec& spec : request.exports) {
+    auto dest = spec.attrs.find("dest");
+    if (dest == spec.attrs.end()) continue;
+    KILN_RETURN_IF_ERROR(CheckPeerCanWrite(peer, dest->second));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ControlService::Register(solver::Cancellation* cancel) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("kilnd: the daemon is shutting down");
+  active_.insert(cancel);
+  return absl::OkStatus();
+}
+
+void ControlService::Unregister(solver::Cancellation* cancel) {
+  absl::MutexLock lock(&mu_);
+  active_.erase(cancel);
+}
+
+grpc::Status ControlService::Health(grpc::ServerContext* ctx, const v1::HealthRequest*,
+                                    v1::HealthResponse* resp) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  resp->set_status("SERVING");
+  resp->set_pid(getpid());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Info(grpc::ServerContext* ctx, const v1::InfoRequest*,
+                                  v1::InfoResponse* resp) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  resp->set_version(info_.version);
+  resp->set_root(info_.root);
+  resp->set_address("unix://" + info_.socket_path);
+  resp->set_pid(getpid());
+  resp->set_rootless(info_.rootless);
+  for (const auto& [key, value] : engine_->Workers().facts) {
+    v1::KeyValue* kv = resp->add_worker();
+    kv->set_key(key);
+    kv->set_value(value);
+  }
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<BuildResult> ControlService::RunAndStream(
+    grpc::ServerContext* ctx, const BuildRequest& request,
+    grpc::ServerWriter<v1::SolveStatus>* writer, solver::Cancellation* cancel) {
+  SolveChannel channel;
+  BuildEventSink sink = [&channel](const BuildEvent& event) {
+    absl::MutexLock lock(&channel.mu);
+    channel.pending.push_back(event);
+  };
+  std::thread builder([&] {
+    absl::StatusOr<BuildResult> result = engine_->Build(request, sink, cancel);
+    absl::MutexLock lock(&channel.mu);
+    channel.result = std::move(result);
+    channel.done = true;
+  });
+  bool client_gone = false;
+  for (bool done = false; !done;) {
+    std::vector<BuildEvent> batch;
+    {
+      absl::MutexLock lock(&channel.mu);
+      auto ready = [&channel]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(channel.mu) {
+        return channel.done || !channel.pending.empty();
+      };
+      channel.mu.AwaitWithTimeout(absl::Condition(&ready), kCancelPoll);
+      batch.swap(channel.pending);
+      done = channel.done;
+    }
+    if (!client_gone && ctx->IsCancelled()) client_gone = true;
+    if (!client_gone && !batch.empty()) {
+      v1::SolveStatus status;
+      for (const BuildEvent& event : batch) ToProto(event, status.add_events());
+      if (!writer->Write(status)) client_gone = true;
+    }
+    if (client_gone) cancel->Cancel();
+  }
+  builder.join();
+  absl::MutexLock lock(&channel.mu);
+  if (client_gone && channel.result.ok()) {
+    return absl::CancelledError("solve: the client went away");
+  }
+  return std::move(channel.result);
+}
+
+grpc::Status ControlService::Solve(grpc::ServerContext* ctx, const v1::SolveRequest* req,
+                                   grpc::ServerWriter<v1::SolveStatus>* writer) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  if (!req->frontend().empty() && req->frontend() != "dockerfile.v0") {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "solve: unknown frontend '", req->frontend(), "', expected dockerfile.v0")));
+  }
+  BuildRequest request = FromProto(*req);
+  absl::Status paths = CheckSolvePaths(*peer, request);
+  if (!paths.ok()) return ToGrpc(paths);
+  solver::Cancellation cancel;
+  absl::Status registered = Register(&cancel);
+  if (!registered.ok()) return ToGrpc(registered);
+  absl::StatusOr<BuildResult> result = RunAndStream(ctx, request, writer, &cancel);
+  Unregister(&cancel);
+  if (!result.ok()) return ToGrpc(result.status());
+  v1::SolveStatus last;
+  ToProto(*result, last.mutable_result());
+  last.set_done(true);
+  writer->Write(last);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::DiskUsage(grpc::ServerContext* ctx, const v1::DiskUsageRequest*,
+                                       v1::DiskUsageResponse* resp) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<std::vector<UsageRecord>> records = engine_->DiskUsage();
+  if (!records.ok()) return ToGrpc(records.status());
+  for (const UsageRecord& record : *records) ToProto(record, resp->add_records());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Prune(grpc::ServerContext* ctx, const v1::PruneRequest* req,
+                                   v1::PruneResponse* resp) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<PruneReport> report = engine_->Prune(FromProto(*req));
+  if (!report.ok()) return ToGrpc(report.status());
+  resp->set_bytes_freed(report->bytes_freed);
+  resp->set_records_removed(report->records_removed);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ImageList(grpc::ServerContext* ctx, const v1::ImageListRequest*,
+                                       v1::ImageListResponse* resp) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<std::vector<ImageSummary>> images = engine_->ListImages();
+  if (!images.ok()) return ToGrpc(images.status());
+  for (const ImageSummary& image : *images) ToProto(image, resp->add_images());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ImageImport(grpc::ServerContext* ctx,
+                                         const v1::ImageImportRequest* req,
+                                         v1::ImageImportResponse* resp) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::Status readable = CheckPeerCanRead(*peer, req->path());
+  if (!readable.ok()) return ToGrpc(readable);
+  absl::StatusOr<std::vector<std::string>> refs = engine_->ImportImage(req->path(), req->name());
+  if (!refs.ok()) return ToGrpc(refs.status());
+  for (const std::string& ref : *refs) resp->add_refs(ref);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ImageRemove(grpc::ServerContext* ctx,
+                                         const v1::ImageRemoveRequest* req,
+                                         v1::ImageRemoveResponse*) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  return ToGrpc(engine_->RemoveImage(req->ref()));
+}
+
+}  // namespace kiln::engine::daemon
