@@ -202,8 +202,8 @@ absl::Status WriteOciLayoutDir(cache::ContentStore& store, const Descriptor& roo
   base::UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd) return base::ErrnoError(absl::StrCat("open dir '", dir, "'"));
   KILN_ASSIGN_OR_RETURN(base::UniqueFd blobs_fd, OpenOrMakeDir(dirfd.get(), "blobs", dir + "/blobs"));
-  KILN_ASSIGN_OR_RETURN(base::UniqueFd sha_fd,
-                        OpenOrMakeDir(blobs_fd.get(), "sha256", dir + "/blobs/sha256"));
+  std::string sha_dir = dir + "/blobs/sha256";
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd sha_fd, OpenOrMakeDir(blobs_fd.get(), "sha256", sha_dir));
   for (const auto& d : blobs) {
     struct stat st;
     if (::fstatat(sha_fd.get(), d.digest.hex().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&

@@ -1,0 +1,256 @@
+#include "engine/image/image_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/media_types.h"
+#include "engine/oci/reference.h"
+
+namespace kiln::engine::image {
+
+using base::AsAbsl;
+
+namespace {
+
+constexpr char kIndexFile[] = "index.json";
+constexpr char kCreatedAnnotation[] = "kiln.image.created";
+
+absl::StatusOr<std::string> NormalizeRef(std::string_view ref) {
+  KILN_ASSIGN_OR_RETURN(oci::Reference r, oci::NormalizeReference(ref));
+  return r.String();
+}
+
+// An exclusive flock on <root>/lock, released on destruction.
+class FileLock {
+ public:
+  static absl::StatusOr<FileLock> Take(int dirfd, const std::string& root) {
+    base::UniqueFd fd(::openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd) return base::ErrnoError(absl::StrCat("open '", root, "/lock'"));
+    while (::flock(fd.get(), LOCK_EX) != 0) {
+      if (errno != EINTR) return base::ErrnoError(absl::StrCat("flock '", root, "/lock'"));
+    }
+    return FileLock(std::move(fd));
+  }
+
+ private:
+  explicit FileLock(base::UniqueFd fd) : fd_(std::move(fd)) {}
+  base::UniqueFd fd_;  // closing releases the lock
+};
+
+absl::StatusOr<std::string> ReadFileAt(int dirfd, const char* name, const std::string& shown) {
+  base::UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return base::ErrnoError(absl::StrCat("open '", shown, "'"));
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return base::ErrnoError(absl::StrCat("read '", shown, "'"));
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+absl::Status WriteFileAtomic(int dirfd, const char* name, std::string_view bytes,
+                             const std::string& root) {
+  std::string tmp = absl::StrCat(name, ".tmp-", ::getpid());
+  std::string shown = absl::StrCat(root, "/", tmp);
+  base::UniqueFd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd) return base::ErrnoError(absl::StrCat("create '", shown, "'"));
+  absl::Status st;
+  size_t off = 0;
+  while (st.ok() && off < bytes.size()) {
+    ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) st = base::ErrnoError(absl::StrCat("write '", shown, "'"));
+    else off += static_cast<size_t>(n);
+  }
+  if (st.ok() && ::fsync(fd.get()) != 0) st = base::ErrnoError(absl::StrCat("fsync '", shown, "'"));
+  if (st.ok() && ::renameat(dirfd, tmp.c_str(), dirfd, name) != 0) {
+    st = base::ErrnoError(absl::StrCat("rename '", shown, "'"));
+  }
+  if (!st.ok()) {
+    ::unlinkat(dirfd, tmp.c_str(), 0);
+    return st;
+  }
+  if (::fsync(dirfd) != 0) return base::ErrnoError(absl::StrCat("fsync '", root, "'"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root,
+                                                             cache::ContentStore* content) {
+  std::string partial;
+  for (size_t i = 0; i <= root.size(); ++i) {
+    if (i == root.size() || (root[i] == '/' && i > 0)) {
+      partial = root.substr(0, i);
+      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+        return base::ErrnoError(absl::StrCat("mkdir '", partial, "'"));
+      }
+    }
+  }
+  base::UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return base::ErrnoError(absl::StrCat("open image store '", root, "'"));
+  return std::unique_ptr<ImageStore>(new ImageStore(root, std::move(dir), content));
+}
+
+absl::StatusOr<std::vector<ImageRecord>> ImageStore::LoadLocked() {
+  std::string shown = absl::StrCat(root_, "/", kIndexFile);
+  auto bytes = ReadFileAt(dir_.get(), kIndexFile, shown);
+  if (!bytes.ok() && absl::IsNotFound(bytes.status())) return std::vector<ImageRecord>{};
+  if (!bytes.ok()) return bytes.status();
+  auto index = oci::ParseIndex(*bytes, shown);
+  if (!index.ok()) return absl::DataLossError(index.status().message());
+  std::vector<ImageRecord> out;
+  for (auto& d : index->manifests) {
+    ImageRecord r;
+    auto name = d.annotations.find(std::string(oci::kAnnotationRefName));
+    if (name == d.annotations.end()) {
+      return absl::DataLossError(absl::StrCat(shown, ": an entry has no ref name"));
+    }
+    r.ref = name->second;
+    auto created = d.annotations.find(kCreatedAnnotation);
+    if (created == d.annotations.end() ||
+        !absl::ParseTime(absl::RFC3339_full, created->second, &r.created, nullptr)) {
+      r.created = absl::UnixEpoch();
+    }
+    d.annotations.erase(std::string(oci::kAnnotationRefName));
+    d.annotations.erase(kCreatedAnnotation);
+    r.target = std::move(d);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::Status ImageStore::SaveLocked(const std::vector<ImageRecord>& records) {
+  oci::Index index;
+  index.media_type = std::string(oci::kMediaTypeOciIndex);
+  for (const auto& r : records) {
+    oci::Descriptor d = r.target;
+    d.annotations[std::string(oci::kAnnotationRefName)] = r.ref;
+    d.annotations[kCreatedAnnotation] = absl::FormatTime(absl::RFC3339_full, r.created, absl::UTCTimeZone());
+    index.manifests.push_back(std::move(d));
+  }
+  return WriteFileAtomic(dir_.get(), kIndexFile, oci::SerializeIndex(index), root_);
+}
+
+absl::Status ImageStore::LabelChildren(const oci::Descriptor& target) {
+  if (!oci::IsIndexMediaType(target.media_type) && !oci::IsManifestMediaType(target.media_type)) {
+    return absl::OkStatus();
+  }
+  KILN_ASSIGN_OR_RETURN(std::string bytes, content_->ReadAll(target.digest));
+  std::vector<oci::Descriptor> children;
+  if (oci::IsIndexMediaType(target.media_type)) {
+    KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(bytes));
+    children = index.manifests;
+  } else {
+    KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(bytes));
+    children.push_back(m.config);
+    children.insert(children.end(), m.layers.begin(), m.layers.end());
+  }
+  std::map<std::string, std::string> labels;
+  for (size_t i = 0; i < children.size(); ++i) {
+    labels[absl::StrCat(AsAbsl(kLabelGcRefPrefix), i)] = children[i].digest.str();
+  }
+  KILN_RETURN_IF_ERROR(content_->SetLabels(target.digest, std::move(labels)));
+  for (const auto& c : children) {
+    if (oci::IsManifestMediaType(c.media_type) && content_->Has(c.digest)) {
+      KILN_RETURN_IF_ERROR(LabelChildren(c));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ImageStore::PutLocked(const std::string& ref, const oci::Descriptor& target) {
+  if (!content_->Has(target.digest)) {
+    return absl::NotFoundError(absl::StrCat("store image '", ref, "': manifest ",
+                                            target.digest.str(), " is not in the content store"));
+  }
+  KILN_RETURN_IF_ERROR(LabelChildren(target));
+  KILN_ASSIGN_OR_RETURN(FileLock lock, FileLock::Take(dir_.get(), root_));
+  KILN_ASSIGN_OR_RETURN(std::vector<ImageRecord> records, LoadLocked());
+  std::string label = absl::StrCat(AsAbsl(kLabelImageRefPrefix), ref);
+  auto it = std::find_if(records.begin(), records.end(), [&](const auto& r) { return r.ref == ref; });
+  if (it != records.end() && it->target.digest != target.digest) {
+    // The old manifest loses this ref's root label (it may still be held by other refs).
+    if (content_->Has(it->target.digest)) {
+      KILN_RETURN_IF_ERROR(content_->SetLabels(it->target.digest, {{label, ""}}));
+    }
+  }
+  ImageRecord record{ref, target, absl::Now()};
+  record.target.annotations.clear();
+  if (it != records.end()) {
+    *it = std::move(record);
+  } else {
+    records.push_back(std::move(record));
+    std::sort(records.begin(), records.end(),
+              [](const auto& a, const auto& b) { return a.ref < b.ref; });
+  }
+  KILN_RETURN_IF_ERROR(content_->SetLabels(target.digest, {{label, "1"}}));
+  return SaveLocked(records);
+}
+
+absl::Status ImageStore::Put(std::string_view ref, const oci::Descriptor& target) {
+  KILN_ASSIGN_OR_RETURN(std::string normalized, NormalizeRef(ref));
+  absl::MutexLock lock(&mu_);
+  return PutLocked(normalized, target);
+}
+
+absl::StatusOr<ImageRecord> ImageStore::Get(std::string_view ref) {
+  KILN_ASSIGN_OR_RETURN(std::string normalized, NormalizeRef(ref));
+  KILN_ASSIGN_OR_RETURN(std::vector<ImageRecord> records, List());
+  for (auto& r : records) {
+    if (r.ref == normalized) return std::move(r);
+  }
+  return absl::NotFoundError(absl::StrCat("image '", normalized, "' not found"));
+}
+
+absl::StatusOr<std::vector<ImageRecord>> ImageStore::List() {
+  absl::ReaderMutexLock lock(&mu_);
+  return LoadLocked();
+}
+
+absl::Status ImageStore::Remove(std::string_view ref) {
+  KILN_ASSIGN_OR_RETURN(std::string normalized, NormalizeRef(ref));
+  absl::MutexLock lock(&mu_);
+  KILN_ASSIGN_OR_RETURN(FileLock flock, FileLock::Take(dir_.get(), root_));
+  KILN_ASSIGN_OR_RETURN(std::vector<ImageRecord> records, LoadLocked());
+  auto it = std::find_if(records.begin(), records.end(),
+                         [&](const auto& r) { return r.ref == normalized; });
+  if (it == records.end()) {
+    return absl::NotFoundError(absl::StrCat("remove image '", normalized, "': not found"));
+  }
+  base::Digest target = it->target.digest;
+  records.erase(it);
+  KILN_RETURN_IF_ERROR(SaveLocked(records));
+  if (content_->Has(target)) {
+    KILN_RETURN_IF_ERROR(content_->SetLabels(
+        target, {{absl::StrCat(AsAbsl(kLabelImageRefPrefix), normalized), ""}}));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ImageRecord>> ImageStore::Import(const std::string& path,
+                                                            const ImportOptions& options) {
+  KILN_ASSIGN_OR_RETURN(std::vector<ImportedImage> images, ImportImages(*content_, path, options));
+  std::vector<ImageRecord> out;
+  for (const auto& img : images) {
+    for (const auto& ref : img.refs) {
+      KILN_RETURN_IF_ERROR(Put(ref, img.manifest));
+      KILN_ASSIGN_OR_RETURN(ImageRecord r, Get(ref));
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+}  // namespace kiln::engine::image

@@ -1,0 +1,86 @@
+// ImageStore: the local image store. A table of references ("docker.io/library/busybox:1.35")
+// to image descriptors, over a ContentStore that holds the blobs.
+//
+// Persistence: <root>/index.json, an OCI image index whose entries carry the reference in
+// "org.opencontainers.image.ref.name" and the time it was stored in "kiln.image.created".
+// Every change is read-modify-write under an flock on <root>/lock and published by writing a
+// temp file, fsync, rename and fsync of the directory, so a crash leaves the old or the new
+// table, and several processes may share a root.
+// GC marks: a stored image's manifest blob gets the label "kiln.ref.image.<ref>" = "1", and
+// each index/manifest blob gets "kiln.gc.ref.content.<i>" = <child digest> for its config and
+// layers (or manifests). Remove drops the ref label; blobs stay for GC.
+//
+// Thread-safe; the ContentStore must outlive the ImageStore.
+// Error codes: NotFound (unknown ref, missing blob), InvalidArgument (bad reference, bad input
+// file), DataLoss (digest mismatch on import, corrupt index.json), errno-based I/O errors.
+#ifndef KILN_ENGINE_IMAGE_IMAGE_STORE_H_
+#define KILN_ENGINE_IMAGE_IMAGE_STORE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/unique_fd.h"
+#include "cache/content_store.h"
+#include "engine/image/importer.h"
+#include "engine/oci/descriptor.h"
+
+namespace kiln::engine::image {
+
+inline constexpr std::string_view kLabelImageRefPrefix = "kiln.ref.image.";
+inline constexpr std::string_view kLabelGcRefPrefix = "kiln.gc.ref.content.";
+
+struct ImageRecord {
+  std::string ref;          // normalized
+  oci::Descriptor target;   // the manifest (or index) descriptor
+  absl::Time created;       // when the ref was stored
+};
+
+class ImageStore {
+ public:
+  // Opens the store at `root` (created if missing). `content` is not owned.
+  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& root,
+                                                          cache::ContentStore* content);
+
+  // Points `ref` (normalized first) at `target`, replacing an older entry. The target blob
+  // must be in the content store (NotFound otherwise); its children are labeled for GC.
+  absl::Status Put(std::string_view ref, const oci::Descriptor& target);
+  // NotFound "image 'ref' not found" when absent. `ref` is normalized.
+  absl::StatusOr<ImageRecord> Get(std::string_view ref);
+  // All records, sorted by ref.
+  absl::StatusOr<std::vector<ImageRecord>> List();
+  // Drops `ref`. NotFound when absent.
+  absl::Status Remove(std::string_view ref);
+  // Imports an OCI layout dir, oci-archive or docker-archive (see importer.h) and stores a
+  // ref for every name it carries. Returns the records written.
+  absl::StatusOr<std::vector<ImageRecord>> Import(const std::string& path,
+                                                  const ImportOptions& options = {});
+
+  cache::ContentStore& content() { return *content_; }
+  const std::string& root() const { return root_; }
+
+ private:
+  ImageStore(std::string root, base::UniqueFd dir, cache::ContentStore* content)
+      : root_(std::move(root)), dir_(std::move(dir)), content_(content) {}
+
+  absl::StatusOr<std::vector<ImageRecord>> LoadLocked() ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Status SaveLocked(const std::vector<ImageRecord>& records)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutLocked(const std::string& ref, const oci::Descriptor& target)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LabelChildren(const oci::Descriptor& target);
+
+  const std::string root_;
+  const base::UniqueFd dir_;
+  cache::ContentStore* const content_;
+  absl::Mutex mu_;  // serializes this process's table updates (flock covers other processes)
+};
+
+}  // namespace kiln::engine::image
+
+#endif  // KILN_ENGINE_IMAGE_IMAGE_STORE_H_
