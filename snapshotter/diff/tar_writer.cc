@@ -15,10 +15,13 @@ constexpr size_t kFlushAt = 256 * 1024;
 constexpr int64_t kMaxOctal8 = 07777777;            // 7 digits (uid/gid/mode fields)
 constexpr int64_t kMaxOctal12 = 077777777777LL;      // 11 digits (size/mtime fields)
 
+// width-1 zero-padded octal digits, then NUL. Callers clamp `value` to fit.
 void PutOctal(char* field, size_t width, uint64_t value) {
-  // width-1 digits, then NUL.
-  std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1),
-                static_cast<unsigned long long>(value));
+  field[width - 1] = '\0';
+  for (size_t i = width - 1; i-- > 0;) {
+    field[i] = static_cast<char>('0' + (value & 7));
+    value >>= 3;
+  }
 }
 
 void PutString(char* field, size_t width, const std::string& s) {
@@ -60,7 +63,7 @@ std::string UstarHeader(const TarEntry& e, char typeflag) {
   std::memset(b + 148, ' ', 8);
   unsigned sum = 0;
   for (size_t i = 0; i < kBlock; ++i) sum += static_cast<unsigned char>(b[i]);
-  std::snprintf(b + 148, 8, "%06o", sum);  // 6 digits, NUL, then the space stays
+  PutOctal(b + 148, 7, sum);  // 6 digits and NUL, then the space stays
   b[155] = ' ';
   return h;
 }

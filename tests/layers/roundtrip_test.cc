@@ -4,9 +4,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <string>
 
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <vector>
+
 #include "base/digest.h"
+#include "base/userns.h"
 #include "base/temp_dir.h"
 #include "gtest/gtest.h"
 #include "snapshotter/diff/applier.h"
@@ -205,6 +213,85 @@ TEST_F(RoundTripTest, IdenticalTreesGiveAnEmptyLayer) {
   StringSink sink;
   LayerDescriptor d = Diff(lower, upper, Compression::kNone, &sink);
   EXPECT_EQ(d.uncompressed_size, 1024);  // just the end-of-archive blocks
+}
+
+TEST_F(RoundTripTest, EntriesAreSortedDepthFirstWithNumericOwners) {
+  std::string a = Dir("a");
+  WriteFile(a + "/b", "b");
+  WriteFile(a + "/a.txt", "t");
+  MakeDir(a + "/a");
+  WriteFile(a + "/a/x", "x");
+  MakeDir(a + "/a/y");
+  WriteFile(a + "/a/y/z", "z");
+  WriteFile(a + "/A", "A");
+  ASSERT_EQ(::chown((a + "/b").c_str(), 4242, 4343), 0);
+  StringSink sink;
+  Diff("", a, Compression::kGzip, &sink);
+  struct archive* ar = archive_read_new();
+  archive_read_support_filter_all(ar);
+  archive_read_support_format_all(ar);
+  ASSERT_EQ(archive_read_open_memory(ar, sink.data().data(), sink.data().size()), ARCHIVE_OK);
+  std::vector<std::string> names;
+  struct archive_entry* e = nullptr;
+  while (archive_read_next_header(ar, &e) == ARCHIVE_OK) {
+    names.push_back(archive_entry_pathname(e));
+    const char* uname = archive_entry_uname(e);
+    const char* gname = archive_entry_gname(e);
+    EXPECT_TRUE(uname == nullptr || *uname == '\0') << names.back() << " uname " << uname;
+    EXPECT_TRUE(gname == nullptr || *gname == '\0') << names.back() << " gname " << gname;
+    if (names.back() == "b") {
+      EXPECT_EQ(archive_entry_uid(e), 4242);
+      EXPECT_EQ(archive_entry_gid(e), 4343);
+    }
+  }
+  archive_read_free(ar);
+  std::vector<std::string> want = {"A", "a/", "a/x", "a/y/", "a/y/z", "a.txt", "b"};
+  EXPECT_EQ(names, want);
+}
+
+TEST_F(RoundTripTest, OwnersOutsideTheIdMappingFailOrMapToRoot) {
+  std::string a = Dir("a");
+  WriteFile(a + "/f", "f");
+  StringSink sink;
+  // Write a layer claiming uid/gid 2000000 (outside any subordinate range here).
+  {
+    DiffOptions o;
+    o.encoder.compression = Compression::kNone;
+    auto d = DiffTrees("", a, o, &sink);
+    ASSERT_TRUE(d.ok()) << d.status();
+  }
+  std::string tar = sink.data();
+  // Patch the uid/gid octal fields of the first header and fix its checksum.
+  std::memcpy(tar.data() + 108, "7502200", 8);  // 2000000 in octal, NUL-terminated
+  std::memcpy(tar.data() + 116, "7502200", 8);
+  std::memset(tar.data() + 148, ' ', 8);
+  unsigned sum = 0;
+  for (int i = 0; i < 512; ++i) sum += static_cast<unsigned char>(tar[static_cast<size_t>(i)]);
+  char cs[16];
+  std::snprintf(cs, sizeof(cs), "%06o", sum);
+  std::memcpy(tar.data() + 148, cs, 7);
+  tar[155] = ' ';
+  std::string dst = Dir("dst"), dst2 = Dir("dst2");
+  StringSource src(tar);
+  auto r = ApplyLayer(&src, dst);
+  StringSource src2(tar);
+  ApplyOptions map_to_root;
+  map_to_root.unmapped_ids = UnmappedIds::kMapToRoot;
+  auto r2 = ApplyLayer(&src2, dst2, map_to_root);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  struct stat st {};
+  ASSERT_EQ(::stat((dst2 + "/f").c_str(), &st), 0);
+  if (base::MappedUidCount() < 2000000) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+    EXPECT_NE(r.status().message().find("not mapped"), absl::string_view::npos) << r.status();
+    EXPECT_EQ(st.st_uid, 0u);
+    ASSERT_EQ(r2->warnings.size(), 1u);
+  } else {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(st.st_uid, 2000000u);
+    EXPECT_TRUE(r2->warnings.empty());
+  }
 }
 
 }  // namespace

@@ -1,0 +1,207 @@
+// bench_layers: layer diff+compress and apply throughput on a generated tree.
+//
+// The tree is KILN_BENCH_TREE_MB (default 500) MB of real files copied from /usr/lib and
+// /usr/share into a temp dir (under KILN_BENCH_DIR or $TMPDIR), made once per process.
+// Baselines run on the uncompressed tar of that same tree, held in memory:
+//   - raw zstd level 3 (streaming, 1 MiB chunks) with 1 and 2 workers;
+//   - zlib deflate level 6 (single gzip stream) on the first 64 MiB.
+// Throughput is uncompressed bytes per second of wall time. See README.md for figures.
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include "base/temp_dir.h"
+#include "benchmark/benchmark.h"
+#include "snapshotter/diff/applier.h"
+#include "snapshotter/diff/differ.h"
+
+namespace kiln::snapshotter {
+namespace {
+
+namespace fs = std::filesystem;
+
+class NullSink : public ByteSink {
+ public:
+  absl::Status Write(const void*, size_t) override { return absl::OkStatus(); }
+};
+
+class StringSink : public ByteSink {
+ public:
+  absl::Status Write(const void* d, size_t n) override {
+    data.append(static_cast<const char*>(d), n);
+    return absl::OkStatus();
+  }
+  std::string data;
+};
+
+struct Fixture {
+  base::TempDir tmp;
+  std::string tree;
+  std::string tar;  // uncompressed layer of the tree
+  std::string zstd_blob, gzip_blob;
+  int64_t tree_bytes = 0;
+  int files = 0;
+};
+
+void Die(const std::string& what) {
+  std::fprintf(stderr, "bench_layers: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void CopyFiles(const std::string& from, const std::string& to, int64_t limit, Fixture* f) {
+  std::error_code ec;
+  int dir_index = 0, in_dir = 1000;
+  std::string dir;
+  for (auto it = fs::recursive_directory_iterator(from, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator() && f->tree_bytes < limit; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    if (in_dir >= 200) {
+      dir = to + "/d" + std::to_string(dir_index++);
+      fs::create_directories(dir, ec);
+      in_dir = 0;
+    }
+    std::string dst = dir + "/" + std::to_string(in_dir++) + "-" + it->path().filename().string();
+    if (!fs::copy_file(it->path(), dst, fs::copy_options::overwrite_existing, ec)) {
+      ec.clear();
+      continue;
+    }
+    f->tree_bytes += static_cast<int64_t>(fs::file_size(dst, ec));
+    ++f->files;
+  }
+}
+
+Fixture& Get() {
+  static Fixture* f = [] {
+    auto* fx = new Fixture;
+    const char* mb_env = std::getenv("KILN_BENCH_TREE_MB");
+    int64_t mb = mb_env != nullptr ? std::atoll(mb_env) : 500;
+    const char* dir_env = std::getenv("KILN_BENCH_DIR");
+    auto t = base::TempDir::Create("kiln-bench-layers-", dir_env != nullptr ? dir_env : "");
+    if (!t.ok()) Die(std::string(t.status().message()));
+    fx->tmp = std::move(*t);
+    fx->tree = fx->tmp.path() + "/tree";
+    ::mkdir(fx->tree.c_str(), 0755);
+    int64_t limit = mb << 20;
+    CopyFiles("/usr/lib/x86_64-linux-gnu", fx->tree + "/lib", limit * 7 / 10, fx);
+    CopyFiles("/usr/share", fx->tree + "/share", limit, fx);
+    CopyFiles("/usr/lib", fx->tree + "/more", limit, fx);
+    StringSink s;
+    DiffOptions o;
+    o.encoder.compression = Compression::kNone;
+    auto d = DiffTrees("", fx->tree, o, &s);
+    if (!d.ok()) Die(std::string(d.status().message()));
+    fx->tar = std::move(s.data);
+    for (Compression c : {Compression::kZstd, Compression::kGzip}) {
+      StringSink b;
+      o.encoder.compression = c;
+      if (!DiffTrees("", fx->tree, o, &b).ok()) Die("compress tree");
+      (c == Compression::kZstd ? fx->zstd_blob : fx->gzip_blob) = std::move(b.data);
+    }
+    std::fprintf(stderr, "tree: %d files, %.1f MB; tar %.1f MB; zstd %.1f MB; gzip %.1f MB\n",
+                 fx->files, fx->tree_bytes / 1e6, fx->tar.size() / 1e6,
+                 fx->zstd_blob.size() / 1e6, fx->gzip_blob.size() / 1e6);
+    return fx;
+  }();
+  return *f;
+}
+
+void BM_Diff(benchmark::State& state, Compression c, int threads) {
+  Fixture& f = Get();
+  DiffOptions o;
+  o.encoder.compression = c;
+  o.encoder.threads = threads;
+  int64_t out = 0;
+  for (auto _ : state) {
+    NullSink sink;
+    auto d = DiffTrees("", f.tree, o, &sink);
+    if (!d.ok()) state.SkipWithError(std::string(d.status().message()).c_str());
+    if (d.ok()) out = d->size;
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
+  state.counters["ratio"] = static_cast<double>(f.tar.size()) / static_cast<double>(out);
+}
+
+void BM_RawZstd3(benchmark::State& state) {
+  Fixture& f = Get();
+  int workers = static_cast<int>(state.range(0));
+  std::string out(ZSTD_CStreamOutSize(), '\0');
+  for (auto _ : state) {
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 3);
+    if (workers > 1) ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers);
+    size_t total = 0;
+    for (size_t pos = 0; pos < f.tar.size();) {
+      size_t n = std::min<size_t>(1 << 20, f.tar.size() - pos);
+      bool last = pos + n == f.tar.size();
+      ZSTD_inBuffer in{f.tar.data() + pos, n, 0};
+      size_t rc;
+      do {
+        ZSTD_outBuffer ob{out.data(), out.size(), 0};
+        rc = ZSTD_compressStream2(c, &ob, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+        total += ob.pos;
+      } while (last ? rc != 0 : in.pos < in.size);
+      pos += n;
+    }
+    ZSTD_freeCCtx(c);
+    benchmark::DoNotOptimize(total);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
+}
+
+void BM_ZlibLevel6(benchmark::State& state) {
+  Fixture& f = Get();
+  size_t n = std::min<size_t>(f.tar.size(), 64 << 20);
+  std::string out(compressBound(static_cast<uLong>(n)) + 64, '\0');
+  for (auto _ : state) {
+    z_stream zs{};
+    deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
+    zs.next_in = reinterpret_cast<Bytef*>(f.tar.data());
+    zs.avail_in = static_cast<uInt>(n);
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    deflate(&zs, Z_FINISH);
+    deflateEnd(&zs);
+    benchmark::DoNotOptimize(zs.total_out);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
+}
+
+void BM_Apply(benchmark::State& state, int which) {
+  Fixture& f = Get();
+  const std::string& blob = which == 0 ? f.tar : which == 1 ? f.zstd_blob : f.gzip_blob;
+  int round = 0;
+  for (auto _ : state) {
+    std::string dst = f.tmp.path() + "/apply" + std::to_string(round++);
+    ::mkdir(dst.c_str(), 0755);
+    StringSource src(blob);
+    auto r = ApplyLayer(&src, dst);
+    if (!r.ok()) state.SkipWithError(std::string(r.status().message()).c_str());
+    state.PauseTiming();
+    (void)base::RemoveTree(dst);
+    state.ResumeTiming();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
+}
+
+BENCHMARK_CAPTURE(BM_Diff, none, Compression::kNone, 0)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK_CAPTURE(BM_Diff, zstd3_2threads, Compression::kZstd, 2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK_CAPTURE(BM_Diff, zstd3_1thread, Compression::kZstd, 1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK(BM_RawZstd3)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK_CAPTURE(BM_Diff, gzip6_2threads, Compression::kGzip, 2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK_CAPTURE(BM_Diff, gzip6_1thread, Compression::kGzip, 1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+BENCHMARK(BM_ZlibLevel6)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+BENCHMARK_CAPTURE(BM_Apply, tar, 0)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK_CAPTURE(BM_Apply, zstd, 1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK_CAPTURE(BM_Apply, gzip, 2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+}  // namespace
+}  // namespace kiln::snapshotter
+
+BENCHMARK_MAIN();
