@@ -86,14 +86,23 @@ absl::Status LocalSnapshotter::Init() {
 // Deletes directories that have no record (interrupted Prepare/View or Remove), lets the
 // implementation clean half-done commits, and repairs child counts.
 absl::Status LocalSnapshotter::RecoverAll() {
-  absl::flat_hash_map<uint64_t, SnapshotRecord> by_id;
-  absl::flat_hash_map<std::string, uint32_t> children;
+  std::vector<SnapshotRecord> records;
   KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(true));
   KILN_RETURN_IF_ERROR(txn.ForEach([&](const SnapshotRecord& r) {
-    by_id.emplace(r.id, r);
-    if (!r.info.parent.empty()) ++children[r.info.parent];
+    records.push_back(r);
     return absl::OkStatus();
   }));
+  absl::flat_hash_map<uint64_t, SnapshotRecord> by_id;
+  absl::flat_hash_map<std::string, uint32_t> children;
+  for (SnapshotRecord& r : records) {
+    if (options_.discard_uncommitted_on_open && r.info.kind != Kind::kCommitted) {
+      KILN_RETURN_IF_ERROR(txn.Delete(r.info.name));  // its dir is now an orphan
+      continue;
+    }
+    if (!r.info.parent.empty()) ++children[r.info.parent];
+    uint64_t id = r.id;
+    by_id.emplace(id, std::move(r));
+  }
   KILN_ASSIGN_OR_RETURN(uint64_t next, txn.GetCounter(kNextIdCounter));
   for (auto& [id, r] : by_id) {
     next = std::max(next, id + 1);

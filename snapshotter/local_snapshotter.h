@@ -39,6 +39,9 @@ struct LocalSnapshotterOptions {
   int max_lower_dirs = 128;
   // fsync the metadata on every transaction (see MetadataStore::Options::sync).
   bool sync_metadata = true;
+  // Open removes active snapshots and views left by a previous process (for a daemon that
+  // owns every snapshot it did not commit). Default: keep them, as containerd does.
+  bool discard_uncommitted_on_open = false;
   // Test seam: called at named points ("prepare.dirs_created", "commit.before_txn",
   // "remove.record_deleted") so tests can kill the process there. May be empty.
   std::function<void(std::string_view point)> fault_hook;
