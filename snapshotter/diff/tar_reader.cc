@@ -172,6 +172,69 @@ absl::Status ParsePax(const std::string& text, int64_t at, Overrides* o) {
 
 }  // namespace
 
+namespace {
+
+// Builds the entry a (non-extended) ustar header describes, with pax/GNU overrides applied.
+// `*data_size` gets the size of the data that follows the header.
+absl::StatusOr<TarEntry> EntryFromHeader(const char* h, int64_t at, Overrides o,
+                                         int64_t* data_size) {
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat("tar header at offset ", at, ": ", why));
+  };
+  int64_t size = 0, mode = 0, uid = 0, gid = 0, mtime = 0, major = 0, minor = 0;
+  if (!ParseNumber(h, 124, 12, &size) || !ParseNumber(h, 100, 8, &mode) ||
+      !ParseNumber(h, 108, 8, &uid) || !ParseNumber(h, 116, 8, &gid) ||
+      !ParseNumber(h, 136, 12, &mtime) || !ParseNumber(h, 329, 8, &major) ||
+      !ParseNumber(h, 337, 8, &minor)) {
+    return bad("bad numeric field");
+  }
+  TarEntry e;
+  std::string name = Field(h, 0, 100);
+  if (std::memcmp(h + 257, "ustar", 5) == 0) {
+    std::string prefix = Field(h, 345, 155);
+    if (!prefix.empty()) name = prefix + "/" + name;
+  }
+  if (o.path) name = *o.path;
+  e.linkname = o.linkpath ? *o.linkpath : Field(h, 157, 100);
+  char type = h[156];
+  switch (type) {
+    case '0': case '\0': case '7':
+      e.type = (!name.empty() && name.back() == '/') ? EntryType::kDir : EntryType::kFile;
+      break;
+    case '1': case '2': case '3': case '4': case '5': case '6':
+      e.type = static_cast<EntryType>(type);
+      break;
+    default:
+      return bad(absl::StrCat("unsupported entry type '", std::string(1, type), "'"));
+  }
+  if (name.size() > kMaxPath || e.linkname.size() > kMaxPath) {
+    return bad(absl::StrCat("path longer than ", kMaxPath, " bytes"));
+  }
+  if (name.find('\0') != std::string::npos || e.linkname.find('\0') != std::string::npos) {
+    return bad("NUL byte in a path");
+  }
+  e.path = StripTrailingSlashes(name);
+  if (o.size) size = *o.size;
+  if (o.uid) uid = *o.uid;
+  if (o.gid) gid = *o.gid;
+  if (o.mtime) mtime = *o.mtime;
+  if (size < 0 || uid < 0 || gid < 0 || uid > UINT32_MAX || gid > UINT32_MAX) {
+    return bad("negative or out-of-range size/uid/gid");
+  }
+  e.mode = static_cast<uint32_t>(mode & 07777);
+  e.uid = static_cast<uint32_t>(uid);
+  e.gid = static_cast<uint32_t>(gid);
+  e.mtime = mtime;
+  e.devmajor = static_cast<uint32_t>(major);
+  e.devminor = static_cast<uint32_t>(minor);
+  e.xattrs = std::move(o.xattrs);
+  e.size = e.type == EntryType::kFile ? size : 0;  // only regular files carry data
+  *data_size = size;
+  return e;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<TarEntry>> TarReader::Next() {
   if (done_) return std::nullopt;
   KILN_RETURN_IF_ERROR(Skip(remaining_ + padding_));
@@ -194,17 +257,16 @@ absl::StatusOr<std::optional<TarEntry>> TarReader::Next() {
       done_ = true;
       return std::nullopt;
     }
-    auto bad = [&](const std::string& why) {
-      return absl::InvalidArgumentError(absl::StrCat("tar header at offset ", at, ": ", why));
-    };
-    if (!ChecksumOk(h)) return bad("checksum mismatch (not a tar archive, or corrupt)");
-    int64_t size = 0;
-    if (!ParseNumber(h, 124, 12, &size)) return bad("bad size field");
+    if (!ChecksumOk(h)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tar header at offset ", at, ": checksum mismatch (not a tar archive, or corrupt)"));
+    }
     char type = h[156];
     if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
-      if (size > kMaxExtendedHeader) {
-        return bad(absl::StrCat("extended header of ", size, " bytes exceeds the limit of ",
-                                kMaxExtendedHeader));
+      int64_t size = 0;
+      if (!ParseNumber(h, 124, 12, &size)) {
+        return absl::InvalidArgumentError(absl::StrCat("tar header at offset ", at,
+                                                       ": bad size field"));
       }
       KILN_ASSIGN_OR_RETURN(std::string data, ReadExtended(size));
       have_overrides = true;
@@ -213,53 +275,8 @@ absl::StatusOr<std::optional<TarEntry>> TarReader::Next() {
       if (type == 'K') o.linkpath = data.substr(0, strnlen(data.c_str(), data.size()));
       continue;
     }
-    TarEntry e;
-    std::string name = Field(h, 0, 100);
-    if (std::memcmp(h + 257, "ustar", 5) == 0) {
-      std::string prefix = Field(h, 345, 155);
-      if (!prefix.empty()) name = prefix + "/" + name;
-    }
-    if (o.path) name = *o.path;
-    e.linkname = o.linkpath ? *o.linkpath : Field(h, 157, 100);
-    switch (type) {
-      case '0': case '\0': case '7':
-        e.type = (!name.empty() && name.back() == '/') ? EntryType::kDir : EntryType::kFile;
-        break;
-      case '1': case '2': case '3': case '4': case '5': case '6':
-        e.type = static_cast<EntryType>(type);
-        break;
-      default:
-        return bad(absl::StrCat("unsupported entry type '", std::string(1, type), "'"));
-    }
-    if (name.size() > kMaxPath || e.linkname.size() > kMaxPath) {
-      return bad(absl::StrCat("path longer than ", kMaxPath, " bytes"));
-    }
-    if (name.find('\0') != std::string::npos || e.linkname.find('\0') != std::string::npos) {
-      return bad("NUL byte in a path");
-    }
-    e.path = StripTrailingSlashes(name);
-    int64_t mode = 0, uid = 0, gid = 0, mtime = 0, major = 0, minor = 0;
-    if (!ParseNumber(h, 100, 8, &mode) || !ParseNumber(h, 108, 8, &uid) ||
-        !ParseNumber(h, 116, 8, &gid) || !ParseNumber(h, 136, 12, &mtime) ||
-        !ParseNumber(h, 329, 8, &major) || !ParseNumber(h, 337, 8, &minor)) {
-      return bad("bad numeric field");
-    }
-    if (o.size) size = *o.size;
-    if (o.uid) uid = *o.uid;
-    if (o.gid) gid = *o.gid;
-    if (o.mtime) mtime = *o.mtime;
-    if (size < 0 || uid < 0 || gid < 0 || uid > UINT32_MAX || gid > UINT32_MAX) {
-      return bad("negative or out-of-range size/uid/gid");
-    }
-    e.mode = static_cast<uint32_t>(mode & 07777);
-    e.uid = static_cast<uint32_t>(uid);
-    e.gid = static_cast<uint32_t>(gid);
-    e.mtime = mtime;
-    e.devmajor = static_cast<uint32_t>(major);
-    e.devminor = static_cast<uint32_t>(minor);
-    e.xattrs = std::move(o.xattrs);
-    // Only regular files carry data; other types with a size field skip it.
-    e.size = e.type == EntryType::kFile ? size : 0;
+    int64_t size = 0;
+    KILN_ASSIGN_OR_RETURN(TarEntry e, EntryFromHeader(h, at, std::move(o), &size));
     remaining_ = size;
     padding_ = (static_cast<int64_t>(kBlock) - size % kBlock) % kBlock;
     if (e.type != EntryType::kFile) {
