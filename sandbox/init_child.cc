@@ -1,0 +1,217 @@
+// Child side: the run's pid 1. It finishes the namespace setup (fds, mounts, hostname, lo,
+// pivot_root, user, workdir), starts the worker with CLONE_VM|CLONE_VFORK, then reaps zombies
+// and forwards signals until the worker exits, and reports the worker's status and rusage.
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "sandbox/child_syscalls.h"
+
+namespace kiln::sandbox::internal {
+namespace {
+
+constexpr int kMaxGroups = 64;
+
+struct WorkerArgs {
+  LaunchPlan* plan;
+  ResolvedUser user;
+  uint32_t groups[kMaxGroups];
+  int cwdfd;
+};
+
+struct KernelSigaction {
+  __sighandler_t handler;
+  unsigned long flags;
+  void* restorer;
+  uint64_t mask;
+};
+
+void SetupFdsInChild(const LaunchPlan& plan) {
+  const int from[4] = {plan.report_fd, plan.sync_fd, plan.stdout_fd, plan.stderr_fd};
+  const int to[4] = {kReportFd, kSyncFd, 1, 2};
+  int high[4];
+  for (int i = 0; i < 4; ++i) {
+    high[i] = static_cast<int>(syscall(SYS_fcntl, from[i], F_DUPFD_CLOEXEC, 10));
+    if (high[i] < 0) ExitInChild(125);  // cannot report yet
+  }
+  for (int i = 0; i < 4; ++i) {
+    if (syscall(SYS_dup3, high[i], to[i], i < 2 ? O_CLOEXEC : 0) < 0) ExitInChild(125);
+  }
+  if (syscall(SYS_close_range, kSyncFd + 1, ~0U, 0) < 0) FailInChild(Step::kSetupFds, errno);
+}
+
+void LoopbackUpInChild() {
+  int s = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (s < 0) FailInChild(Step::kLoopback, errno);
+  ifreq ifr;
+  ZeroBytes(&ifr, sizeof(ifr));
+  CStrCopy(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  if (syscall(SYS_ioctl, s, SIOCGIFFLAGS, &ifr) < 0) FailInChild(Step::kLoopback, errno);
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (syscall(SYS_ioctl, s, SIOCSIFFLAGS, &ifr) < 0) FailInChild(Step::kLoopback, errno);
+  CloseInChild(s);
+}
+
+void PivotRootInChild(const LaunchPlan& plan) {
+  if (syscall(SYS_chdir, plan.staging.c_str()) < 0) FailInChild(Step::kPivotRoot, errno);
+  if (syscall(SYS_pivot_root, ".", ".") < 0) FailInChild(Step::kPivotRoot, errno);
+  if (syscall(SYS_umount2, ".", MNT_DETACH) < 0) FailInChild(Step::kPivotRoot, errno);
+  if (syscall(SYS_chdir, "/") < 0) FailInChild(Step::kPivotRoot, errno);
+}
+
+void ResetSignalsInChild() {
+  KernelSigaction dfl;
+  ZeroBytes(&dfl, sizeof(dfl));
+  dfl.handler = SIG_DFL;
+  for (int sig = 1; sig < 65; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
+  }
+  uint64_t empty = 0;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, 8) < 0) {
+    FailInChild(Step::kSignals, errno);
+  }
+}
+
+void DropPrivilegesInChild(const WorkerArgs& w) {
+  const LaunchPlan& plan = *w.plan;
+  for (int c = 0; c <= plan.last_cap; ++c) {
+    if (((plan.cap_mask >> c) & 1U) != 0) continue;
+    if (syscall(SYS_prctl, PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) {
+      FailInChild(Step::kBoundingSet, errno, c);
+    }
+  }
+  if (plan.setgroups_allowed &&
+      syscall(SYS_setgroups, w.user.ngroups, w.user.ngroups > 0 ? w.groups : nullptr) < 0) {
+    FailInChild(Step::kSetgroups, errno);
+  }
+  if (syscall(SYS_setresgid, w.user.gid, w.user.gid, w.user.gid) < 0) {
+    FailInChild(Step::kSetgid, errno, 0, nullptr, w.user.uid, w.user.gid);
+  }
+  if (syscall(SYS_setresuid, w.user.uid, w.user.uid, w.user.uid) < 0) {
+    FailInChild(Step::kSetuid, errno, 0, nullptr, w.user.uid, w.user.gid);
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2];
+  ZeroBytes(data, sizeof(data));
+  if (w.user.uid == 0) {
+    for (int i = 0; i < 2; ++i) {
+      auto word = static_cast<uint32_t>(plan.cap_mask >> (32 * i));
+      data[i].effective = data[i].permitted = data[i].inheritable = word;
+    }
+  }
+  if (syscall(SYS_capset, &header, data) < 0) FailInChild(Step::kCapset, errno);
+  if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) {
+    FailInChild(Step::kAmbient, errno);
+  }
+}
+
+int WorkerMainInChild(void* arg) {
+  auto* w = static_cast<WorkerArgs*>(arg);
+  const LaunchPlan& plan = *w->plan;
+  ResetSignalsInChild();
+  if (syscall(SYS_setsid) < 0) FailInChild(Step::kSetsid, errno);
+  if (syscall(SYS_fchdir, w->cwdfd) < 0) FailInChild(Step::kWorkdir, errno);
+  for (size_t i = 0; i < plan.rlimits.size(); ++i) {
+    if (syscall(SYS_prlimit64, 0, plan.rlimits[i].first, &plan.rlimits[i].second, nullptr) < 0) {
+      FailInChild(Step::kRlimit, errno, static_cast<int32_t>(i));
+    }
+  }
+  DropPrivilegesInChild(*w);
+  syscall(SYS_umask, 022);
+  if (syscall(SYS_close_range, kReportFd + 1, ~0U, 0) < 0) FailInChild(Step::kCloseFds, errno);
+  if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    FailInChild(Step::kNoNewPrivs, errno);
+  }
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &plan.filter) < 0) {
+    FailInChild(Step::kSeccomp, errno);
+  }
+  int err = ENOENT;
+  for (const std::string& path : plan.exec_candidates) {
+    syscall(SYS_execve, path.c_str(), plan.argv.data(), plan.envp.data());
+    if (errno != ENOENT && errno != ENOTDIR) err = errno;
+    if (errno == ENOEXEC || errno == E2BIG || errno == ENOMEM) break;
+  }
+  FailInChild(Step::kExec, err, 0, plan.argv_storage[0].c_str());
+}
+
+[[noreturn]] void ReapForeverInChild(pid_t worker) {
+  syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+  for (int fd = 0; fd < 3; ++fd) CloseInChild(fd);
+  uint64_t all = ~0ULL;
+  for (;;) {
+    siginfo_t si;
+    long sig = syscall(SYS_rt_sigtimedwait, &all, &si, nullptr, 8);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      syscall(SYS_kill, worker, sig);
+      continue;
+    }
+    for (;;) {
+      int status = 0;
+      ChildReport r;
+      ZeroBytes(&r, sizeof(r));
+      long pid = syscall(SYS_wait4, -1, &status, WNOHANG, &r.usage);
+      if (pid <= 0) break;
+      if (pid != worker) continue;
+      r.kind = ReportKind::kExit;
+      r.wait_status = status;
+      SendReportInChild(r);
+      ExitInChild(0);
+    }
+  }
+}
+
+}  // namespace
+
+void InitMainInChild(LaunchPlan& plan) {
+  SetupFdsInChild(plan);
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  char go = 0;
+  if (syscall(SYS_read, kSyncFd, &go, 1) != 1) ExitInChild(125);  // parent gave up
+  CloseInChild(kSyncFd);
+  if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
+    FailInChild(Step::kMakePrivate, errno);
+  }
+  RunMountOpsInChild(plan);
+  if (syscall(SYS_sethostname, plan.hostname.c_str(), plan.hostname.size()) < 0) {
+    FailInChild(Step::kHostname, errno);
+  }
+  if (plan.loopback_up) LoopbackUpInChild();
+  PivotRootInChild(plan);
+  int rootfd = static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (rootfd < 0) FailInChild(Step::kPivotRoot, errno);
+  // stdin: the container's /dev/null, opened only now so no host file is ever fd 0.
+  int null_fd = OpenInRootInChild(rootfd, "dev/null", O_RDONLY);
+  if (null_fd < 0 || syscall(SYS_dup3, null_fd, 0, 0) < 0) FailInChild(Step::kSetupFds, errno);
+  CloseInChild(null_fd);
+  WorkerArgs w;  // lives as long as this frame (forever); shared with the CLONE_VM worker
+  w.plan = &plan;
+  ResolveUserInChild(plan, rootfd, &w.user, w.groups, kMaxGroups);
+  int rc = MkdirAllInChild(rootfd, plan.cwd.c_str(), 0755);
+  if (rc < 0) FailInChild(Step::kWorkdir, -rc, 0, plan.cwd.c_str());
+  w.cwdfd = OpenInRootInChild(rootfd, plan.cwd.c_str(), O_PATH | O_DIRECTORY);
+  if (w.cwdfd < 0) FailInChild(Step::kWorkdir, errno, 0, plan.cwd.c_str());
+  CloseInChild(rootfd);
+  uint64_t all = ~0ULL;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, 8) < 0) {
+    FailInChild(Step::kSignals, errno);
+  }
+  uintptr_t top = reinterpret_cast<uintptr_t>(plan.worker_stack.get() + plan.worker_stack_size);
+  top &= ~uintptr_t{63};
+  int worker = ::clone(WorkerMainInChild, reinterpret_cast<void*>(top),
+                       CLONE_VM | CLONE_VFORK | SIGCHLD, &w);
+  if (worker < 0) FailInChild(Step::kSpawnWorker, errno);
+  CloseInChild(w.cwdfd);
+  ReapForeverInChild(worker);
+}
+
+}  // namespace kiln::sandbox::internal
