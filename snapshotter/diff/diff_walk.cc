@@ -168,7 +168,11 @@ absl::Status Walker::VisitBoth(int lowerfd, int upperfd, const Child& c, const s
   if (!both_dirs) {
     if ((u.st_mode & S_IFMT) == (l.st_mode & S_IFMT)) {
       KILN_ASSIGN_OR_RETURN(bool changed, Changed(lowerfd, upperfd, c.name, path, l, u));
-      if (!changed) return absl::OkStatus();
+      if (!changed) {
+        // Already present below this layer: later new links to the inode can point at it.
+        if (u.st_nlink > 1) links_.emplace(std::make_pair(u.st_dev, u.st_ino), path);
+        return absl::OkStatus();
+      }
     }
     return EmitSubtree(upperfd, c.name, path, u);
   }

@@ -2,8 +2,11 @@
 // mount (deletes become kernel whiteouts, a recreated dir becomes opaque), then the upperdir
 // is diffed and applied both onto a plain copy of lower and onto another overlay mount.
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "base/mount.h"
@@ -155,6 +158,52 @@ TEST_F(OverlayDiffTest, DiffMountsUsesTheUpperDirOrComparesTrees) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(testing::DiffTreesText(want, Snapshot(target)), "");
   }
+}
+
+}  // namespace
+}  // namespace kiln::snapshotter
+
+namespace kiln::snapshotter {
+namespace {
+
+using testing::MakeDir;
+using testing::StringSink;
+using testing::WriteFile;
+
+// The whiteout forms overlay may leave in an upperdir, made by hand: a 0/0 char device, a
+// zero-size file with the overlay.whiteout xattr, an opaque dir; and a redirect, which Kiln
+// does not support.
+TEST(UpperDirFormsTest, DeviceAndXattrWhiteoutsAndOpaqueDirs) {
+  auto t = base::TempDir::Create("kiln-layers-forms-");
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::string u = t->path() + "/upper";
+  MakeDir(u);
+  ASSERT_EQ(::mknod((u + "/dev-whiteout").c_str(), S_IFCHR | 0, makedev(0, 0)), 0)
+      << "mknod 0/0 whiteout: " << strerror(errno);
+  WriteFile(u + "/xattr-whiteout", "");
+  std::string prefix = base::InUserNamespace() ? "user." : "trusted.";
+  testing::SetXattr(u + "/xattr-whiteout", prefix + "overlay.whiteout", "y");
+  MakeDir(u + "/opaque");
+  testing::SetXattr(u + "/opaque", prefix + "overlay.opaque", "y");
+  testing::SetXattr(u + "/opaque", prefix + "overlay.origin", "junk");
+  WriteFile(u + "/opaque/kept", "k");
+  StringSink sink;
+  DiffOptions o;
+  o.encoder.compression = Compression::kNone;
+  auto d = DiffUpperDir(u, o, &sink);
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string& tar = sink.data();
+  EXPECT_NE(tar.find(".wh.dev-whiteout"), std::string::npos);
+  EXPECT_NE(tar.find(".wh.xattr-whiteout"), std::string::npos);
+  EXPECT_NE(tar.find("opaque/.wh..wh..opq"), std::string::npos);
+  EXPECT_LT(tar.find("opaque/.wh..wh..opq"), tar.find("opaque/kept"));
+  EXPECT_EQ(tar.find("overlay."), std::string::npos);
+
+  testing::SetXattr(u + "/opaque", prefix + "overlay.redirect", "/elsewhere");
+  StringSink sink2;
+  auto d2 = DiffUpperDir(u, o, &sink2);
+  ASSERT_FALSE(d2.ok());
+  EXPECT_EQ(d2.status().code(), absl::StatusCode::kFailedPrecondition) << d2.status();
 }
 
 }  // namespace

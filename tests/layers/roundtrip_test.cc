@@ -215,6 +215,23 @@ TEST_F(RoundTripTest, IdenticalTreesGiveAnEmptyLayer) {
   EXPECT_EQ(d.uncompressed_size, 1024);  // just the end-of-archive blocks
 }
 
+TEST_F(RoundTripTest, NewHardlinkToAnUnchangedFileStaysAHardlink) {
+  std::string lower = Dir("lower"), upper = Dir("upper"), dst = Dir("dst");
+  WriteFile(lower + "/a", testing::SomeBytes(100000, 9));
+  SetMtime(lower + "/a", 1600000000);
+  testing::CopyTree(lower, upper);
+  testing::CopyTree(lower, dst);
+  ASSERT_EQ(::link((upper + "/a").c_str(), (upper + "/b").c_str()), 0);
+  StringSink sink;
+  LayerDescriptor d = Diff(lower, upper, Compression::kNone, &sink);
+  EXPECT_LT(d.uncompressed_size, 10000) << "the link was written as a second copy";
+  Apply(sink.data(), dst);
+  struct stat a {}, b {};
+  ASSERT_EQ(::stat((dst + "/a").c_str(), &a), 0);
+  ASSERT_EQ(::stat((dst + "/b").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+}
+
 TEST_F(RoundTripTest, EntriesAreSortedDepthFirstWithNumericOwners) {
   std::string a = Dir("a");
   WriteFile(a + "/b", "b");
