@@ -1,0 +1,118 @@
+#include "engine/graph/graph.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace kiln::engine::graph {
+
+absl::StatusOr<VertexId> Graph::Add(Op op, std::vector<VertexId> inputs, VertexMeta meta) {
+  std::vector<base::Digest> digests;
+  digests.reserve(inputs.size());
+  for (VertexId in : inputs) {
+    if (in >= vertices_.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("add vertex: input id ", in, " out of range (", vertices_.size(),
+                       " vertices)"));
+    }
+    digests.push_back(vertices_[in].digest);
+  }
+  base::Digest d = VertexDigest(op, digests);
+  if (auto it = by_digest_.find(d); it != by_digest_.end()) {
+    ++vertices_[it->second].merged;
+    return it->second;
+  }
+  VertexId id = vertices_.size();
+  vertices_.push_back(Vertex{d, std::move(inputs), std::move(op), std::move(meta), 0});
+  by_digest_.emplace(std::move(d), id);
+  return id;
+}
+
+absl::StatusOr<VertexId> Graph::Find(const base::Digest& digest) const {
+  auto it = by_digest_.find(digest);
+  if (it == by_digest_.end()) {
+    return absl::NotFoundError(absl::StrCat("find vertex '", digest.str(), "': not in graph"));
+  }
+  return it->second;
+}
+
+Graph Graph::Prune(std::vector<VertexId>* roots) const {
+  std::vector<bool> keep(vertices_.size(), false);
+  std::vector<VertexId> stack(roots->begin(), roots->end());
+  while (!stack.empty()) {
+    VertexId v = stack.back();
+    stack.pop_back();
+    if (v >= keep.size() || keep[v]) continue;
+    keep[v] = true;
+    for (VertexId in : vertices_[v].inputs) stack.push_back(in);
+  }
+  Graph out;
+  std::vector<VertexId> remap(vertices_.size(), 0);
+  for (VertexId v = 0; v < vertices_.size(); ++v) {
+    if (!keep[v]) continue;
+    Vertex copy = vertices_[v];
+    for (VertexId& in : copy.inputs) in = remap[in];
+    remap[v] = out.vertices_.size();
+    out.by_digest_.emplace(copy.digest, remap[v]);
+    out.vertices_.push_back(std::move(copy));
+  }
+  for (VertexId& r : *roots) r = r < remap.size() ? remap[r] : r;
+  return out;
+}
+
+namespace {
+
+std::string Label(const Vertex& v) {
+  if (!v.meta.instruction.empty()) {
+    return v.meta.step.empty() ? v.meta.instruction : v.meta.step + " " + v.meta.instruction;
+  }
+  return v.meta.description;
+}
+
+std::string DotEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderText(const Graph& g) {
+  std::string out;
+  for (const Vertex& v : g.vertices()) {
+    std::string ins;
+    for (VertexId in : v.inputs) {
+      if (!ins.empty()) ins += ",";
+      ins += g.vertex(in).digest.short_hex();
+    }
+    if (ins.empty()) ins = "-";
+    absl::StrAppend(&out, v.digest.short_hex(), " ", OpKindName(v.op), " [", ins, "] ",
+                    Label(v), "\n");
+  }
+  return out;
+}
+
+std::string RenderDot(const Graph& g) {
+  std::string out = "digraph kiln {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n";
+  for (const Vertex& v : g.vertices()) {
+    absl::StrAppend(&out, "  \"", v.digest.short_hex(), "\" [label=\"", v.digest.short_hex(),
+                    "\\n", DotEscape(Label(v)), "\"];\n");
+  }
+  for (const Vertex& v : g.vertices()) {
+    for (VertexId in : v.inputs) {
+      absl::StrAppend(&out, "  \"", g.vertex(in).digest.short_hex(), "\" -> \"",
+                      v.digest.short_hex(), "\";\n");
+    }
+  }
+  out += "}\n";
+  return out;
+}
+
+}  // namespace kiln::engine::graph
