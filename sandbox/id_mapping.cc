@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -151,8 +152,13 @@ std::string IdMapping::UnmappedIdMessage(const std::string& user_spec, uint64_t 
   std::string msg = absl::StrCat("sandbox: user '", user_spec, "' (uid ", uid, ", gid ", gid,
                                  ") is not mapped in the build's user namespace: only ",
                                  mapped_uids, " id(s) are mapped");
-  if (mode == IdMappingMode::kSingleId) {
-    std::string who = user_name.empty() ? std::to_string(host_uid) : user_name;
+  if (mode == IdMappingMode::kSingleId || mode == IdMappingMode::kNested) {
+    std::string who = user_name;
+    if (mode == IdMappingMode::kNested) {
+      const char* env_user = std::getenv("USER");
+      who = env_user != nullptr && *env_user != '\0' ? env_user : "<user>";
+    }
+    if (who.empty()) who = std::to_string(host_uid);
     absl::StrAppend(&msg, " because a subordinate id range is missing (", note,
                     "); add one with `usermod --add-subuids 100000-165535 --add-subgids "
                     "100000-165535 ",
@@ -179,7 +185,15 @@ absl::StatusOr<IdMapping> DetectIdMapping(const std::string& subuid_file,
     m.mapped_uids = uids.second;
     m.gid_map = gids.first;
     m.mapped_gids = gids.second;
-    if (m.mapped_uids < 65536) m.note = "the enclosing user namespace maps only these ids";
+    if (m.mapped_uids < 65536) {
+      m.note = absl::StrCat("the enclosing user namespace maps only ", m.mapped_uids,
+                            " id(s); it was started without a range in /etc/subuid");
+    }
+    // setgroups denied there stays denied in every namespace nested below it.
+    std::ifstream setgroups("/proc/self/setgroups");
+    std::string policy;
+    setgroups >> policy;
+    m.deny_setgroups = policy == "deny";
     return m;
   }
   if (m.host_uid == 0) {

@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/userns.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sandbox/rootfs_fixture.h"
@@ -54,7 +55,11 @@ class SandboxTest : public ::testing::Test {
 
 TEST(IdMappingTest, MatchesWhoRunsTheTest) {
   const IdMapping& m = SharedSandbox().id_mapping();
-  if (::geteuid() == 0) {
+  if (base::InUserNamespace()) {  // sandbox_nested_test, after EnterRootlessNamespace
+    EXPECT_EQ(m.mode, IdMappingMode::kNested);
+    EXPECT_EQ(m.mapped_uids, base::MappedUidCount());
+    EXPECT_TRUE(m.mapped_uids >= 65536 || m.mapped_uids == 1) << m.uid_map;
+  } else if (::geteuid() == 0) {
     EXPECT_EQ(m.mode, IdMappingMode::kRootIdentity);
     EXPECT_EQ(m.mapped_uids, 65536u);
   } else if (HostUser() == "kiln-test") {
@@ -162,7 +167,8 @@ TEST_F(SandboxTest, UserFormsAndSupplementaryGroups) {
     spec.user = "root:root";
     Captured c = RunCaptured(spec);
     ASSERT_TRUE(c.result.ok()) << c.result.status();
-    EXPECT_EQ(c.out, "uid=0(root) gid=0(root)\n");
+    // setgroups is denied: the inherited group list stays (the host group, mapped to 0).
+    EXPECT_EQ(c.out, "uid=0(root) gid=0(root) groups=0(root)\n");
     return;
   }
   struct Case {
