@@ -1,0 +1,176 @@
+#include "engine/daemon/build_options.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/status.h"
+
+namespace kiln::engine::daemon {
+namespace {
+
+std::string Absolute(const std::string& path, const std::string& cwd) {
+  if (path.empty() || path[0] == '/') return path;
+  std::string base = cwd;
+  std::string rest = path;
+  while (absl::StartsWith(rest, "./")) rest = rest.substr(2);
+  if (rest == ".") return base;
+  if (!base.empty() && base.back() == '/') base.pop_back();
+  std::string joined = base + "/" + rest;
+  while (joined.size() > 1 && joined.back() == '/') joined.pop_back();
+  return joined;
+}
+
+// Splits "k=v" at the first '='. InvalidArgument naming `flag` otherwise.
+absl::StatusOr<std::pair<std::string, std::string>> KeyValue(std::string_view text,
+                                                             std::string_view flag) {
+  size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad ", base::AsAbsl(flag), " '",
+                                                   base::AsAbsl(text), "', expected KEY=VALUE"));
+  }
+  return std::make_pair(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
+}
+
+absl::Status CheckDir(const std::string& path, std::string_view what) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return base::ErrnoError(absl::StrCat("open ", base::AsAbsl(what), " '", path, "'"));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(base::AsAbsl(what), " '", path, "' is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyOpt(const std::string& key, const std::string& value, BuildRequest& request) {
+  if (key == "filename") {
+    request.dockerfile_name = value;
+  } else if (key == "target") {
+    request.target = value;
+  } else if (absl::StartsWith(key, "build-arg:")) {
+    request.build_args[key.substr(10)] = value;
+  } else if (key == "platform") {
+    request.platform = value;
+  } else if (key == "force-network-mode") {
+    request.network = value;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown --opt '", key,
+                     "', expected filename=F, target=T, build-arg:K=V or platform=P"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyBuildArg(const std::string& arg, BuildRequest& request) {
+  size_t eq = arg.find('=');
+  if (eq == 0 || arg.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad --build-arg '", arg, "', expected KEY=VALUE or KEY"));
+  }
+  if (eq == std::string::npos) {  // docker: take the value from the environment if set
+    const char* env = std::getenv(arg.c_str());
+    if (env != nullptr) request.build_args[arg] = env;
+    return absl::OkStatus();
+  }
+  request.build_args[arg.substr(0, eq)] = arg.substr(eq + 1);
+  return absl::OkStatus();
+}
+
+absl::Status ApplyShortForm(const BuildFlags& flags, const std::string& cwd,
+                            BuildRequest& request) {
+  if (!flags.context.empty()) request.context_dir = Absolute(flags.context, cwd);
+  if (!flags.file.empty()) {
+    if (flags.file == "-") {
+      return absl::InvalidArgumentError("-f -: reading the Dockerfile from stdin is not supported");
+    }
+    std::string file = Absolute(flags.file, cwd);
+    size_t slash = file.find_last_of('/');
+    request.dockerfile_dir = slash == 0 ? "/" : file.substr(0, slash);
+    request.dockerfile_name = file.substr(slash + 1);
+  }
+  if (!flags.target.empty()) request.target = flags.target;
+  for (const std::string& arg : flags.build_args) KILN_RETURN_IF_ERROR(ApplyBuildArg(arg, request));
+  for (const std::string& tag : flags.tags) {
+    request.exports.push_back(ExportSpec{"image", {{"name", tag}}});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ExportSpec> ParseOutputSpec(std::string_view spec, const std::string& cwd) {
+  ExportSpec out;
+  for (absl::string_view field : absl::StrSplit(base::AsAbsl(spec), ',', absl::SkipEmpty())) {
+    KILN_ASSIGN_OR_RETURN(auto kv, KeyValue(std::string_view(field.data(), field.size()),
+                                            "--output field"));
+    if (kv.first == "type") {
+      out.type = kv.second;
+    } else {
+      out.attrs[kv.first] = kv.first == "dest" ? Absolute(kv.second, cwd) : kv.second;
+    }
+  }
+  if (out.type != "image" && out.type != "oci" && out.type != "docker" && out.type != "local") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad --output '", base::AsAbsl(spec),
+        "', expected type=image|oci|docker|local, e.g. type=oci,dest=out.tar"));
+  }
+  if (out.type == "image" && !out.attrs.contains("name")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad --output '", base::AsAbsl(spec), "': type=image needs name=REF"));
+  }
+  if (out.type != "image" && !out.attrs.contains("dest")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad --output '", base::AsAbsl(spec), "': type=", out.type, " needs dest=PATH"));
+  }
+  if (out.type == "docker" && !out.attrs.contains("name")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad --output '", base::AsAbsl(spec), "': type=docker needs name=REF"));
+  }
+  return out;
+}
+
+absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std::string& cwd) {
+  if (!flags.frontend.empty() && flags.frontend != "dockerfile.v0") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown --frontend '", flags.frontend, "', expected dockerfile.v0"));
+  }
+  BuildRequest request;
+  for (const std::string& local : flags.locals) {
+    KILN_ASSIGN_OR_RETURN(auto kv, KeyValue(local, "--local"));
+    if (kv.first == "context") {
+      request.context_dir = Absolute(kv.second, cwd);
+    } else if (kv.first == "dockerfile") {
+      request.dockerfile_dir = Absolute(kv.second, cwd);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown --local '", kv.first, "', expected context=DIR or dockerfile=DIR"));
+    }
+  }
+  for (const std::string& opt : flags.opts) {
+    KILN_ASSIGN_OR_RETURN(auto kv, KeyValue(opt, "--opt"));
+    KILN_RETURN_IF_ERROR(ApplyOpt(kv.first, kv.second, request));
+  }
+  KILN_RETURN_IF_ERROR(ApplyShortForm(flags, cwd, request));
+  for (const std::string& output : flags.outputs) {
+    KILN_ASSIGN_OR_RETURN(ExportSpec spec, ParseOutputSpec(output, cwd));
+    request.exports.push_back(std::move(spec));
+  }
+  request.no_cache = flags.no_cache;
+  if (request.context_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "no build context: pass --local context=DIR (buildctl form) or a DIR argument");
+  }
+  KILN_RETURN_IF_ERROR(CheckDir(request.context_dir, "build context"));
+  if (!request.dockerfile_dir.empty()) {
+    KILN_RETURN_IF_ERROR(CheckDir(request.dockerfile_dir, "Dockerfile dir"));
+  }
+  return request;
+}
+
+}  // namespace kiln::engine::daemon

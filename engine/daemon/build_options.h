@@ -1,0 +1,41 @@
+// buildctl-style build flags (and the docker-style short form) turned into a BuildRequest.
+// Shared by `kilnctl build` and its tests; pure except for resolving relative paths against
+// `cwd` and checking that -f / --local dirs exist.
+#ifndef KILN_ENGINE_DAEMON_BUILD_OPTIONS_H_
+#define KILN_ENGINE_DAEMON_BUILD_OPTIONS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/build/engine.h"
+
+namespace kiln::engine::daemon {
+
+struct BuildFlags {
+  // buildctl form
+  std::string frontend;                 // "" or "dockerfile.v0"
+  std::vector<std::string> locals;      // "context=DIR", "dockerfile=DIR"
+  std::vector<std::string> opts;        // "filename=F", "target=T", "build-arg:K=V"
+  std::vector<std::string> outputs;     // "type=oci,dest=out.tar", ...
+  bool no_cache = false;
+  // short form
+  std::string file;                     // -f PATH (relative to cwd)
+  std::vector<std::string> tags;        // -t NAME (each => type=image,name=NAME)
+  std::string target;                   // --target
+  std::vector<std::string> build_args;  // --build-arg K=V (or K: value from the environment)
+  std::string context;                  // positional DIR
+};
+
+// Parses one --output value ("type=oci,dest=out.tar,tar=false"). Relative dest paths are made
+// absolute against `cwd`. InvalidArgument naming the flag and what was expected.
+absl::StatusOr<ExportSpec> ParseOutputSpec(std::string_view spec, const std::string& cwd);
+
+// Builds the request. InvalidArgument for malformed or conflicting flags ("--local context=DIR
+// is required", "unknown --opt 'x'", ...), NotFound for a context/Dockerfile dir that is missing.
+absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std::string& cwd);
+
+}  // namespace kiln::engine::daemon
+
+#endif  // KILN_ENGINE_DAEMON_BUILD_OPTIONS_H_

@@ -1,0 +1,78 @@
+// DaemonClient: kilnctl's connection to kilnd over its Unix socket (engine/daemon's Control
+// API), including the embedded default: with no --addr, if nobody answers at this user's
+// default socket, it starts kilnd in the background and waits for it to answer Health.
+//
+// Thread safety: Cancel() may be called from any thread (e.g. a signal watcher) while Solve
+// runs; the other methods are meant for one thread at a time.
+#ifndef KILN_TOOLS_KILNCTL_CLIENT_H_
+#define KILN_TOOLS_KILNCTL_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/build/engine.h"
+#include "engine/build/events.h"
+#include "engine/daemon/proto/control.grpc.pb.h"
+
+namespace grpc {
+class ClientContext;
+}
+
+namespace kiln::tools {
+
+struct ClientOptions {
+  std::string addr;         // "unix:///path" or a path; empty = this user's default socket
+  bool auto_start = true;   // start kilnd when addr is empty and nobody answers
+  absl::Duration start_timeout = absl::Seconds(30);
+};
+
+class DaemonClient {
+ public:
+  // Errors: Unavailable "no kilnd answers at 'unix://P' ...; start one with: kilnd --addr
+  // unix://P" for an explicit addr; PermissionDenied naming the socket's owner; errors from
+  // starting kilnd (with the tail of its log).
+  static absl::StatusOr<std::unique_ptr<DaemonClient>> Connect(const ClientOptions& options);
+
+  const std::string& socket_path() const { return socket_path_; }
+  // True if Connect started the daemon.
+  bool started_daemon() const { return started_daemon_; }
+
+  absl::Status Health(absl::Duration timeout);
+  absl::StatusOr<engine::daemon::v1::InfoResponse> Info();
+  // Runs a build; calls `sink` on this thread for every event, in order. Cancelled if
+  // Cancel() was called. Otherwise the daemon's error (code and message kept).
+  absl::StatusOr<engine::BuildResult> Solve(const engine::BuildRequest& request,
+                                            const engine::BuildEventSink& sink);
+  // Cancels a running Solve (and any later one). Thread-safe.
+  void Cancel();
+
+  absl::StatusOr<std::vector<engine::UsageRecord>> DiskUsage();
+  absl::StatusOr<engine::PruneReport> Prune(const engine::PruneOptions& options);
+  absl::StatusOr<std::vector<engine::ImageSummary>> ImageList();
+  absl::StatusOr<std::vector<std::string>> ImageImport(const std::string& path,
+                                                       const std::string& name);
+  absl::Status ImageRemove(const std::string& ref);
+
+ private:
+  DaemonClient(std::string socket_path, bool started);
+
+  std::string socket_path_;
+  bool started_daemon_ = false;
+  std::unique_ptr<engine::daemon::v1::Control::Stub> stub_;
+  absl::Mutex mu_;
+  grpc::ClientContext* solve_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Where kilnctl looks for kilnd: $KILN_KILND, next to /proc/self/exe, ../kilnd/kilnd relative
+// to it (the build tree), then $PATH. NotFound listing the places tried.
+absl::StatusOr<std::string> FindKilnd();
+
+}  // namespace kiln::tools
+
+#endif  // KILN_TOOLS_KILNCTL_CLIENT_H_

@@ -1,0 +1,47 @@
+// Build timeline and build metadata files for `kilnctl build --trace FILE --metadata-file FILE`.
+//
+// TraceRecorder collects BuildEvents and writes a Chrome trace-event JSON file (Perfetto and
+// chrome://tracing open it): one track (tid) per worker thread, one complete ("X") span per
+// step from start to end with args {index, vertex, cache: "hit"|"miss"|"error"}. Thread-safe.
+#ifndef KILN_TOOLS_KILNCTL_PROGRESS_TRACE_H_
+#define KILN_TOOLS_KILNCTL_PROGRESS_TRACE_H_
+
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/build/engine.h"
+#include "engine/build/events.h"
+#include "tools/kilnctl/progress_steps.h"
+
+namespace kiln::tools {
+
+class TraceRecorder {
+ public:
+  void OnEvent(const engine::BuildEvent& event);
+  // The trace document: {"traceEvents":[...],"displayTimeUnit":"ms"}.
+  std::string ToJson() const;
+  // Writes ToJson() to `path` (temp file + rename). Errors name the path.
+  absl::Status Write(const std::string& path) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  StepTable table_ ABSL_GUARDED_BY(mu_){0};
+  int64_t first_nanos_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// buildctl-style metadata: {"containerimage.digest", "containerimage.config.digest",
+// "image.name" (comma-separated names exported), "kiln.build.steps": [{index?, vertex, name,
+// cached, started, completed, duration_seconds}], "kiln.build.steps_total",
+// "kiln.build.steps_cached"}. Written with temp file + rename.
+std::string MetadataJson(const engine::BuildRequest& request, const engine::BuildResult& result);
+absl::Status WriteMetadataFile(const std::string& path, const engine::BuildRequest& request,
+                               const engine::BuildResult& result);
+
+// Writes `content` to `path` atomically (temp file in the same dir, fsync, rename).
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+
+}  // namespace kiln::tools
+
+#endif  // KILN_TOOLS_KILNCTL_PROGRESS_TRACE_H_
