@@ -154,25 +154,14 @@ absl::StatusOr<DiskUsage> LocalSnapshotter::Usage(std::string_view key) {
   return TreeUsage(fd.get());
 }
 
-absl::StatusOr<std::vector<std::string>> LocalSnapshotter::StackOf(MetadataStore::Txn& txn,
-                                                                   const SnapshotRecord& parent) {
+std::string LocalSnapshotter::SnapshotPath(std::string_view rel) const {
+  return absl::StrCat(root_, "/snapshots/", base::AsAbsl(rel));
+}
+
+std::vector<std::string> LocalSnapshotter::StackOf(const SnapshotRecord& parent) const {
   std::vector<std::string> stack;
-  SnapshotRecord cur = parent;
-  for (;;) {
-    stack.push_back(StackDir(cur));
-    if (cur.flattened || cur.info.parent.empty()) break;
-    if (stack.size() >= static_cast<size_t>(base::kMaxOverlayLowerDirs)) {
-      return absl::InternalError(absl::StrCat("chain of '", parent.info.name,
-                                              "' exceeds ", base::kMaxOverlayLowerDirs,
-                                              " layers without a flattened layer"));
-    }
-    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> next, txn.Get(cur.info.parent));
-    if (!next) {
-      return absl::DataLossError(absl::StrCat("chain of '", parent.info.name, "': parent '",
-                                              cur.info.parent, "' is missing"));
-    }
-    cur = std::move(*next);
-  }
+  stack.reserve(parent.lowers.size());
+  for (const std::string& rel : parent.lowers) stack.push_back(SnapshotPath(rel));
   return stack;
 }
 
@@ -190,7 +179,7 @@ absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::Mounts(std::string_vi
     KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(r->info.parent));
     if (!p) return absl::DataLossError(absl::StrCat("mounts '", base::AsAbsl(key), "': parent '",
                                                     r->info.parent, "' is missing"));
-    KILN_ASSIGN_OR_RETURN(stack, StackOf(txn, *p));
+    stack = StackOf(*p);
   }
   return MountsFor(*r, stack);
 }
@@ -238,7 +227,7 @@ absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::CreateSnapshot(
                                                        "': parent '", base::AsAbsl(parent),
                                                        "' is not committed"));
       }
-      KILN_ASSIGN_OR_RETURN(stack, StackOf(txn, *p));
+      stack = StackOf(*p);
       ++pins_[std::string(parent)];
     }
     busy_.emplace(std::string(key));
@@ -300,8 +289,9 @@ absl::Status LocalSnapshotter::Commit(std::string_view name, std::string_view ke
     if (!committed.info.parent.empty()) {
       KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(committed.info.parent));
       if (!p) return NotFound("commit on parent", committed.info.parent);
-      KILN_ASSIGN_OR_RETURN(stack, StackOf(txn, *p));
+      stack = StackOf(*p);
       committed.depth = p->depth + 1;
+      committed.lowers = p->lowers;
     }
     busy_.emplace(std::string(key));
     busy_.emplace(std::string(name));
@@ -314,7 +304,13 @@ absl::Status LocalSnapshotter::Commit(std::string_view name, std::string_view ke
   committed.info.kind = Kind::kCommitted;
   committed.info.labels = labels;
   committed.info.updated = absl::Now();
+  std::vector<std::string> parent_lowers = std::move(committed.lowers);
   KILN_RETURN_IF_ERROR(PrepareCommit(committed, stack));
+  committed.lowers = {StackDir(committed)};
+  if (!committed.flattened) {
+    committed.lowers.insert(committed.lowers.end(), parent_lowers.begin(), parent_lowers.end());
+  }
+  committed.depth = static_cast<uint32_t>(committed.lowers.size());
   Fault("commit.before_txn");
   return FinishCommit(committed, key);
 }

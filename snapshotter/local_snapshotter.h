@@ -74,6 +74,8 @@ class LocalSnapshotter : public Snapshotter {
 
   // <root>/snapshots/<id>
   std::string SnapshotDir(uint64_t id) const;
+  // <root>/snapshots/<rel>
+  std::string SnapshotPath(std::string_view rel) const;
 
   // Creates <root>/snapshots/<id> and what a new snapshot of `kind` needs. `parent_stack`
   // lists the parent's layer dirs, top-most first (empty without parent).
@@ -88,7 +90,8 @@ class LocalSnapshotter : public Snapshotter {
                                      const std::vector<std::string>& parent_stack) = 0;
   // Removes half-done commit artefacts of an existing snapshot (called by Init).
   virtual absl::Status RecoverLayer(const SnapshotRecord& record) = 0;
-  // The dir that stands for committed `record` in a child's stack.
+  // The dir that stands for committed `record` in a child's stack, relative to
+  // <root>/snapshots ("<id>/fs").
   virtual std::string StackDir(const SnapshotRecord& record) const = 0;
 
   const LocalSnapshotterOptions& options() const { return options_; }
@@ -100,9 +103,8 @@ class LocalSnapshotter : public Snapshotter {
   absl::StatusOr<std::vector<base::Mount>> CreateSnapshot(Kind kind, std::string_view key,
                                                           std::string_view parent,
                                                           const Labels& labels);
-  // Layer dirs of committed `parent`, top-most first, and its record.
-  absl::StatusOr<std::vector<std::string>> StackOf(MetadataStore::Txn& txn,
-                                                   const SnapshotRecord& parent);
+  // Layer dirs of committed `parent`, top-most first, as absolute paths.
+  std::vector<std::string> StackOf(const SnapshotRecord& parent) const;
   absl::Status InsertRecord(const SnapshotRecord& record);
   absl::Status FinishCommit(const SnapshotRecord& committed, std::string_view key);
   absl::Status RecoverAll();

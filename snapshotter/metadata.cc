@@ -64,6 +64,7 @@ std::string EncodeRecord(const SnapshotRecord& r) {
   j["flattened"] = r.flattened;
   j["depth"] = r.depth;
   j["children"] = r.children;
+  j["lowers"] = r.lowers;
   return j.dump();
 }
 
@@ -89,6 +90,7 @@ absl::StatusOr<SnapshotRecord> DecodeRecord(std::string_view key, std::string_vi
     r.flattened = j.at("flattened").get<bool>();
     r.depth = j.at("depth").get<uint32_t>();
     r.children = j.at("children").get<uint32_t>();
+    r.lowers = j.at("lowers").get<std::vector<std::string>>();
     return r;
   } catch (const std::exception& e) {
     return bad(e.what());

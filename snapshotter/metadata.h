@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -33,6 +34,9 @@ struct SnapshotRecord {
   Info info;
   bool flattened = false;  // committed only: has a merged copy of its whole chain
   uint32_t depth = 0;      // committed only: lower dirs its chain needs when used as a parent
+  // Committed only: the layer dirs a child stacks, top-most first, relative to
+  // <root>/snapshots (e.g. "12/fs"); depth == lowers.size().
+  std::vector<std::string> lowers;
   uint32_t children = 0;   // snapshots whose parent this is
 
   friend bool operator==(const SnapshotRecord&, const SnapshotRecord&) = default;

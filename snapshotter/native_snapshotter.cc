@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<NativeSnapshotter>> NativeSnapshotter::Open(
 }
 
 std::string NativeSnapshotter::StackDir(const SnapshotRecord& record) const {
-  return SnapshotDir(record.id) + "/fs";
+  return absl::StrCat(record.id, "/fs");
 }
 
 absl::Status NativeSnapshotter::CreateLayer(uint64_t id, Kind kind,

@@ -45,7 +45,7 @@ absl::StatusOr<std::unique_ptr<OverlaySnapshotter>> OverlaySnapshotter::Open(
 }
 
 std::string OverlaySnapshotter::StackDir(const SnapshotRecord& record) const {
-  return absl::StrCat(SnapshotDir(record.id), record.flattened ? "/flat" : "/fs");
+  return absl::StrCat(record.id, record.flattened ? "/flat" : "/fs");
 }
 
 absl::Status OverlaySnapshotter::CreateLayer(uint64_t id, Kind kind,
