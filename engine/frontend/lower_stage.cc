@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/status.h"
 #include "engine/frontend/lower_internal.h"
@@ -241,7 +242,9 @@ absl::StatusOr<graph::VertexId> Lowerer::ContextVertex(std::vector<std::string> 
   src.exclude_patterns.insert(src.exclude_patterns.end(), excludes.begin(), excludes.end());
   graph::VertexMeta meta;
   meta.description = "load build context";
-  meta.instruction = "[context]";
+  meta.instruction = "[context] " + (src.include_patterns.empty()
+                                         ? std::string(".")
+                                         : absl::StrJoin(src.include_patterns, " "));
   return graph_.Add(std::move(src), {}, std::move(meta));
 }
 
