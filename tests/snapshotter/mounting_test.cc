@@ -23,8 +23,6 @@
 namespace kiln::snapshotter::testing {
 namespace {
 
-using Tree = std::map<std::string, std::string>;
-
 template <typename Impl>
 class MountingTest : public ::testing::Test {
  protected:

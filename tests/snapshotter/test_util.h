@@ -30,6 +30,8 @@ absl::StatusOr<base::ScopedMount> MountOn(const std::vector<base::Mount>& mounts
 absl::Status WriteFile(const std::string& path, std::string_view content, mode_t mode = 0644);
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+using Tree = std::map<std::string, std::string>;
+
 // Every entry under `root` (relative path -> description): "dir 0755", "file 0644 <content>",
 // "link <target>", "fifo 0644", "chr 0/0". Symlinks are not followed.
 absl::StatusOr<std::map<std::string, std::string>> ReadTree(const std::string& root);
