@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -26,6 +27,21 @@ namespace kiln::snapshotter {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Process CPU seconds (all threads): on this shared 2-vCPU machine wall time swings with the
+// team's load, CPU cost per byte much less.
+double ProcessCpuSeconds() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Sets "MB/cpu_s": uncompressed MB processed per process-CPU second.
+void SetCpuRate(benchmark::State& state, double cpu_start, size_t bytes_per_iter) {
+  double cpu = ProcessCpuSeconds() - cpu_start;
+  double mb = static_cast<double>(bytes_per_iter) * static_cast<double>(state.iterations()) / 1e6;
+  state.counters["MB/cpu_s"] = cpu > 0 ? mb / cpu : 0;
+}
 
 class NullSink : public ByteSink {
  public:
@@ -118,6 +134,7 @@ void BM_Diff(benchmark::State& state, Compression c, int threads) {
   o.encoder.compression = c;
   o.encoder.threads = threads;
   int64_t out = 0;
+  double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
     NullSink sink;
     auto d = DiffTrees("", f.tree, o, &sink);
@@ -125,6 +142,7 @@ void BM_Diff(benchmark::State& state, Compression c, int threads) {
     if (d.ok()) out = d->size;
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
+  SetCpuRate(state, cpu0, f.tar.size());
   state.counters["ratio"] = static_cast<double>(f.tar.size()) / static_cast<double>(out);
 }
 
@@ -132,6 +150,7 @@ void BM_RawZstd3(benchmark::State& state) {
   Fixture& f = Get();
   int workers = static_cast<int>(state.range(0));
   std::string out(ZSTD_CStreamOutSize(), '\0');
+  double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
     ZSTD_CCtx* c = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 3);
@@ -153,12 +172,14 @@ void BM_RawZstd3(benchmark::State& state) {
     benchmark::DoNotOptimize(total);
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
+  SetCpuRate(state, cpu0, f.tar.size());
 }
 
 void BM_ZlibLevel6(benchmark::State& state) {
   Fixture& f = Get();
   size_t n = std::min<size_t>(f.tar.size(), 64 << 20);
   std::string out(compressBound(static_cast<uLong>(n)) + 64, '\0');
+  double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
     z_stream zs{};
     deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
@@ -171,12 +192,15 @@ void BM_ZlibLevel6(benchmark::State& state) {
     benchmark::DoNotOptimize(zs.total_out);
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
+  SetCpuRate(state, cpu0, n);
 }
 
 void BM_Apply(benchmark::State& state, int which) {
   Fixture& f = Get();
   const std::string& blob = which == 0 ? f.tar : which == 1 ? f.zstd_blob : f.gzip_blob;
   int round = 0;
+  double cpu_paused = 0;
+  double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
     std::string dst = f.tmp.path() + "/apply" + std::to_string(round++);
     ::mkdir(dst.c_str(), 0755);
@@ -184,10 +208,13 @@ void BM_Apply(benchmark::State& state, int which) {
     auto r = ApplyLayer(&src, dst);
     if (!r.ok()) state.SkipWithError(std::string(r.status().message()).c_str());
     state.PauseTiming();
+    double c = ProcessCpuSeconds();
     (void)base::RemoveTree(dst);
+    cpu_paused += ProcessCpuSeconds() - c;
     state.ResumeTiming();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
+  SetCpuRate(state, cpu0 + cpu_paused, f.tar.size());
 }
 
 BENCHMARK_CAPTURE(BM_Diff, none, Compression::kNone, 0)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);

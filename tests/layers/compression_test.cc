@@ -120,12 +120,8 @@ TEST_F(CompressionTest, ZstdAndGzipAreDeterministicAcrossThreadCounts) {
   EXPECT_EQ(Layer(Compression::kZstd, 1 << 20, 2), Layer(Compression::kZstd, 1 << 20, 4));
   EXPECT_EQ(Layer(Compression::kGzip, 1 << 20, 1), Layer(Compression::kGzip, 1 << 20, 2));
   std::string z = Layer(Compression::kZstd);
-  std::string path = SaveBlob("layer.tar.zst", z);
   size_t bytes = 0;
   EXPECT_EQ(LibarchiveNames(z, &bytes).count("big"), 1u);
-  if (testing::Shell("command -v zstd >/dev/null") == 0) {
-    EXPECT_EQ(testing::Shell("zstd -qt '" + path + "'"), 0);
-  }
 }
 
 TEST_F(CompressionTest, FdSinkWritesTheSameBytes) {
