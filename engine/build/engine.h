@@ -8,6 +8,8 @@
 #define KILN_ENGINE_BUILD_ENGINE_H_
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <map>
 #include <memory>
 #include <string>
@@ -126,6 +128,16 @@ class Engine {
   virtual absl::StatusOr<std::vector<UsageRecord>> DiskUsage() = 0;
   virtual absl::StatusOr<PruneReport> Prune(const PruneOptions& options) = 0;
   virtual WorkerInfo Workers() = 0;
+
+  // Runs an image from the store in the sandbox: its ENTRYPOINT + CMD (or ENTRYPOINT + `args`
+  // when args are given), ENV, WORKDIR and USER. Returns the process's exit code
+  // (128+signal for a signal). Output goes to the callbacks as it arrives.
+  virtual absl::StatusOr<int> RunImage(const std::string& ref, const std::vector<std::string>& args,
+                                       std::function<void(std::string_view)> on_stdout,
+                                       std::function<void(std::string_view)> on_stderr) {
+    (void)ref, (void)args, (void)on_stdout, (void)on_stderr;
+    return absl::UnimplementedError("this engine cannot run images");
+  }
 };
 
 }  // namespace kiln::engine

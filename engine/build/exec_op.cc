@@ -1,0 +1,86 @@
+#include "engine/build/exec_op.h"
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status.h"
+#include "engine/build/results.h"
+#include "engine/solver/cache_key.h"
+#include "engine/solver/step_error.h"
+#include "sandbox/cancel.h"
+
+namespace kiln::engine {
+
+ExecOp::ExecOp(const Worker* worker, const sandbox::Sandbox* sandbox, ExecParams params,
+               std::string definition)
+    : worker_(worker), sandbox_(sandbox), params_(std::move(params)),
+      definition_(std::move(definition)) {}
+
+std::string ExecOp::Definition() const { return definition_; }
+
+absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext&,
+                                              const std::vector<solver::InputRef>& inputs) const {
+  return solver::DefaultCacheKey(definition_, inputs);
+}
+
+absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
+                                               const std::vector<solver::InputRef>& inputs) const {
+  auto* root = dynamic_cast<const SnapshotResult*>(inputs.at(0).result.get());
+  if (root == nullptr) return absl::InternalError("exec op: root is not a snapshot");
+  std::string key = NewSnapshotKey("run");
+  KILN_ASSIGN_OR_RETURN(auto mounts, worker_->snapshots->Prepare(key, root->snapshot()));
+  bool committed = false;
+  absl::Cleanup remove = [&] {
+    if (!committed) (void)worker_->snapshots->Remove(key);
+  };
+
+  sandbox::Spec spec;
+  spec.argv = params_.argv;
+  spec.env = params_.env;
+  // Like runc, give the process a HOME when the image and Dockerfile set none. Root's is
+  // /root; other users get theirs from the sandbox's passwd lookup when it provides one.
+  bool has_home = false;
+  for (const auto& kv : spec.env) has_home = has_home || kv.rfind("HOME=", 0) == 0;
+  if (!has_home && (params_.user.empty() || params_.user == "root" || params_.user == "0" ||
+                    params_.user.rfind("0:", 0) == 0 || params_.user.rfind("root:", 0) == 0)) {
+    spec.env.push_back("HOME=/root");
+  }
+  spec.cwd = params_.cwd.empty() ? "/" : params_.cwd;
+  spec.user = params_.user;
+  spec.rootfs = ForUserXattr(mounts);
+  std::string net = params_.network.empty() ? worker_->default_network : params_.network;
+  if (net == "none") {
+    spec.network = sandbox::NetworkMode::kNone;
+  } else if (net == "host" || net == "default") {
+    spec.network = sandbox::NetworkMode::kHost;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RUN --network=", net, ": unsupported; expected none or host"));
+  }
+  spec.hostname = "kiln";
+  sandbox::CancelHandle cancel;
+  spec.cancel = &cancel;
+  // Cancellation's callback registry is thread-safe; the solver hands it out as const.
+  auto& step_cancel = const_cast<solver::Cancellation&>(ctx.cancel());
+  uint64_t cb = step_cancel.AddCallback([&cancel] { cancel.Cancel(); });
+  absl::Cleanup drop_cb = [&] {
+    if (cb != 0) step_cancel.RemoveCallback(cb);
+  };
+  spec.on_stdout = [&ctx](std::string_view s) { ctx.Log(solver::LogStream::kStdout, s); };
+  spec.on_stderr = [&ctx](std::string_view s) { ctx.Log(solver::LogStream::kStderr, s); };
+
+  KILN_ASSIGN_OR_RETURN(sandbox::Result r, sandbox_->Run(spec));
+  if (r.cancelled || ctx.cancel().cancelled()) return absl::CancelledError("RUN cancelled");
+  std::string command = params_.display_command.empty() ? absl::StrJoin(params_.argv, " ")
+                                                        : params_.display_command;
+  if (r.signal != 0) {
+    return solver::ProcessExitError(command, 128 + r.signal);
+  }
+  if (r.exit_code != 0) return solver::ProcessExitError(command, r.exit_code);
+  std::string name = NewSnapshotKey("s");
+  KILN_RETURN_IF_ERROR(worker_->snapshots->Commit(name, key));
+  committed = true;
+  return std::make_shared<SnapshotResult>(name);
+}
+
+}  // namespace kiln::engine

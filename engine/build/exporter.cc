@@ -1,0 +1,168 @@
+#include "engine/build/exporter.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "engine/oci/layout_writer.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/media_types.h"
+#include "engine/ops/copy.h"
+
+namespace kiln::engine {
+namespace {
+
+std::string Rfc3339(std::optional<int64_t> epoch) {
+  absl::Time t = epoch ? absl::FromUnixSeconds(*epoch) : absl::Now();
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layers,
+                                         const ImageSpec& spec) {
+  std::vector<std::string> chain;
+  if (!spec.top_snapshot.empty()) {
+    KILN_ASSIGN_OR_RETURN(chain, layers.Chain(spec.top_snapshot));
+  }
+  oci::Image img;
+  if (spec.base) img = *spec.base;
+  img.diff_ids.clear();
+  img.config = spec.config;
+  // Without SOURCE_DATE_EPOCH the image is dated by its top snapshot's creation, so a fully
+  // cached rebuild gives the same image digest.
+  std::optional<int64_t> created = spec.source_date_epoch;
+  if (!created && !spec.top_snapshot.empty()) {
+    auto info = worker.snapshots->Stat(spec.top_snapshot);
+    if (info.ok()) created = absl::ToUnixSeconds(info->created);
+  }
+  img.created = Rfc3339(created);
+  oci::Manifest m;
+  m.media_type = std::string(oci::kMediaTypeOciManifest);
+  int64_t total = 0;
+  for (const std::string& s : chain) {
+    KILN_ASSIGN_OR_RETURN(LayerInfo l, layers.LayerOf(s, spec.compression, spec.source_date_epoch));
+    oci::Descriptor d;
+    d.media_type = l.media_type;
+    d.digest = l.digest;
+    d.size = l.size;
+    m.layers.push_back(d);
+    img.diff_ids.push_back(l.diff_id);
+    total += l.size;
+  }
+  // History: the base's, then ours; when the layer count disagrees (the frontend made more or
+  // fewer layers than snapshots we have), describe each extra layer generically.
+  std::vector<oci::History> hist = spec.base ? spec.base->history : std::vector<oci::History>{};
+  size_t base_layers = 0;
+  for (const auto& h : hist) base_layers += h.empty_layer ? 0 : 1;
+  for (oci::History h : spec.history) {
+    if (h.created.empty()) h.created = img.created;
+    hist.push_back(std::move(h));
+  }
+  size_t layered = 0;
+  for (const auto& h : hist) layered += h.empty_layer ? 0 : 1;
+  while (layered < img.diff_ids.size()) {
+    hist.push_back(oci::History{img.created, "kiln: layer", "", "", false});
+    ++layered;
+  }
+  if (layered > img.diff_ids.size()) {
+    // Mark surplus non-empty entries (from the end) as empty so the counts match.
+    for (auto it = hist.rbegin(); it != hist.rend() && layered > img.diff_ids.size(); ++it) {
+      if (!it->empty_layer) {
+        it->empty_layer = true;
+        --layered;
+      }
+    }
+  }
+  (void)base_layers;
+  img.history = std::move(hist);
+  std::string config_json = oci::SerializeImage(img);
+  KILN_ASSIGN_OR_RETURN(cache::BlobInfo cfg, worker.content->Put(config_json));
+  m.config.media_type = std::string(oci::kMediaTypeOciConfig);
+  m.config.digest = cfg.digest;
+  m.config.size = cfg.size;
+  std::string manifest_json = oci::SerializeManifest(m);
+  KILN_ASSIGN_OR_RETURN(cache::BlobInfo man, worker.content->Put(manifest_json));
+  BuiltImage out;
+  out.manifest.media_type = m.media_type;
+  out.manifest.digest = man.digest;
+  out.manifest.size = man.size;
+  out.manifest.platform = img.platform();
+  out.config_digest = cfg.digest;
+  out.size_bytes = total + cfg.size + man.size;
+  return out;
+}
+
+absl::Status ExportLocal(const Worker& worker, const std::string& snapshot, const std::string& dest) {
+  if (::mkdir(dest.c_str(), 0755) != 0 && errno != EEXIST) {
+    return base::ErrnoError(absl::StrCat("create output dir '", dest, "'"));
+  }
+  base::UniqueFd dst(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dst) return base::ErrnoError(absl::StrCat("open output dir '", dest, "'"));
+  if (snapshot.empty()) return absl::OkStatus();
+  std::string key = NewSnapshotKey("export");
+  KILN_ASSIGN_OR_RETURN(auto mounts, worker.snapshots->View(key, snapshot));
+  absl::Cleanup remove = [&] { (void)worker.snapshots->Remove(key); };
+  KILN_ASSIGN_OR_RETURN(MountedSnapshot mounted, MountedSnapshot::Mount(worker, mounts));
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd src, mounted.OpenRoot());
+  CopyOptions o;
+  o.sources = {"/"};
+  o.dest = "/";
+  o.allow_wildcards = false;
+  o.preserve_owner = true;
+  KILN_ASSIGN_OR_RETURN(CopyStats stats, CopyFiles(src.get(), dst.get(), o));
+  (void)stats;
+  src.reset();
+  return mounted.Unmount();
+}
+
+absl::Status ExportImage(const Worker& worker, image::ImageStore& store, const BuiltImage& image,
+                         const std::string& top_snapshot, const ExportSpec& out) {
+  auto attr = [&](const std::string& k) -> std::string {
+    auto it = out.attrs.find(k);
+    return it == out.attrs.end() ? "" : it->second;
+  };
+  oci::LayoutWriteOptions lo;
+  lo.ref_name = attr("name");
+  if (out.type == "image") {
+    if (lo.ref_name.empty()) {
+      return absl::InvalidArgumentError("--output type=image needs name=REF");
+    }
+    return store.Put(lo.ref_name, image.manifest);
+  }
+  if (out.type == "local") {
+    std::string dest = attr("dest");
+    if (dest.empty()) return absl::InvalidArgumentError("--output type=local needs dest=DIR");
+    return ExportLocal(worker, top_snapshot, dest);
+  }
+  if (out.type == "oci" || out.type == "docker") {
+    std::string dest = attr("dest");
+    if (dest.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--output type=", out.type, " needs dest=PATH"));
+    }
+    if (out.type == "oci" && attr("tar") == "false") {
+      return oci::WriteOciLayoutDir(*worker.content, image.manifest, dest, lo);
+    }
+    std::string tmp = dest + ".kiln-tmp";
+    base::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) return base::ErrnoError(absl::StrCat("create '", tmp, "'"));
+    absl::Status s = out.type == "oci" ? oci::WriteOciArchive(*worker.content, image.manifest, fd.get(), lo)
+                                       : oci::WriteDockerArchive(*worker.content, image.manifest, fd.get(), lo);
+    if (s.ok() && ::fsync(fd.get()) != 0) s = base::ErrnoError(absl::StrCat("fsync '", tmp, "'"));
+    fd.reset();
+    if (s.ok() && ::rename(tmp.c_str(), dest.c_str()) != 0) {
+      s = base::ErrnoError(absl::StrCat("rename to '", dest, "'"));
+    }
+    if (!s.ok()) ::unlink(tmp.c_str());
+    return s;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--output type=", out.type, ": unknown type; expected image, oci, docker or local"));
+}
+
+}  // namespace kiln::engine

@@ -1,0 +1,51 @@
+// Exporter: turns a build's final snapshot and image config into an OCI image in the content
+// store (layers made lazily by LayerStore, config with history and diff_ids, manifest), and
+// writes it where --output says: the local image store, an OCI layout or archive, a docker
+// archive, or a plain directory.
+#ifndef KILN_ENGINE_BUILD_EXPORTER_H_
+#define KILN_ENGINE_BUILD_EXPORTER_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/build/engine.h"
+#include "engine/build/layers.h"
+#include "engine/build/worker.h"
+#include "engine/image/image_store.h"
+#include "engine/oci/descriptor.h"
+#include "engine/oci/image.h"
+
+namespace kiln::engine {
+
+struct ImageSpec {
+  std::string top_snapshot;            // "" = empty filesystem
+  std::optional<oci::Image> base;      // the target stage's base image, if it is an image
+  oci::ImageConfig config;             // final runtime config
+  // History of the steps after the base; entries with empty_layer=false pair with layers.
+  std::vector<oci::History> history;
+  snapshotter::Compression compression = snapshotter::Compression::kGzip;
+  std::optional<int64_t> source_date_epoch;
+};
+
+struct BuiltImage {
+  oci::Descriptor manifest;
+  base::Digest config_digest;
+  int64_t size_bytes = 0;  // manifest + config + layers
+};
+
+// Makes (or reuses) the layers and writes config and manifest blobs.
+absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layers,
+                                         const ImageSpec& spec);
+
+// Writes one --output.
+absl::Status ExportImage(const Worker& worker, image::ImageStore& store, const BuiltImage& image,
+                         const std::string& top_snapshot, const ExportSpec& out);
+
+// Copies a snapshot's whole tree into `dest` (type=local).
+absl::Status ExportLocal(const Worker& worker, const std::string& snapshot, const std::string& dest);
+
+}  // namespace kiln::engine
+
+#endif  // KILN_ENGINE_BUILD_EXPORTER_H_

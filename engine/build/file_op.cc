@@ -1,0 +1,179 @@
+#include "engine/build/file_op.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status.h"
+#include "engine/build/excludes.h"
+#include "engine/build/results.h"
+#include "engine/build/rootfs_users.h"
+#include "engine/ops/copy.h"
+#include "engine/solver/cache_key.h"
+
+namespace kiln::engine {
+namespace {
+
+using solver::InputRef;
+
+// A copy source opened for reading: the context dir, or a stage snapshot mounted read-only.
+class OpenedSource {
+ public:
+  static absl::StatusOr<std::unique_ptr<OpenedSource>> Open(const Worker& w,
+                                                            const solver::Result& r) {
+    auto out = std::make_unique<OpenedSource>();
+    out->worker_ = &w;
+    if (auto* ctx = dynamic_cast<const ContextResult*>(&r)) {
+      out->fd_.reset(::open(ctx->dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!out->fd_) return base::ErrnoError(absl::StrCat("open build context '", ctx->dir(), "'"));
+      return out;
+    }
+    auto* snap = dynamic_cast<const SnapshotResult*>(&r);
+    if (snap == nullptr) return absl::InternalError("copy: unexpected source result type");
+    out->view_key_ = NewSnapshotKey("view");
+    KILN_ASSIGN_OR_RETURN(auto mounts, w.snapshots->View(out->view_key_, snap->snapshot()));
+    KILN_ASSIGN_OR_RETURN(out->mounted_, MountedSnapshot::Mount(w, mounts));
+    KILN_ASSIGN_OR_RETURN(out->fd_, out->mounted_.OpenRoot());
+    return out;
+  }
+  ~OpenedSource() {
+    fd_.reset();
+    (void)mounted_.Unmount();
+    if (!view_key_.empty()) (void)worker_->snapshots->Remove(view_key_);
+  }
+  int fd() const { return fd_.get(); }
+
+ private:
+  const Worker* worker_ = nullptr;
+  std::string view_key_;
+  MountedSnapshot mounted_;
+  base::UniqueFd fd_;
+};
+
+CopyOptions OptionsFor(const FileAction& a) {
+  CopyOptions o;
+  o.sources = a.sources;
+  o.dest = a.path;
+  o.mode = a.mode;
+  o.preserve_owner = a.preserve_owner;
+  o.allow_empty_wildcard = a.allow_empty_wildcard;
+  if (!a.excludes.empty()) o.exclude = MakeExcludeFn(a.excludes);
+  return o;
+}
+
+absl::Status WriteFileInRoot(int root_fd, const FileAction& a, std::optional<Owner> owner) {
+  std::string path = a.path;
+  size_t slash = path.find_last_of('/');
+  std::string parent = slash == std::string::npos ? "/" : path.substr(0, slash + 1);
+  KILN_RETURN_IF_ERROR(MakeDirs(root_fd, parent, 0755));
+  struct open_how how = {};
+  how.flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
+  how.mode = 0600;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  base::UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how)));
+  if (!fd) return base::ErrnoError(absl::StrCat("create '", path, "'"));
+  size_t off = 0;
+  while (off < a.data.size()) {
+    ssize_t n = ::write(fd.get(), a.data.data() + off, a.data.size() - off);
+    if (n < 0) return base::ErrnoError(absl::StrCat("write '", path, "'"));
+    off += static_cast<size_t>(n);
+  }
+  if (owner && ::fchown(fd.get(), owner->uid, owner->gid) != 0) {
+    return base::ErrnoError(absl::StrCat("chown '", path, "'"));
+  }
+  if (::fchmod(fd.get(), a.mode.value_or(0644)) != 0) {
+    return base::ErrnoError(absl::StrCat("chmod '", path, "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+FileOp::FileOp(const Worker* worker, std::vector<FileAction> actions, std::string definition)
+    : worker_(worker), actions_(std::move(actions)), definition_(std::move(definition)) {}
+
+std::string FileOp::Definition() const { return definition_; }
+
+absl::StatusOr<base::Digest> FileOp::CacheKey(solver::ExecContext& ctx,
+                                              const std::vector<InputRef>& inputs) const {
+  (void)ctx;
+  if (inputs.empty()) return absl::InternalError("file op without a destination input");
+  std::string key_material = definition_;
+  for (const FileAction& a : actions_) {
+    if (a.kind != FileAction::Kind::kCopy) continue;
+    if (a.source_input <= 0 || static_cast<size_t>(a.source_input) >= inputs.size()) {
+      return absl::InternalError("file op: copy source input out of range");
+    }
+    KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, *inputs[a.source_input].result));
+    KILN_ASSIGN_OR_RETURN(std::string content, HashSources(src->fd(), OptionsFor(a)));
+    absl::StrAppend(&key_material, "\ncontent:", content);
+  }
+  // Only the destination's key: sources are covered by their content (early cutoff).
+  return solver::DefaultCacheKey(key_material, {inputs[0]});
+}
+
+absl::StatusOr<solver::ResultRef> FileOp::Exec(solver::ExecContext& ctx,
+                                               const std::vector<InputRef>& inputs) const {
+  auto* dest = dynamic_cast<const SnapshotResult*>(inputs.at(0).result.get());
+  if (dest == nullptr) return absl::InternalError("file op: destination is not a snapshot");
+  std::string key = NewSnapshotKey("file");
+  KILN_ASSIGN_OR_RETURN(auto mounts, worker_->snapshots->Prepare(key, dest->snapshot()));
+  bool committed = false;
+  auto cleanup = [&] {
+    if (!committed) (void)worker_->snapshots->Remove(key);
+  };
+  absl::Status status = [&]() -> absl::Status {
+    KILN_ASSIGN_OR_RETURN(MountedSnapshot mounted, MountedSnapshot::Mount(*worker_, mounts));
+    KILN_ASSIGN_OR_RETURN(base::UniqueFd root, mounted.OpenRoot());
+    for (const FileAction& a : actions_) {
+      if (ctx.cancel().cancelled()) return absl::CancelledError("file op cancelled");
+      std::optional<Owner> owner;
+      if (!a.chown.empty()) {
+        KILN_ASSIGN_OR_RETURN(owner, ResolveOwner(root.get(), a.chown));
+      }
+      switch (a.kind) {
+        case FileAction::Kind::kMkdir:
+          KILN_RETURN_IF_ERROR(MakeDirs(root.get(), a.path, a.mode.value_or(0755),
+                                        owner ? std::optional<uid_t>(owner->uid) : std::nullopt,
+                                        owner ? std::optional<gid_t>(owner->gid) : std::nullopt));
+          break;
+        case FileAction::Kind::kMkfile:
+          KILN_RETURN_IF_ERROR(WriteFileInRoot(root.get(), a, owner));
+          break;
+        case FileAction::Kind::kCopy: {
+          KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, *inputs.at(a.source_input).result));
+          CopyOptions o = OptionsFor(a);
+          if (owner) {
+            o.uid = owner->uid;
+            o.gid = owner->gid;
+          }
+          KILN_ASSIGN_OR_RETURN(CopyStats stats, CopyFiles(src->fd(), root.get(), o));
+          ctx.Progress(stats.bytes, stats.bytes);
+          break;
+        }
+      }
+    }
+    root.reset();
+    return mounted.Unmount();
+  }();
+  if (!status.ok()) {
+    cleanup();
+    return status;
+  }
+  std::string name = NewSnapshotKey("s");
+  absl::Status c = worker_->snapshots->Commit(name, key);
+  if (!c.ok()) {
+    cleanup();
+    return c;
+  }
+  committed = true;
+  return std::make_shared<SnapshotResult>(name);
+}
+
+}  // namespace kiln::engine

@@ -1,0 +1,91 @@
+#include "engine/build/image_source_op.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "base/userns.h"
+#include "engine/build/results.h"
+#include "engine/oci/image.h"
+#include "engine/oci/manifest.h"
+#include "engine/solver/cache_key.h"
+#include "snapshotter/diff/applier.h"
+#include "snapshotter/diff/sink.h"
+
+namespace kiln::engine {
+
+ImageSourceOp::ImageSourceOp(const Worker* worker, LayerStore* layers, std::string ref,
+                             base::Digest manifest)
+    : worker_(worker), layers_(layers), ref_(std::move(ref)), manifest_(std::move(manifest)) {}
+
+std::string ImageSourceOp::Definition() const { return "image:" + manifest_.str(); }
+
+absl::StatusOr<base::Digest> ImageSourceOp::CacheKey(
+    solver::ExecContext&, const std::vector<solver::InputRef>& inputs) const {
+  return solver::DefaultCacheKey(Definition(), inputs);
+}
+
+absl::StatusOr<solver::ResultRef> ImageSourceOp::Exec(
+    solver::ExecContext& ctx, const std::vector<solver::InputRef>&) const {
+  KILN_ASSIGN_OR_RETURN(std::string top, UnpackImage(*worker_, *layers_, manifest_, &ctx));
+  return std::make_shared<SnapshotResult>(top);
+}
+
+absl::StatusOr<std::string> UnpackImage(const Worker& w, LayerStore& layers,
+                                        const base::Digest& manifest_digest,
+                                        solver::ExecContext* ctx) {
+  KILN_ASSIGN_OR_RETURN(std::string mjson, w.content->ReadAll(manifest_digest));
+  KILN_ASSIGN_OR_RETURN(oci::Manifest manifest,
+                        oci::ParseManifest(mjson, "manifest " + manifest_digest.str()));
+  KILN_ASSIGN_OR_RETURN(std::string cjson, w.content->ReadAll(manifest.config.digest));
+  KILN_ASSIGN_OR_RETURN(oci::Image image, oci::ParseImage(cjson));
+  if (image.diff_ids.size() != manifest.layers.size()) {
+    return absl::DataLossError(absl::StrCat("image ", manifest_digest.str(), ": ",
+                                            manifest.layers.size(), " layers but ",
+                                            image.diff_ids.size(), " diff_ids"));
+  }
+  snapshotter::ApplyOptions apply_opts;
+  if (base::MappedUidCount() < 65536) apply_opts.unmapped_ids = snapshotter::UnmappedIds::kMapToRoot;
+  std::string parent;
+  std::string chain;
+  int64_t done = 0, total = 0;
+  for (const auto& l : manifest.layers) total += l.size;
+  for (size_t i = 0; i < manifest.layers.size(); ++i) {
+    const oci::Descriptor& layer = manifest.layers[i];
+    const base::Digest& diff_id = image.diff_ids[i];
+    chain = i == 0 ? diff_id.str() : base::Digest::Of(chain + " " + diff_id.str()).str();
+    std::string name = "layer-" + base::Digest::Parse(chain)->hex();
+    if (!w.snapshots->Stat(name).ok()) {
+      if (ctx != nullptr && ctx->cancel().cancelled()) return absl::CancelledError("unpack cancelled");
+      std::string key = NewSnapshotKey("unpack");
+      KILN_ASSIGN_OR_RETURN(auto mounts, w.snapshots->Prepare(key, parent));
+      absl::Status s = [&]() -> absl::Status {
+        KILN_ASSIGN_OR_RETURN(MountedSnapshot mounted, MountedSnapshot::Mount(w, mounts));
+        KILN_ASSIGN_OR_RETURN(int raw_fd, w.content->OpenRead(layer.digest));
+        base::UniqueFd fd(raw_fd);
+        snapshotter::FdSource src(fd.get());
+        KILN_ASSIGN_OR_RETURN(snapshotter::ApplyResult r,
+                              snapshotter::ApplyLayer(&src, mounted.path(), apply_opts));
+        if (r.diff_id != diff_id) {
+          return absl::DataLossError(absl::StrCat("layer ", layer.digest.str(), " unpacks to ",
+                                                  r.diff_id.str(), ", the image says ",
+                                                  diff_id.str()));
+        }
+        return mounted.Unmount();
+      }();
+      if (s.ok()) {
+        s = w.snapshots->Commit(name, key);
+        if (s.code() == absl::StatusCode::kAlreadyExists) s = absl::OkStatus();  // raced
+      }
+      if (!s.ok() || w.snapshots->Stat(key).ok()) (void)w.snapshots->Remove(key);
+      if (!s.ok()) return base::Annotate(s, absl::StrCat("unpack layer ", layer.digest.str()));
+      KILN_RETURN_IF_ERROR(layers.Record(name, LayerInfo{layer.digest, diff_id, layer.size,
+                                                         layer.media_type}));
+    }
+    done += layer.size;
+    if (ctx != nullptr) ctx->Progress(done, total);
+    parent = name;
+  }
+  return parent;
+}
+
+}  // namespace kiln::engine

@@ -1,0 +1,40 @@
+// ImageSourceOp: FROM <image>. Unpacks the image's layers (already in the content store)
+// into a chain of committed snapshots named by OCI chain ID ("layer-<chainid hex>"), so every
+// image sharing a base shares its snapshots, and records each layer's original blob for
+// export reuse. Keyed by the platform manifest digest.
+#ifndef KILN_ENGINE_BUILD_IMAGE_SOURCE_OP_H_
+#define KILN_ENGINE_BUILD_IMAGE_SOURCE_OP_H_
+
+#include <string>
+
+#include "base/digest.h"
+#include "engine/build/layers.h"
+#include "engine/build/worker.h"
+#include "engine/solver/op.h"
+
+namespace kiln::engine {
+
+class ImageSourceOp : public solver::Op {
+ public:
+  ImageSourceOp(const Worker* worker, LayerStore* layers, std::string ref, base::Digest manifest);
+  std::string Definition() const override;
+  absl::StatusOr<base::Digest> CacheKey(solver::ExecContext& ctx,
+                                        const std::vector<solver::InputRef>& inputs) const override;
+  absl::StatusOr<solver::ResultRef> Exec(solver::ExecContext& ctx,
+                                         const std::vector<solver::InputRef>& inputs) const override;
+
+ private:
+  const Worker* worker_;
+  LayerStore* layers_;
+  std::string ref_;
+  base::Digest manifest_;
+};
+
+// Unpacks the image with manifest `manifest` and returns the top snapshot ("" for no layers).
+absl::StatusOr<std::string> UnpackImage(const Worker& worker, LayerStore& layers,
+                                        const base::Digest& manifest,
+                                        solver::ExecContext* ctx = nullptr);
+
+}  // namespace kiln::engine
+
+#endif  // KILN_ENGINE_BUILD_IMAGE_SOURCE_OP_H_

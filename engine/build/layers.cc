@@ -1,0 +1,177 @@
+#include "engine/build/layers.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "nlohmann/json.hpp"
+#include "snapshotter/diff/differ.h"
+#include "snapshotter/diff/sink.h"
+
+namespace kiln::engine {
+namespace {
+
+// Streams a layer into the content store.
+class ContentSink : public snapshotter::ByteSink {
+ public:
+  explicit ContentSink(cache::ContentWriter* w) : w_(w) {}
+  absl::Status Write(const void* data, size_t len) override { return w_->Write(data, len); }
+
+ private:
+  cache::ContentWriter* w_;
+};
+
+const char* CompressionName(snapshotter::Compression c) {
+  switch (c) {
+    case snapshotter::Compression::kNone: return "none";
+    case snapshotter::Compression::kGzip: return "gzip";
+    case snapshotter::Compression::kZstd: return "zstd";
+  }
+  return "?";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LayerStore>> LayerStore::Open(const Worker* worker, std::string dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return base::ErrnoError(absl::StrCat("create layer memo dir '", dir, "'"));
+  }
+  return std::unique_ptr<LayerStore>(new LayerStore(worker, std::move(dir)));
+}
+
+std::string LayerStore::MemoPath(const std::string& snapshot, snapshotter::Compression c,
+                                 std::optional<int64_t> epoch) const {
+  std::string p = absl::StrCat(dir_, "/", snapshot, ".", CompressionName(c));
+  if (epoch) absl::StrAppend(&p, ".epoch", *epoch);
+  return p + ".json";
+}
+
+std::optional<LayerInfo> LayerStore::ReadMemo(const std::string& path) const {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  LayerInfo l;
+  auto d = base::Digest::Parse(j.value("digest", ""));
+  auto id = base::Digest::Parse(j.value("diff_id", ""));
+  if (!d.ok() || !id.ok()) return std::nullopt;
+  l.digest = *d;
+  l.diff_id = *id;
+  l.size = j.value("size", int64_t{0});
+  l.media_type = j.value("media_type", "");
+  if (!worker_->content->Has(l.digest)) return std::nullopt;  // blob vanished: remake
+  return l;
+}
+
+absl::Status LayerStore::WriteMemo(const std::string& path, const LayerInfo& l) const {
+  nlohmann::json j = {{"digest", l.digest.str()},
+                      {"diff_id", l.diff_id.str()},
+                      {"size", l.size},
+                      {"media_type", l.media_type}};
+  std::string tmp = path + ".tmp" + std::to_string(::gettid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump();
+    if (!out.good()) return absl::InternalError(absl::StrCat("write '", tmp, "' failed"));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return base::ErrnoError(absl::StrCat("rename '", tmp, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LayerStore::Record(const std::string& snapshot, const LayerInfo& layer) {
+  auto c = snapshotter::CompressionForMediaType(layer.media_type);
+  return WriteMemo(MemoPath(snapshot, c.ok() ? *c : snapshotter::Compression::kNone, std::nullopt),
+                   layer);
+}
+
+absl::StatusOr<std::vector<std::string>> LayerStore::Chain(const std::string& snapshot) {
+  std::vector<std::string> chain;
+  std::string cur = snapshot;
+  while (!cur.empty()) {
+    KILN_ASSIGN_OR_RETURN(snapshotter::Info info, worker_->snapshots->Stat(cur));
+    chain.push_back(cur);
+    cur = info.parent;
+    if (chain.size() > 100000) return absl::InternalError("snapshot chain loops");
+  }
+  return std::vector<std::string>(chain.rbegin(), chain.rend());
+}
+
+absl::StatusOr<LayerInfo> LayerStore::LayerOf(const std::string& snapshot,
+                                              snapshotter::Compression c,
+                                              std::optional<int64_t> epoch) {
+  // A recorded original blob (unpacked image layer) is reused whatever compression is asked.
+  for (auto rc : {c, snapshotter::Compression::kGzip, snapshotter::Compression::kZstd,
+                  snapshotter::Compression::kNone}) {
+    if (auto l = ReadMemo(MemoPath(snapshot, rc, std::nullopt))) {
+      if (rc == c || !epoch) return *l;
+    }
+  }
+  if (epoch) {
+    if (auto l = ReadMemo(MemoPath(snapshot, c, epoch))) return *l;
+  }
+  return MakeLayer(snapshot, c, epoch);
+}
+
+absl::StatusOr<LayerInfo> LayerStore::MakeLayer(const std::string& snapshot,
+                                                snapshotter::Compression c,
+                                                std::optional<int64_t> epoch) {
+  KILN_ASSIGN_OR_RETURN(snapshotter::Info info, worker_->snapshots->Stat(snapshot));
+  std::string upper_key = NewSnapshotKey("diff");
+  std::string lower_key = NewSnapshotKey("diff");
+  KILN_ASSIGN_OR_RETURN(auto upper, worker_->snapshots->View(upper_key, snapshot));
+  absl::Cleanup remove_upper = [&] { (void)worker_->snapshots->Remove(upper_key); };
+  std::vector<base::Mount> lower;
+  bool have_lower = !info.parent.empty();
+  if (have_lower) {
+    KILN_ASSIGN_OR_RETURN(lower, worker_->snapshots->View(lower_key, info.parent));
+  }
+  absl::Cleanup remove_lower = [&] {
+    if (have_lower) (void)worker_->snapshots->Remove(lower_key);
+  };
+  snapshotter::DiffOptions opts;
+  opts.encoder.compression = c;
+  opts.source_date_epoch = epoch;
+  KILN_ASSIGN_OR_RETURN(auto writer, worker_->content->Writer("layer-" + snapshot));
+  ContentSink sink(writer.get());
+  absl::StatusOr<snapshotter::LayerDescriptor> desc;
+  // Overlay fast path: the view's top lower dir is this snapshot's own layer, and the rest
+  // are exactly the parent's.
+  std::vector<std::string> ul, ll;
+  for (const auto& m : upper) {
+    for (const auto& o : m.options) {
+      if (o.rfind("lowerdir+=", 0) == 0) ul.push_back(o.substr(10));
+    }
+  }
+  for (const auto& m : lower) {
+    for (const auto& o : m.options) {
+      if (o.rfind("lowerdir+=", 0) == 0) ll.push_back(o.substr(10));
+    }
+  }
+  if (worker_->driver == "overlay" && upper.size() == 1 && upper[0].type == "overlay" &&
+      !ul.empty() && std::vector<std::string>(ul.begin() + 1, ul.end()) == ll && !ll.empty()) {
+    desc = snapshotter::DiffUpperDir(ul[0], opts, &sink);
+  } else if (worker_->driver == "overlay" && !have_lower && upper.size() == 1 &&
+             upper[0].type == "bind") {
+    desc = snapshotter::DiffUpperDir(upper[0].source, opts, &sink);
+  } else {
+    desc = snapshotter::DiffMounts(ForUserXattr(lower), ForUserXattr(upper), opts, &sink);
+  }
+  if (!desc.ok()) return desc.status();
+  KILN_ASSIGN_OR_RETURN(cache::BlobInfo blob, writer->Commit(desc->digest));
+  LayerInfo l{desc->digest, desc->diff_id, blob.size, desc->media_type};
+  KILN_RETURN_IF_ERROR(WriteMemo(MemoPath(snapshot, c, epoch), l));
+  return l;
+}
+
+}  // namespace kiln::engine

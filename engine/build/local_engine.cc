@@ -1,0 +1,543 @@
+#include "engine/build/local_engine.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "base/status.h"
+#include "base/temp_dir.h"
+#include "base/userns.h"
+#include "cache/fs_content_store.h"
+#include "cache/lmdb_cache_index.h"
+#include "engine/build/cache_seam.h"
+#include "engine/build/converter.h"
+#include "engine/build/exporter.h"
+#include "engine/build/image_source_op.h"
+#include "engine/build/layers.h"
+#include "engine/build/results.h"
+#include "engine/build/worker.h"
+#include "engine/frontend/lower.h"
+#include "engine/image/image_store.h"
+#include "engine/image/state_root.h"
+#include "engine/image/store_resolver.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/media_types.h"
+#include "engine/solver/solver.h"
+#include "sandbox/sandbox.h"
+#include "snapshotter/probe.h"
+
+namespace kiln::engine {
+namespace {
+
+absl::Status MkdirP(const std::string& path, mode_t mode) {
+  std::string cur;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    absl::StrAppend(&cur, "/", part);
+    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
+      return base::ErrnoError(absl::StrCat("create '", cur, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Removes leftovers of a killed process in tmp/: detaches any mount still there, then deletes.
+void CleanTmp(const std::string& tmp) {
+  DIR* d = ::opendir(tmp.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  for (const std::string& n : names) {
+    std::string p = tmp + "/" + n;
+    while (::umount2(p.c_str(), MNT_DETACH) == 0) {
+    }
+    (void)base::RemoveTree(p);
+  }
+}
+
+absl::StatusOr<std::string> ReadText(const std::string& path, const char* what) {
+  std::ifstream in(path);
+  if (!in) {
+    return base::ErrnoError(errno == 0 ? ENOENT : errno, absl::StrCat("read ", what, " '", path, "'"));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> ReadDockerignore(const std::string& context_dir) {
+  std::vector<std::string> out;
+  std::ifstream in(context_dir + "/.dockerignore");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+std::optional<int64_t> SourceDateEpoch(const BuildRequest& req) {
+  std::string v;
+  if (auto it = req.build_args.find("SOURCE_DATE_EPOCH"); it != req.build_args.end()) {
+    v = it->second;
+  } else if (const char* env = std::getenv("SOURCE_DATE_EPOCH")) {
+    v = env;
+  }
+  int64_t n = 0;
+  if (!v.empty() && absl::SimpleAtoi(v, &n)) return n;
+  return std::nullopt;
+}
+
+snapshotter::Compression CompressionOf(const std::vector<ExportSpec>& exports) {
+  for (const auto& e : exports) {
+    auto it = e.attrs.find("compression");
+    if (it == e.attrs.end()) continue;
+    if (it->second == "zstd") return snapshotter::Compression::kZstd;
+    if (it->second == "uncompressed") return snapshotter::Compression::kNone;
+  }
+  return snapshotter::Compression::kGzip;
+}
+
+// Converts solver events to BuildEvents and records per-step timings.
+class EventBridge {
+ public:
+  explicit EventBridge(BuildEventSink sink) : sink_(std::move(sink)) {}
+
+  void OnEvent(const solver::ProgressEvent& e) {
+    BuildEvent out;
+    {
+      absl::MutexLock lock(&mu_);
+      const std::string digest = e.vertex->digest().str();
+      auto [it, inserted] = index_.try_emplace(digest, static_cast<int>(index_.size()) + 1);
+      out.index = it->second;
+      StepTiming& t = timings_[digest];
+      t.vertex = digest;
+      t.name = e.vertex->name();
+      int64_t now = absl::ToUnixNanos(e.time);
+      if (e.kind == solver::ProgressKind::kStarted) t.started_unix_nanos = now;
+      if (e.kind == solver::ProgressKind::kCached) t.cached = true;
+      if (e.kind == solver::ProgressKind::kCompleted || e.kind == solver::ProgressKind::kError) {
+        t.completed_unix_nanos = now;
+        if (e.kind == solver::ProgressKind::kCompleted) t.cached = t.cached || e.cached;
+      }
+    }
+    if (!sink_) return;
+    out.vertex = e.vertex->digest().str();
+    out.name = e.vertex->name();
+    out.time_unix_nanos = absl::ToUnixNanos(e.time);
+    out.worker = e.worker;
+    switch (e.kind) {
+      case solver::ProgressKind::kStarted: out.kind = BuildEventKind::kStarted; break;
+      case solver::ProgressKind::kCached: out.kind = BuildEventKind::kCached; break;
+      case solver::ProgressKind::kLog:
+        out.kind = BuildEventKind::kLog;
+        out.stream = static_cast<int>(e.stream);
+        out.data = e.data;
+        break;
+      case solver::ProgressKind::kProgress:
+        out.kind = BuildEventKind::kProgress;
+        out.current = e.current;
+        out.total = e.total;
+        break;
+      case solver::ProgressKind::kCompleted:
+        out.kind = BuildEventKind::kCompleted;
+        out.cached = e.cached;
+        break;
+      case solver::ProgressKind::kError:
+        out.kind = BuildEventKind::kError;
+        out.error = std::string(e.status.message());
+        break;
+    }
+    sink_(out);
+  }
+
+  std::vector<StepTiming> Timings() {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::pair<int, StepTiming>> v;
+    for (const auto& [d, t] : timings_) v.emplace_back(index_[d], t);
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<StepTiming> out;
+    for (auto& [i, t] : v) out.push_back(std::move(t));
+    return out;
+  }
+
+ private:
+  BuildEventSink sink_;
+  absl::Mutex mu_;
+  std::map<std::string, int> index_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, StepTiming> timings_ ABSL_GUARDED_BY(mu_);
+};
+
+class LocalEngine : public Engine {
+ public:
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+
+  absl::StatusOr<BuildResult> Build(const BuildRequest& request, BuildEventSink events,
+                                    solver::Cancellation* cancel) override;
+  absl::StatusOr<std::vector<ImageSummary>> ListImages() override;
+  absl::StatusOr<std::vector<std::string>> ImportImage(const std::string& path,
+                                                       const std::string& name) override;
+  absl::Status RemoveImage(const std::string& ref) override;
+  absl::StatusOr<std::vector<UsageRecord>> DiskUsage() override;
+  absl::StatusOr<PruneReport> Prune(const PruneOptions& options) override;
+  WorkerInfo Workers() override;
+  absl::StatusOr<int> RunImage(const std::string& ref, const std::vector<std::string>& args,
+                               std::function<void(std::string_view)> on_stdout,
+                               std::function<void(std::string_view)> on_stderr) override;
+
+ private:
+  absl::StatusOr<std::optional<oci::Image>> BaseImageOf(const LoweredBuild& lowered);
+  absl::StatusOr<base::Digest> PlatformManifest(const oci::Descriptor& target);
+
+  EngineOptions options_;
+  std::unique_ptr<cache::ContentStore> content_;
+  std::unique_ptr<snapshotter::Snapshotter> snapshots_;
+  std::string driver_reason_;
+  std::unique_ptr<cache::CacheIndex> index_;
+  std::unique_ptr<image::ImageStore> images_;
+  std::unique_ptr<image::StoreImageResolver> resolver_;
+  Worker worker_;
+  std::unique_ptr<LayerStore> layers_;
+  std::unique_ptr<sandbox::Sandbox> sandbox_;
+  std::unique_ptr<SnapshotCacheSeam> seam_;
+  std::unique_ptr<solver::Solver> solver_;
+  // Builds hold it shared; Prune holds it exclusively, so GC never runs under a build.
+  absl::Mutex gc_mu_;
+};
+
+absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& options) {
+  auto e = std::unique_ptr<LocalEngine>(new LocalEngine());
+  e->options_ = options;
+  std::string root = options.root.empty() ? image::DefaultStateRoot() : options.root;
+  e->options_.root = root;
+  if (::geteuid() != 0) {
+    return absl::FailedPreconditionError(
+        "open engine: not root and not inside a rootless user namespace; call "
+        "base::EnterRootlessNamespace() first");
+  }
+  KILN_RETURN_IF_ERROR(MkdirP(root, 0700));
+  std::string tmp = root + "/tmp";
+  KILN_RETURN_IF_ERROR(MkdirP(tmp, 0700));
+  CleanTmp(tmp);
+  KILN_ASSIGN_OR_RETURN(e->content_, cache::OpenFsContentStore(root + "/content"));
+  snapshotter::Driver driver = snapshotter::Driver::kAuto;
+  if (options.snapshotter == "overlay") driver = snapshotter::Driver::kOverlay;
+  if (options.snapshotter == "native") driver = snapshotter::Driver::kNative;
+  KILN_ASSIGN_OR_RETURN(snapshotter::OpenedSnapshotter opened,
+                        snapshotter::OpenSnapshotter(root + "/snapshots", driver));
+  e->snapshots_ = std::move(opened.snapshotter);
+  e->driver_reason_ = opened.reason;
+  KILN_ASSIGN_OR_RETURN(e->index_, cache::OpenLmdbCacheIndex(root + "/cache"));
+  KILN_ASSIGN_OR_RETURN(e->images_, image::ImageStore::Open(root + "/images", e->content_.get()));
+  e->resolver_ = std::make_unique<image::StoreImageResolver>(e->images_.get());
+  e->worker_.content = e->content_.get();
+  e->worker_.snapshots = e->snapshots_.get();
+  e->worker_.driver = std::string(snapshotter::DriverName(opened.driver));
+  e->worker_.root = root;
+  e->worker_.tmp = tmp;
+  e->worker_.default_network = options.default_network.empty() ? "host" : options.default_network;
+  KILN_ASSIGN_OR_RETURN(e->layers_, LayerStore::Open(&e->worker_, root + "/layers"));
+  sandbox::SandboxOptions so;
+  so.state_dir = tmp;
+  KILN_ASSIGN_OR_RETURN(e->sandbox_, sandbox::Sandbox::Create(std::move(so)));
+  e->seam_ = std::make_unique<SnapshotCacheSeam>(&e->worker_, e->index_.get());
+  solver::SolverOptions sopts;
+  sopts.max_parallelism = options.max_parallelism;
+  sopts.cache = e->seam_.get();
+  e->solver_ = std::make_unique<solver::Solver>(sopts);
+  return std::unique_ptr<Engine>(std::move(e));
+}
+
+absl::StatusOr<base::Digest> LocalEngine::PlatformManifest(const oci::Descriptor& target) {
+  if (target.media_type == oci::kMediaTypeOciIndex ||
+      target.media_type == oci::kMediaTypeDockerManifestList) {
+    KILN_ASSIGN_OR_RETURN(std::string json, content_->ReadAll(target.digest));
+    KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(json));
+    KILN_ASSIGN_OR_RETURN(oci::Descriptor d, oci::SelectPlatform(index, oci::Platform::Default()));
+    return d.digest;
+  }
+  return target.digest;
+}
+
+absl::StatusOr<std::optional<oci::Image>> LocalEngine::BaseImageOf(const LoweredBuild& lowered) {
+  graph::VertexId id = lowered.final_vertex;
+  for (size_t guard = 0; guard < lowered.graph.size() + 1; ++guard) {
+    const graph::Vertex& v = lowered.graph.vertex(id);
+    if (const auto* s = std::get_if<graph::SourceOp>(&v.op)) {
+      if (s->kind != graph::SourceOp::Kind::kImage) return std::optional<oci::Image>();
+      KILN_ASSIGN_OR_RETURN(std::string mjson, content_->ReadAll(s->manifest_digest));
+      KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
+      KILN_ASSIGN_OR_RETURN(std::string cjson, content_->ReadAll(m.config.digest));
+      KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(cjson));
+      return std::optional<oci::Image>(std::move(img));
+    }
+    if (const auto* f = std::get_if<graph::FileOp>(&v.op); f != nullptr && !f->has_base) {
+      return std::optional<oci::Image>();
+    }
+    if (v.inputs.empty()) return std::optional<oci::Image>();
+    id = v.inputs[0];
+  }
+  return std::optional<oci::Image>();
+}
+
+absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEventSink events,
+                                               solver::Cancellation* cancel) {
+  absl::ReaderMutexLock gc_lock(&gc_mu_);
+  if (req.context_dir.empty() || req.context_dir[0] != '/') {
+    return absl::InvalidArgumentError("build: the context directory must be an absolute path");
+  }
+  std::string df_dir = req.dockerfile_dir.empty() ? req.context_dir : req.dockerfile_dir;
+  std::string df_name = req.dockerfile_name.empty() ? "Dockerfile" : req.dockerfile_name;
+  std::string df_path = df_name[0] == '/' ? df_name : df_dir + "/" + df_name;
+  KILN_ASSIGN_OR_RETURN(std::string text, ReadText(df_path, "Dockerfile"));
+
+  LowerOptions lo;
+  lo.filename = df_name;
+  lo.target = req.target;
+  lo.build_args = req.build_args;
+  lo.context_excludes = ReadDockerignore(req.context_dir);
+  lo.resolver = resolver_.get();
+  if (!req.platform.empty()) lo.target_platform = req.platform;
+  KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(text, lo));
+
+  ConvertContext cc{&worker_, sandbox_.get(), layers_.get(), req.context_dir, df_name};
+  KILN_ASSIGN_OR_RETURN(std::vector<solver::VertexRef> vertices, ConvertGraph(lowered.graph, cc));
+  EventBridge bridge(std::move(events));
+  solver::BuildRequest sreq;
+  sreq.outputs = {vertices.at(lowered.final_vertex)};
+  sreq.options.no_cache = req.no_cache;
+  sreq.options.max_parallelism = req.max_parallelism;
+  sreq.progress = [&bridge](const solver::ProgressEvent& e) { bridge.OnEvent(e); };
+  sreq.cancel = cancel;
+  KILN_ASSIGN_OR_RETURN(solver::SolveResult solved, solver_->Solve(sreq));
+  auto* top = dynamic_cast<const SnapshotResult*>(solved.outputs.at(0).get());
+  if (top == nullptr) return absl::InternalError("build: the final step did not produce a filesystem");
+
+  BuildResult result;
+  result.steps = bridge.Timings();
+  for (const auto& s : result.steps) {
+    ++result.steps_total;
+    if (s.cached) ++result.steps_cached;
+  }
+  if (req.exports.empty()) return result;
+
+  ImageSpec spec;
+  spec.top_snapshot = top->snapshot();
+  KILN_ASSIGN_OR_RETURN(spec.base, BaseImageOf(lowered));
+  spec.config = lowered.config;
+  for (const auto& h : lowered.history) {
+    oci::History oh;
+    oh.created_by = h.created_by;
+    oh.empty_layer = h.empty_layer;
+    spec.history.push_back(std::move(oh));
+  }
+  spec.compression = CompressionOf(req.exports);
+  spec.source_date_epoch = SourceDateEpoch(req);
+  KILN_ASSIGN_OR_RETURN(BuiltImage built, AssembleImage(worker_, *layers_, spec));
+  for (const ExportSpec& out : req.exports) {
+    KILN_RETURN_IF_ERROR(ExportImage(worker_, *images_, built, spec.top_snapshot, out));
+  }
+  result.manifest_digest = built.manifest.digest;
+  result.config_digest = built.config_digest;
+  result.image_size_bytes = built.size_bytes;
+  return result;
+}
+
+absl::StatusOr<std::vector<ImageSummary>> LocalEngine::ListImages() {
+  KILN_ASSIGN_OR_RETURN(auto records, images_->List());
+  std::vector<ImageSummary> out;
+  for (const auto& r : records) {
+    ImageSummary s;
+    s.ref = r.ref;
+    s.manifest_digest = r.target.digest;
+    s.created_unix = absl::ToUnixSeconds(r.created);
+    s.size_bytes = r.target.size;
+    auto md = PlatformManifest(r.target);
+    if (md.ok()) {
+      auto mjson = content_->ReadAll(*md);
+      if (mjson.ok()) {
+        auto m = oci::ParseManifest(*mjson);
+        if (m.ok()) {
+          s.size_bytes += m->config.size;
+          for (const auto& l : m->layers) s.size_bytes += l.size;
+        }
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> LocalEngine::ImportImage(const std::string& path,
+                                                                  const std::string& name) {
+  image::ImportOptions o;
+  o.name = name;
+  KILN_ASSIGN_OR_RETURN(auto records, images_->Import(path, o));
+  std::vector<std::string> refs;
+  for (const auto& r : records) refs.push_back(r.ref);
+  return refs;
+}
+
+absl::Status LocalEngine::RemoveImage(const std::string& ref) { return images_->Remove(ref); }
+
+absl::StatusOr<std::vector<UsageRecord>> LocalEngine::DiskUsage() {
+  std::vector<UsageRecord> out;
+  std::map<std::string, int> snapshot_refs;
+  KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey&, const cache::CacheRecord& r) {
+    snapshot_refs[r.snapshot]++;
+  }));
+  KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey& k, const cache::CacheRecord& r) {
+    UsageRecord u;
+    u.id = k.str();
+    u.kind = "snapshot";
+    if (auto it = r.extra.find("description"); it != r.extra.end()) u.description = it->second;
+    u.size_bytes = r.size;
+    u.last_used_unix = absl::ToUnixSeconds(r.last_used);
+    u.shared = snapshot_refs[r.snapshot] > 1;
+    out.push_back(std::move(u));
+  }));
+  return out;
+}
+
+absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
+  absl::WriterMutexLock gc_lock(&gc_mu_);
+  int64_t keep_storage = options.keep_storage_bytes >= 0 ? options.keep_storage_bytes
+                                                         : options_.gc_keep_storage_bytes;
+  absl::Duration keep = options.keep_duration == absl::InfiniteDuration()
+                            ? options_.gc_keep_duration
+                            : options.keep_duration;
+  struct Entry {
+    cache::CacheKey key;
+    cache::CacheRecord rec;
+  };
+  std::vector<Entry> entries;
+  KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey& k, const cache::CacheRecord& r) {
+    entries.push_back({k, r});
+  }));
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.rec.last_used < b.rec.last_used; });
+  int64_t total = 0;
+  for (const auto& e : entries) total += e.rec.size;
+  absl::Time now = absl::Now();
+  PruneReport report;
+  std::vector<std::string> doomed;
+  for (const auto& e : entries) {
+    bool old = keep > absl::ZeroDuration() && now - e.rec.last_used > keep;
+    bool over = keep_storage > 0 && total > keep_storage;
+    if (!(options.all || old || over)) continue;
+    if (!index_->Delete(e.key).ok()) continue;
+    report.records_removed++;
+    total -= e.rec.size;
+    if (!e.rec.snapshot.empty()) doomed.push_back(e.rec.snapshot);
+  }
+  // Remove the dropped snapshots, children before parents; a snapshot still used by another
+  // record or as a parent stays.
+  std::set<std::string> live;
+  KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey&, const cache::CacheRecord& r) {
+    live.insert(r.snapshot);
+  }));
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (auto it = doomed.begin(); it != doomed.end();) {
+      if (live.count(*it) != 0) {
+        it = doomed.erase(it);
+        continue;
+      }
+      auto usage = snapshots_->Usage(*it);
+      auto info = snapshots_->Stat(*it);
+      if (snapshots_->Remove(*it).ok()) {
+        if (usage.ok()) report.bytes_freed += usage->size;
+        if (info.ok() && !info->parent.empty() && info->parent.rfind("layer-", 0) != 0) {
+          doomed.push_back(info->parent);
+        }
+        it = doomed.erase(it);
+        progress = true;
+      } else {
+        ++it;
+      }
+    }
+  }
+  return report;
+}
+
+WorkerInfo LocalEngine::Workers() {
+  WorkerInfo w;
+  w.facts.emplace_back("root", options_.root);
+  w.facts.emplace_back("rootless", base::InUserNamespace() ? "yes" : "no");
+  w.facts.emplace_back("snapshotter", worker_.driver);
+  if (!driver_reason_.empty()) w.facts.emplace_back("snapshotter.reason", driver_reason_);
+  w.facts.emplace_back("parallelism", std::to_string(solver_->parallelism()));
+  w.facts.emplace_back("network.default", worker_.default_network);
+  w.facts.emplace_back("network.modes", "host, none");
+  const auto& m = sandbox_->id_mapping();
+  w.facts.emplace_back("idmap", sandbox::IdMappingModeName(m.mode));
+  w.facts.emplace_back("idmap.uids", std::to_string(m.mapped_uids));
+  if (!m.note.empty()) w.facts.emplace_back("idmap.note", m.note);
+  w.facts.emplace_back("limits.why", sandbox_->limits().why);
+  w.facts.emplace_back("seccomp.instructions", std::to_string(sandbox_->seccomp_instructions()));
+  return w;
+}
+
+absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref,
+                                          const std::vector<std::string>& args,
+                                          std::function<void(std::string_view)> on_stdout,
+                                          std::function<void(std::string_view)> on_stderr) {
+  absl::ReaderMutexLock gc_lock(&gc_mu_);
+  KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, images_->Get(ref));
+  KILN_ASSIGN_OR_RETURN(base::Digest manifest, PlatformManifest(rec.target));
+  KILN_ASSIGN_OR_RETURN(std::string top, UnpackImage(worker_, *layers_, manifest));
+  KILN_ASSIGN_OR_RETURN(std::string mjson, content_->ReadAll(manifest));
+  KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
+  KILN_ASSIGN_OR_RETURN(std::string cjson, content_->ReadAll(m.config.digest));
+  KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(cjson));
+  std::vector<std::string> argv = img.config.entrypoint.value_or(std::vector<std::string>{});
+  const std::vector<std::string>& tail =
+      args.empty() ? img.config.cmd.value_or(std::vector<std::string>{}) : args;
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  if (argv.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("run '", ref, "': the image has no ENTRYPOINT or CMD; give a command"));
+  }
+  std::string key = NewSnapshotKey("container");
+  KILN_ASSIGN_OR_RETURN(auto mounts, snapshots_->Prepare(key, top));
+  absl::Cleanup remove = [&] { (void)snapshots_->Remove(key); };
+  sandbox::Spec spec;
+  spec.argv = argv;
+  spec.env = img.config.env;
+  if (!oci::EnvLookup(spec.env, "PATH")) {
+    spec.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  }
+  spec.cwd = img.config.working_dir.empty() ? "/" : img.config.working_dir;
+  spec.user = img.config.user;
+  spec.rootfs = ForUserXattr(mounts);
+  spec.network = options_.default_network == "none" ? sandbox::NetworkMode::kNone
+                                                    : sandbox::NetworkMode::kHost;
+  spec.on_stdout = std::move(on_stdout);
+  spec.on_stderr = std::move(on_stderr);
+  KILN_ASSIGN_OR_RETURN(sandbox::Result r, sandbox_->Run(spec));
+  return r.signal != 0 ? 128 + r.signal : r.exit_code;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> OpenLocalEngine(const EngineOptions& options) {
+  return LocalEngine::Open(options);
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  return OpenLocalEngine(options);
+}
+
+}  // namespace kiln::engine

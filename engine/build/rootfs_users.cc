@@ -1,0 +1,85 @@
+#include "engine/build/rootfs_users.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
+
+namespace kiln::engine {
+namespace {
+
+std::string ReadInRoot(int root_fd, const char* path) {
+  struct open_how how = {};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  base::UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root_fd, path, &how, sizeof how)));
+  std::string out;
+  if (!fd) return out;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf, sizeof buf)) > 0 && out.size() < (1 << 22)) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Finds `name` in a passwd/group-format file: returns fields of the matching line.
+std::optional<std::vector<std::string>> FindEntry(const std::string& content, std::string_view name) {
+  for (absl::string_view line : absl::StrSplit(content, '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, ':');
+    if (f.size() >= 3 && f[0] == name) return f;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<Owner> ResolveOwner(int root_fd, std::string_view spec) {
+  std::string s(spec);
+  std::string user = s, group;
+  if (size_t colon = s.find(':'); colon != std::string::npos) {
+    user = s.substr(0, colon);
+    group = s.substr(colon + 1);
+  }
+  Owner o;
+  uint32_t num = 0;
+  bool user_numeric = absl::SimpleAtoi(user, &num);
+  std::optional<gid_t> primary;
+  if (user_numeric) {
+    o.uid = num;
+  } else {
+    auto e = FindEntry(ReadInRoot(root_fd, "/etc/passwd"), user);
+    if (!e || e->size() < 4 || !absl::SimpleAtoi((*e)[2], &num)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("chown '", s, "': unknown user '", user, "' in the image's /etc/passwd"));
+    }
+    o.uid = num;
+    uint32_t g = 0;
+    if (absl::SimpleAtoi((*e)[3], &g)) primary = g;
+  }
+  if (group.empty()) {
+    o.gid = primary.value_or(o.uid);
+  } else if (absl::SimpleAtoi(group, &num)) {
+    o.gid = num;
+  } else {
+    auto e = FindEntry(ReadInRoot(root_fd, "/etc/group"), group);
+    if (!e || !absl::SimpleAtoi((*e)[2], &num)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("chown '", s, "': unknown group '", group, "' in the image's /etc/group"));
+    }
+    o.gid = num;
+  }
+  return o;
+}
+
+}  // namespace kiln::engine
