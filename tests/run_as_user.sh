@@ -24,12 +24,19 @@ cp "$bin" "$work/"
 mkdir -p "$work/home" "$work/run"
 chown "$uid:$gid" "$work/home" "$work/run"
 chmod 0700 "$work/run"
+# The shared data (examples, conformance) may sit under a directory the user cannot enter.
+shared="${KILN_SHARED_DIR:-}"
+if [ -n "$shared" ] && ! setpriv --reuid="$uid" --regid="$gid" --init-groups test -r "$shared/examples/README.md" 2>/dev/null; then
+  cp -a "$shared" "$work/shared"
+  chmod -R a+rX "$work/shared"
+  shared="$work/shared"
+fi
 cd "$work/home"
 setpriv --reuid="$uid" --regid="$gid" --init-groups --inh-caps=-all \
   env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   HOME="$work/home" USER="$user" LOGNAME="$user" XDG_RUNTIME_DIR="$work/run" \
   XDG_DATA_HOME="$work/home/.local/share" TMPDIR="$work/home" \
-  KILN_SHARED_DIR="${KILN_SHARED_DIR:-}" KILN_IMAGES_DIR="${KILN_IMAGES_DIR:-}" \
+  KILN_SHARED_DIR="$shared" KILN_IMAGES_DIR="${KILN_IMAGES_DIR:-}" \
   KILN_BUSYBOX="${KILN_BUSYBOX:-}" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
   UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
   "$work/$(basename "$bin")" "$@"
