@@ -13,6 +13,9 @@ namespace kiln::engine {
 namespace {
 
 using Element = DockerignoreMatcher::Element;
+
+bool MatchStep(const std::vector<Element>& el, size_t i, std::string_view text, size_t t,
+               std::vector<bool>& failed);
 enum MatchType { kExact, kPrefix, kSuffix, kRegexp };
 
 bool ClassHas(const Element& e, char c) {
@@ -29,8 +32,19 @@ bool ClassHas(const Element& e, char c) {
   return in != e.negated;
 }
 
-// Backtracking match of elements[i..] against text[t..] (anchored both ends).
-bool MatchFrom(const std::vector<Element>& el, size_t i, std::string_view text, size_t t) {
+// Backtracking match of elements[i..] against text[t..] (anchored both ends). `failed`
+// memoizes (i, t) pairs known not to match, which bounds the work to O(elements * text).
+bool MatchFrom(const std::vector<Element>& el, size_t i, std::string_view text, size_t t,
+               std::vector<bool>& failed) {
+  const size_t key = i * (text.size() + 1) + t;
+  if (failed[key]) return false;
+  bool ok = MatchStep(el, i, text, t, failed);
+  if (!ok) failed[key] = true;
+  return ok;
+}
+
+bool MatchStep(const std::vector<Element>& el, size_t i, std::string_view text, size_t t,
+               std::vector<bool>& failed) {
   while (i < el.size()) {
     const Element& e = el[i];
     switch (e.kind) {
@@ -48,18 +62,18 @@ bool MatchFrom(const std::vector<Element>& el, size_t i, std::string_view text, 
         continue;
       case Element::kStar:
         for (size_t k = t;; ++k) {
-          if (MatchFrom(el, i + 1, text, k)) return true;
+          if (MatchFrom(el, i + 1, text, k, failed)) return true;
           if (k >= text.size() || text[k] == '/') return false;
         }
       case Element::kAnything:
         for (size_t k = t; k <= text.size(); ++k) {
-          if (MatchFrom(el, i + 1, text, k)) return true;
+          if (MatchFrom(el, i + 1, text, k, failed)) return true;
         }
         return false;
       case Element::kDoubleStarSlash:  // (.*/)?
-        if (MatchFrom(el, i + 1, text, t)) return true;
+        if (MatchFrom(el, i + 1, text, t, failed)) return true;
         for (size_t k = t; k < text.size(); ++k) {
-          if (text[k] == '/' && MatchFrom(el, i + 1, text, k + 1)) return true;
+          if (text[k] == '/' && MatchFrom(el, i + 1, text, k + 1, failed)) return true;
         }
         return false;
     }
@@ -192,8 +206,10 @@ bool DockerignoreMatcher::Match(const Pattern& p, std::string_view path) const {
       if (path.ends_with(suffix)) return true;
       return !suffix.empty() && suffix[0] == '/' && path == suffix.substr(1);
     }
-    default:
-      return MatchFrom(p.elements, 0, path, 0);
+    default: {
+      std::vector<bool> failed((p.elements.size() + 1) * (path.size() + 1), false);
+      return MatchFrom(p.elements, 0, path, 0, failed);
+    }
   }
 }
 
