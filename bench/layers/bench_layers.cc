@@ -128,11 +128,12 @@ Fixture& Get() {
   return *f;
 }
 
-void BM_Diff(benchmark::State& state, Compression c, int threads) {
+void BM_Diff(benchmark::State& state, Compression c, int threads, int level) {
   Fixture& f = Get();
   DiffOptions o;
   o.encoder.compression = c;
   o.encoder.threads = threads;
+  o.encoder.level = level;
   int64_t out = 0;
   double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
@@ -217,16 +218,18 @@ void BM_Apply(benchmark::State& state, int which) {
   SetCpuRate(state, cpu0 + cpu_paused, f.tar.size());
 }
 
-BENCHMARK_CAPTURE(BM_Diff, none, Compression::kNone, 0)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
-BENCHMARK_CAPTURE(BM_Diff, zstd3_2threads, Compression::kZstd, 2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
-BENCHMARK_CAPTURE(BM_Diff, zstd3_1thread, Compression::kZstd, 1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
-BENCHMARK(BM_RawZstd3)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
-BENCHMARK_CAPTURE(BM_Diff, gzip6_2threads, Compression::kGzip, 2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
-BENCHMARK_CAPTURE(BM_Diff, gzip6_1thread, Compression::kGzip, 1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
-BENCHMARK(BM_ZlibLevel6)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
-BENCHMARK_CAPTURE(BM_Apply, tar, 0)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
-BENCHMARK_CAPTURE(BM_Apply, zstd, 1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
-BENCHMARK_CAPTURE(BM_Apply, gzip, 2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+#define KILN_BENCH_OPTS(n) ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(n)
+BENCHMARK_CAPTURE(BM_Diff, none, Compression::kNone, 0, 0) KILN_BENCH_OPTS(2);
+BENCHMARK_CAPTURE(BM_Diff, zstd3_2threads, Compression::kZstd, 2, 3) KILN_BENCH_OPTS(2);
+BENCHMARK_CAPTURE(BM_Diff, zstd3_1thread, Compression::kZstd, 1, 3) KILN_BENCH_OPTS(2);
+BENCHMARK(BM_RawZstd3)->Arg(1)->Arg(2) KILN_BENCH_OPTS(2);
+BENCHMARK_CAPTURE(BM_Diff, gzip5_2threads, Compression::kGzip, 2, 5) KILN_BENCH_OPTS(2);
+BENCHMARK_CAPTURE(BM_Diff, gzip5_1thread, Compression::kGzip, 1, 5) KILN_BENCH_OPTS(1);
+BENCHMARK_CAPTURE(BM_Diff, gzip6_2threads, Compression::kGzip, 2, 6) KILN_BENCH_OPTS(1);
+BENCHMARK(BM_ZlibLevel6) KILN_BENCH_OPTS(1);
+BENCHMARK_CAPTURE(BM_Apply, tar, 0) KILN_BENCH_OPTS(2);
+BENCHMARK_CAPTURE(BM_Apply, zstd, 1) KILN_BENCH_OPTS(2);
+BENCHMARK_CAPTURE(BM_Apply, gzip, 2) KILN_BENCH_OPTS(2);
 
 }  // namespace
 }  // namespace kiln::snapshotter
