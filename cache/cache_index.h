@@ -2,9 +2,10 @@
 //
 // Contract (LmdbCacheIndex and the InMemoryCacheIndex fake pass the same typed suite):
 // - Lookup is the hot path (one per step on a no-op rebuild): one read of the store, no write.
-//   It bumps the record's last-used time in memory; bumps are written back in batches (Flush,
-//   Walk, destruction, or every kFlushEvery bumps), so a crash can only lose recent LRU
-//   bumps, never records.
+//   It bumps the record's last-used time to now, but only when the stored time is at least
+//   kLastUsedGranularity old (LRU order for GC needs no finer grain, and a rebuild loop then
+//   writes nothing). LmdbCacheIndex keeps bumps in memory and writes them back in batches
+//   (Flush, Walk, destruction, or every 4096 bumps): a crash can only lose recent bumps.
 // - A record whose snapshot has vanished is a miss: Lookup deletes it and returns nullopt.
 //   A record whose layer blobs (some of them) vanished keeps its snapshot: Lookup drops the
 //   layer and diff-id lists (layers are lazy; the exporter recreates them) and returns the
@@ -29,6 +30,8 @@
 #include "cache/cache_key.h"
 
 namespace kiln::cache {
+
+inline constexpr absl::Duration kLastUsedGranularity = absl::Minutes(1);
 
 struct CacheRecord {
   std::string snapshot;                 // committed snapshot key/id

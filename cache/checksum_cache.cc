@@ -48,40 +48,38 @@ char TypeOf(mode_t m) {
   return 'b';
 }
 
-void PutU32(base::Xxh128Hasher& h, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  h.Update(b, 4);
+void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-void PutU64(base::Xxh128Hasher& h, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  h.Update(b, 8);
+void PutU64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
+// Entry digest per the recipe in checksum_cache.h (one-shot XXH3-128, no hasher state).
 ChecksumEntry MakeEntry(std::string rel, const struct stat& st, base::Xxh128 content,
                         std::string_view link) {
   ChecksumEntry e;
   e.type = TypeOf(st.st_mode);
-  base::Xxh128Hasher h;
-  PutU32(h, static_cast<uint32_t>(rel.size()));
-  h.Update(rel);
-  h.Update(&e.type, 1);
-  PutU32(h, static_cast<uint32_t>(st.st_mode & 07777));
-  PutU32(h, st.st_uid);
-  PutU32(h, st.st_gid);
+  thread_local std::string buf;
+  buf.clear();
+  PutU32(buf, static_cast<uint32_t>(rel.size()));
+  buf += rel;
+  buf.push_back(e.type);
+  PutU32(buf, static_cast<uint32_t>(st.st_mode & 07777));
+  PutU32(buf, st.st_uid);
+  PutU32(buf, st.st_gid);
   if (e.type == 'f') {
-    PutU64(h, content.high);
-    PutU64(h, content.low);
+    PutU64(buf, content.high);
+    PutU64(buf, content.low);
     e.content = content;
   } else if (e.type == 'l') {
-    PutU32(h, static_cast<uint32_t>(link.size()));
-    h.Update(link);
+    PutU32(buf, static_cast<uint32_t>(link.size()));
+    buf.append(link.data(), link.size());
   } else if (e.type == 'c' || e.type == 'b') {
-    PutU64(h, static_cast<uint64_t>(st.st_rdev));
+    PutU64(buf, static_cast<uint64_t>(st.st_rdev));
   }
-  e.digest = h.Finish();
+  e.digest = base::Xxh128Of(buf);
   e.path = std::move(rel);
   return e;
 }
@@ -396,12 +394,13 @@ absl::StatusOr<ChecksumResult> ChecksumCacheImpl::Checksum(int root_fd,
                                    }),
                        result.entries.end());
   Apply(pass, has_root, result.entries);
-  base::Xxh128Hasher combined;
+  std::string all;
+  all.reserve(result.entries.size() * 16);
   for (const ChecksumEntry& e : result.entries) {
-    PutU64(combined, e.digest.high);
-    PutU64(combined, e.digest.low);
+    PutU64(all, e.digest.high);
+    PutU64(all, e.digest.low);
   }
-  result.combined = combined.Finish();
+  result.combined = base::Xxh128Of(all);
   return result;
 }
 

@@ -98,8 +98,8 @@ class LmdbCacheIndex final : public CacheIndex {
  private:
   MDB_dbi db() const { return env_->dbi(0); }
   absl::StatusOr<std::optional<CacheRecord>> Read(const CacheKey& key);
-  // Bumps last_used in memory; returns true when a flush is due.
-  bool Bump(const CacheKey& key, absl::Time t);
+  // Applies pending and new last-used bumps to `r`; returns true when a flush is due.
+  bool Bump(const CacheKey& key, CacheRecord* r);
   void Count(int64_t CacheIndexStats::*field) {
     absl::MutexLock lock(&mu_);
     ++(stats_.*field);
@@ -121,9 +121,14 @@ absl::StatusOr<std::optional<CacheRecord>> LmdbCacheIndex::Read(const CacheKey& 
   return std::optional<CacheRecord>(std::move(*r));
 }
 
-bool LmdbCacheIndex::Bump(const CacheKey& key, absl::Time t) {
+bool LmdbCacheIndex::Bump(const CacheKey& key, CacheRecord* r) {
+  absl::Time now = now_();
   absl::MutexLock lock(&mu_);
-  pending_[key.hex()] = t;
+  auto it = pending_.find(key.hex());
+  if (it != pending_.end() && it->second > r->last_used) r->last_used = it->second;
+  if (now - r->last_used < kLastUsedGranularity) return false;
+  r->last_used = now;
+  pending_[key.hex()] = now;
   return pending_.size() >= kFlushEvery;
 }
 
@@ -155,8 +160,7 @@ absl::StatusOr<std::optional<CacheRecord>> LmdbCacheIndex::Lookup(
       break;
   }
   Count(&CacheIndexStats::hits);
-  r->last_used = now_();
-  if (Bump(key, r->last_used)) KILN_RETURN_IF_ERROR(Flush());
+  if (Bump(key, &*r)) KILN_RETURN_IF_ERROR(Flush());
   return r;
 }
 
@@ -249,6 +253,7 @@ absl::StatusOr<std::unique_ptr<CacheIndex>> OpenLmdbCacheIndex(
     const std::string& dir, const LmdbCacheIndexOptions& options) {
   LmdbEnv::Options env_options;
   env_options.map_size = options.map_size;
+  env_options.durable = options.durable;
   env_options.databases = {"records"};
   KILN_ASSIGN_OR_RETURN(std::unique_ptr<LmdbEnv> env, LmdbEnv::Open(dir, env_options));
   std::function<absl::Time()> now = options.now ? options.now : [] { return absl::Now(); };

@@ -57,7 +57,8 @@ absl::StatusOr<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
   if (rc == 0) rc = mdb_env_set_maxreaders(raw, options.max_readers);
   if (rc == 0) rc = mdb_env_set_maxdbs(raw, static_cast<MDB_dbi>(options.databases.size() + 1));
   if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb configure '", dir, "'"));
-  rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0644);
+  unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | (options.durable ? 0u : unsigned{MDB_NOSYNC});
+  rc = mdb_env_open(raw, dir.c_str(), flags, 0644);
   if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb open '", dir, "'"));
   int dead = 0;
   (void)mdb_reader_check(raw, &dead);  // clears reader slots of crashed processes

@@ -34,6 +34,9 @@ class LmdbEnv {
     size_t map_size = size_t{1} << 30;  // virtual reservation; the file grows as needed
     unsigned max_readers = 1022;
     std::vector<std::string> databases;  // named databases, created if missing
+    // false: MDB_NOSYNC (no fsync at commit; a system crash may lose or corrupt recent
+    // commits). Only for bulk loads and benchmarks.
+    bool durable = true;
   };
 
   // Opens (creating `dir` if needed) the environment and its named databases.

@@ -100,6 +100,18 @@ TYPED_TEST(CacheIndexTest, LookupBumpsLastUsedVisibleInWalk) {
   EXPECT_EQ(seen[Key(2)], put_time);
 }
 
+TYPED_TEST(CacheIndexTest, LastUsedIsCoarse) {
+  ASSERT_TRUE(this->index_->Put(Key(1), Rec("a")).ok());
+  absl::Time put_time = this->clock_.Now();
+  this->clock_.Advance(kLastUsedGranularity / 2);
+  EXPECT_EQ((*this->index_->Lookup(Key(1)))->last_used, put_time);
+  this->clock_.Advance(kLastUsedGranularity);
+  absl::Time bumped = this->clock_.Now();
+  EXPECT_EQ((*this->index_->Lookup(Key(1)))->last_used, bumped);
+  this->clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ((*this->index_->Lookup(Key(1)))->last_used, bumped);  // the pending bump counts
+}
+
 TYPED_TEST(CacheIndexTest, UpdateAddsLazyLayers) {
   ASSERT_TRUE(this->index_->Put(Key(1), Rec("snap")).ok());
   Digest layer = Digest::Of("layer.tar.gz"), diff = Digest::Of("layer.tar");

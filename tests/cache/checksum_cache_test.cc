@@ -95,6 +95,39 @@ TEST_F(ChecksumCacheTest, CoversTreeAndNeverFollowsSymlinks) {
   EXPECT_EQ(Sum(c2.get()).combined, r.combined);
 }
 
+// The entry digest recipe documented in checksum_cache.h, recomputed by hand.
+TEST_F(ChecksumCacheTest, EntryDigestFollowsTheDocumentedRecipe) {
+  WriteFile("dir/file", "payload");
+  ASSERT_EQ(::chmod((ctx_ + "/dir/file").c_str(), 0640), 0);
+  ASSERT_EQ(::symlink("../target", (ctx_ + "/dir/link").c_str()), 0);
+  auto c = Open();
+  auto m = ByPath(Sum(c.get(), {"dir"}));
+  auto le = [](std::string& s, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  std::string f;
+  le(f, 8, 4);
+  f += "dir/file";
+  f += 'f';
+  le(f, 0640, 4);
+  le(f, ::getuid(), 4);
+  le(f, ::getgid(), 4);
+  base::Xxh128 content = base::Xxh128Of("payload");
+  le(f, content.high, 8);
+  le(f, content.low, 8);
+  EXPECT_EQ(m["dir/file"].digest, base::Xxh128Of(f));
+  std::string l;
+  le(l, 8, 4);
+  l += "dir/link";
+  l += 'l';
+  le(l, 0777, 4);
+  le(l, ::getuid(), 4);
+  le(l, ::getgid(), 4);
+  le(l, 9, 4);
+  l += "../target";
+  EXPECT_EQ(m["dir/link"].digest, base::Xxh128Of(l));
+}
+
 TEST_F(ChecksumCacheTest, NoOpPassHashesNothingAndOneChangeHashesOne) {
   MakeTree();
   auto c = Open();

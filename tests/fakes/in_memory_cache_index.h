@@ -1,5 +1,6 @@
 // InMemoryCacheIndex: a header-only CacheIndex fake (contract in cache/cache_index.h); passes
-// the same typed suite as LmdbCacheIndex. Last-used bumps are applied immediately.
+// the same typed suite as LmdbCacheIndex. Last-used bumps (coarse, as the contract says) are
+// applied immediately.
 // Thread-safe.
 #ifndef KILN_TESTS_FAKES_IN_MEMORY_CACHE_INDEX_H_
 #define KILN_TESTS_FAKES_IN_MEMORY_CACHE_INDEX_H_
@@ -46,7 +47,8 @@ class InMemoryCacheIndex final : public cache::CacheIndex {
         break;
     }
     ++stats_.hits;
-    it->second.last_used = now_();
+    absl::Time now = now_();
+    if (now - it->second.last_used >= cache::kLastUsedGranularity) it->second.last_used = now;
     return std::optional<cache::CacheRecord>(it->second);
   }
 
