@@ -1,4 +1,5 @@
-// Exclude predicates for copies, from .dockerignore-style patterns (the frontend's matcher).
+// Exclude predicates for copies and content checksums, from .dockerignore-style patterns
+// (engine/frontend/dockerignore.h: Docker's patternmatcher semantics).
 #ifndef KILN_ENGINE_BUILD_EXCLUDES_H_
 #define KILN_ENGINE_BUILD_EXCLUDES_H_
 
@@ -7,12 +8,15 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
 namespace kiln::engine {
 
-// Returns a predicate for CopyOptions::exclude; patterns follow .dockerignore rules
-// (`**`, `!` exceptions, last match wins).
-std::function<bool(std::string_view rel, bool is_dir)> MakeExcludeFn(
-    const std::vector<std::string>& patterns);
+// A predicate for CopyOptions::exclude and ChecksumCache: a file is left out when the
+// patterns exclude it; a directory only when nothing below it can be re-included by a "!"
+// exception (so its subtree may be skipped). InvalidArgument for a malformed pattern.
+using ExcludeFn = std::function<bool(std::string_view rel, bool is_dir)>;
+absl::StatusOr<ExcludeFn> MakeExcludeFn(const std::vector<std::string>& patterns);
 
 }  // namespace kiln::engine
 

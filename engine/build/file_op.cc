@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status.h"
+#include "cache/checksum_cache.h"
+#include "engine/build/context_checksums.h"
 #include "engine/build/excludes.h"
 #include "engine/build/results.h"
 #include "engine/build/rootfs_users.h"
@@ -56,15 +58,49 @@ class OpenedSource {
   base::UniqueFd fd_;
 };
 
-CopyOptions OptionsFor(const FileAction& a) {
+absl::StatusOr<CopyOptions> OptionsFor(const FileAction& a) {
   CopyOptions o;
   o.sources = a.sources;
   o.dest = a.path;
   o.mode = a.mode;
   o.preserve_owner = a.preserve_owner;
   o.allow_empty_wildcard = a.allow_empty_wildcard;
-  if (!a.excludes.empty()) o.exclude = MakeExcludeFn(a.excludes);
+  KILN_ASSIGN_OR_RETURN(o.exclude, MakeExcludeFn(a.excludes));
   return o;
+}
+
+bool HasGlob(std::string_view s) { return s.find_first_of("*?[\\") != std::string_view::npos; }
+
+// Content digest of a copy from the build context through the persisted checksum cache: a
+// no-op rebuild stats the selected files and reads none. Falls back to HashSources when a
+// selected path is itself a symlink (a copy follows it; the checksum cache never does).
+absl::StatusOr<std::string> ContextContentDigest(const Worker& w, const std::string& context_dir,
+                                                 int fd, const CopyOptions& o) {
+  if (w.checksums == nullptr) return HashSources(fd, o);
+  std::vector<std::string> paths;
+  for (const std::string& src : o.sources) {
+    if (HasGlob(src)) {
+      auto m = ExpandWildcards(fd, src);
+      if (!m.ok()) {
+        if (o.allow_empty_wildcard && m.status().code() == absl::StatusCode::kNotFound) continue;
+        return m.status();
+      }
+      paths.insert(paths.end(), m->begin(), m->end());
+    } else {
+      std::string p = src;
+      while (!p.empty() && p[0] == '/') p.erase(0, 1);
+      paths.push_back(p.empty() ? "." : p);
+    }
+  }
+  for (const std::string& p : paths) {
+    struct stat st;
+    if (::fstatat(fd, p.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+      return HashSources(fd, o);
+    }
+  }
+  KILN_ASSIGN_OR_RETURN(cache::ChecksumCache * cc, w.checksums->For(context_dir));
+  KILN_ASSIGN_OR_RETURN(cache::ChecksumResult r, cc->Checksum(fd, paths, o.exclude));
+  return "ctx:" + r.combined.hex();
 }
 
 absl::Status WriteFileInRoot(int root_fd, const FileAction& a, std::optional<Owner> owner) {
@@ -110,8 +146,15 @@ absl::StatusOr<base::Digest> FileOp::CacheKey(solver::ExecContext& ctx,
     if (a.source_input <= 0 || static_cast<size_t>(a.source_input) >= inputs.size()) {
       return absl::InternalError("file op: copy source input out of range");
     }
-    KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, *inputs[a.source_input].result));
-    KILN_ASSIGN_OR_RETURN(std::string content, HashSources(src->fd(), OptionsFor(a)));
+    const solver::Result& r = *inputs[a.source_input].result;
+    KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, r));
+    KILN_ASSIGN_OR_RETURN(CopyOptions o, OptionsFor(a));
+    std::string content;
+    if (auto* ctx_result = dynamic_cast<const ContextResult*>(&r)) {
+      KILN_ASSIGN_OR_RETURN(content, ContextContentDigest(*worker_, ctx_result->dir(), src->fd(), o));
+    } else {
+      KILN_ASSIGN_OR_RETURN(content, HashSources(src->fd(), o));
+    }
     absl::StrAppend(&key_material, "\ncontent:", content);
   }
   // Only the destination's key: sources are covered by their content (early cutoff).
@@ -148,7 +191,7 @@ absl::StatusOr<solver::ResultRef> FileOp::Exec(solver::ExecContext& ctx,
           break;
         case FileAction::Kind::kCopy: {
           KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, *inputs.at(a.source_input).result));
-          CopyOptions o = OptionsFor(a);
+          KILN_ASSIGN_OR_RETURN(CopyOptions o, OptionsFor(a));
           if (owner) {
             o.uid = owner->uid;
             o.gid = owner->gid;

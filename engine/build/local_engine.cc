@@ -28,6 +28,8 @@
 #include "engine/build/layers.h"
 #include "engine/build/results.h"
 #include "engine/build/worker.h"
+#include "engine/build/context_checksums.h"
+#include "engine/frontend/dockerignore.h"
 #include "engine/frontend/lower.h"
 #include "engine/image/image_store.h"
 #include "engine/image/state_root.h"
@@ -80,12 +82,12 @@ absl::StatusOr<std::string> ReadText(const std::string& path, const char* what) 
   return ss.str();
 }
 
-std::vector<std::string> ReadDockerignore(const std::string& context_dir) {
-  std::vector<std::string> out;
+std::vector<std::string> ContextExcludes(const std::string& context_dir) {
   std::ifstream in(context_dir + "/.dockerignore");
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
+  if (!in) return {};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ReadDockerignore(ss.str());
 }
 
 std::optional<int64_t> SourceDateEpoch(const BuildRequest& req) {
@@ -210,6 +212,7 @@ class LocalEngine : public Engine {
   std::unique_ptr<image::StoreImageResolver> resolver_;
   Worker worker_;
   std::unique_ptr<LayerStore> layers_;
+  std::unique_ptr<ContextChecksums> checksums_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<SnapshotCacheSeam> seam_;
   std::unique_ptr<solver::Solver> solver_;
@@ -249,6 +252,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   e->worker_.tmp = tmp;
   e->worker_.default_network = options.default_network.empty() ? "host" : options.default_network;
   KILN_ASSIGN_OR_RETURN(e->layers_, LayerStore::Open(&e->worker_, root + "/layers"));
+  e->checksums_ = std::make_unique<ContextChecksums>(root + "/checksums");
+  e->worker_.checksums = e->checksums_.get();
   sandbox::SandboxOptions so;
   so.state_dir = tmp;
   KILN_ASSIGN_OR_RETURN(e->sandbox_, sandbox::Sandbox::Create(std::move(so)));
@@ -307,7 +312,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   lo.filename = df_name;
   lo.target = req.target;
   lo.build_args = req.build_args;
-  lo.context_excludes = ReadDockerignore(req.context_dir);
+  lo.context_excludes = ContextExcludes(req.context_dir);
   lo.resolver = resolver_.get();
   if (!req.platform.empty()) lo.target_platform = req.platform;
   KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(text, lo));
@@ -321,7 +326,10 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   sreq.options.max_parallelism = req.max_parallelism;
   sreq.progress = [&bridge](const solver::ProgressEvent& e) { bridge.OnEvent(e); };
   sreq.cancel = cancel;
-  KILN_ASSIGN_OR_RETURN(solver::SolveResult solved, solver_->Solve(sreq));
+  absl::StatusOr<solver::SolveResult> solve = solver_->Solve(sreq);
+  (void)checksums_->SaveAll();  // keep what was hashed even when the build failed
+  if (!solve.ok()) return solve.status();
+  solver::SolveResult& solved = *solve;
   auto* top = dynamic_cast<const SnapshotResult*>(solved.outputs.at(0).get());
   if (top == nullptr) return absl::InternalError("build: the final step did not produce a filesystem");
 

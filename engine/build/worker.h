@@ -16,6 +16,8 @@
 
 namespace kiln::engine {
 
+class ContextChecksums;
+
 struct Worker {
   cache::ContentStore* content = nullptr;      // not owned
   snapshotter::Snapshotter* snapshots = nullptr;  // not owned
@@ -23,6 +25,7 @@ struct Worker {
   std::string root;                            // engine state root
   std::string tmp;                             // root/tmp: mount points and scratch files
   std::string default_network = "host";
+  ContextChecksums* checksums = nullptr;       // not owned; persisted context checksums
 };
 
 // A unique snapshot key ("<prefix>-<random hex>").
