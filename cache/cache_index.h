@@ -34,10 +34,10 @@ namespace kiln::cache {
 inline constexpr absl::Duration kLastUsedGranularity = absl::Minutes(1);
 
 struct CacheRecord {
-  std::string snapshot;                 // committed snapshot key/id
-  std::vector<base::Digest> layers;     // compressed layer blobs, base first; may be empty
-  std::vector<base::Digest> diff_ids;   // uncompressed digests, parallel to `layers`
-  int64_t size = 0;                     // bytes attributed to this record (snapshot usage)
+  std::string snapshot;                      // committed snapshot key/id
+  std::vector<base::Digest> layers;          // compressed layer blobs, base first; may be empty
+  std::vector<base::Digest> diff_ids;        // uncompressed digests, parallel to `layers`
+  int64_t size = 0;                          // bytes attributed to this record (snapshot usage)
   absl::Time created = absl::UnixEpoch();    // UnixEpoch = "unset" on Put
   absl::Time last_used = absl::UnixEpoch();  // UnixEpoch = "unset" on Put
   std::map<std::string, std::string> extra;  // generic extra results (e.g. image config)
@@ -78,8 +78,7 @@ class CacheIndex {
   virtual absl::Status Delete(const CacheKey& key) = 0;  // NotFound if absent
   // Every record in key order, with pending last-used bumps applied. `fn` may not call back
   // into the index.
-  virtual absl::Status Walk(
-      const std::function<void(const CacheKey&, const CacheRecord&)>& fn) = 0;
+  virtual absl::Status Walk(const std::function<void(const CacheKey&, const CacheRecord&)>& fn) = 0;
   // Writes pending last-used bumps.
   virtual absl::Status Flush() = 0;
   virtual CacheIndexStats stats() const = 0;

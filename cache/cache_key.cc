@@ -52,7 +52,8 @@ CacheKeyBuilder& CacheKeyBuilder::Bytes(std::string_view name, std::string_view 
 
 CacheKeyBuilder& CacheKeyBuilder::Int(std::string_view name, int64_t value) {
   char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    b[i] = static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xff);
   Field('i', name, std::string_view(b, 8));
   return *this;
 }

@@ -126,8 +126,11 @@ class Pass {
  public:
   Pass(const ChecksumState& state, base::ThreadPool& pool, const ChecksumExcludeFn& exclude,
        absl::Duration racy_window, Counters& counters)
-      : state_(state), pool_(pool), exclude_(exclude),
-        racy_ns_(absl::ToInt64Nanoseconds(racy_window)), counters_(counters) {}
+      : state_(state),
+        pool_(pool),
+        exclude_(exclude),
+        racy_ns_(absl::ToInt64Nanoseconds(racy_window)),
+        counters_(counters) {}
 
   // Starts the walk of one normalized selection (runs partly on the calling thread).
   void AddTop(int root_fd, const std::string& rel);
@@ -150,8 +153,8 @@ class Pass {
   void Fail(absl::Status st);
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
   void Emit(std::vector<ChecksumEntry> batch);
-  void Handle(const SharedFd& dir, const std::string& name, std::string rel,
-              const struct stat& st, std::vector<ChecksumEntry>* out);
+  void Handle(const SharedFd& dir, const std::string& name, std::string rel, const struct stat& st,
+              std::vector<ChecksumEntry>* out);
   void WalkDir(SharedFd parent, std::string name, std::string rel);
   void ReadDir(const SharedFd& dir, const std::string& rel);
   void HashFile(SharedFd dir, std::string name, std::string rel);
@@ -212,21 +215,25 @@ void Pass::AddTop(int root_fd, const std::string& rel) {
   struct open_how how = {};
   how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  UniqueFd pfd(static_cast<int>(::syscall(SYS_openat2, root_fd, parent.c_str(), &how, sizeof(how))));
+  UniqueFd pfd(
+      static_cast<int>(::syscall(SYS_openat2, root_fd, parent.c_str(), &how, sizeof(how))));
   if (!pfd && errno == ENOENT) {
-    return Fail(absl::NotFoundError(absl::StrCat("checksum '", rel, "': no such file or directory")));
+    return Fail(
+        absl::NotFoundError(absl::StrCat("checksum '", rel, "': no such file or directory")));
   }
   if (!pfd) return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "': open parent")));
   struct stat st;
   if (::fstatat(pfd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) {
-      return Fail(absl::NotFoundError(absl::StrCat("checksum '", rel, "': no such file or directory")));
+      return Fail(
+          absl::NotFoundError(absl::StrCat("checksum '", rel, "': no such file or directory")));
     }
     return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "'")));
   }
   counters_.stated.fetch_add(1, std::memory_order_relaxed);
   if (exclude_ && exclude_(rel, S_ISDIR(st.st_mode))) {
-    return Fail(absl::NotFoundError(absl::StrCat("checksum '", rel, "': excluded from the context")));
+    return Fail(
+        absl::NotFoundError(absl::StrCat("checksum '", rel, "': excluded from the context")));
   }
   std::vector<ChecksumEntry> out;
   Handle(std::make_shared<const UniqueFd>(std::move(pfd)), name, rel, st, &out);
@@ -244,7 +251,8 @@ void Pass::Handle(const SharedFd& dir, const std::string& name, std::string rel,
     char buf[4096];
     ssize_t n = ::readlinkat(dir->get(), name.c_str(), buf, sizeof(buf));
     if (n < 0) return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "': readlink")));
-    out->push_back(MakeEntry(std::move(rel), st, {}, std::string_view(buf, static_cast<size_t>(n))));
+    out->push_back(
+        MakeEntry(std::move(rel), st, {}, std::string_view(buf, static_cast<size_t>(n))));
   } else if (S_ISREG(st.st_mode)) {
     auto it = state_.find(rel);
     if (it != state_.end() && !it->second.racy && it->second.Matches(st)) {
@@ -261,8 +269,8 @@ void Pass::Handle(const SharedFd& dir, const std::string& name, std::string rel,
 
 void Pass::WalkDir(SharedFd parent, std::string name, std::string rel) {
   if (failed()) return;
-  UniqueFd fd(::openat(parent->get(), name.c_str(),
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(
+      ::openat(parent->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "': open dir")));
   parent.reset();
   ReadDir(std::make_shared<const UniqueFd>(std::move(fd)), rel);
@@ -300,7 +308,8 @@ void Pass::HashFile(SharedFd dir, std::string name, std::string rel) {
   UniqueFd fd(::openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
   if (!fd) return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "': open")));
   struct stat before, after;
-  if (::fstat(fd.get(), &before) != 0) return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "'")));
+  if (::fstat(fd.get(), &before) != 0)
+    return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "'")));
   if (!S_ISREG(before.st_mode)) {
     return Fail(absl::AbortedError(absl::StrCat("checksum '", rel, "': changed during the walk")));
   }
@@ -317,7 +326,8 @@ void Pass::HashFile(SharedFd dir, std::string name, std::string rel) {
     total += n;
   }
   base::Xxh128 content = h.Finish();
-  if (::fstat(fd.get(), &after) != 0) return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "'")));
+  if (::fstat(fd.get(), &after) != 0)
+    return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "'")));
   counters_.hashed.fetch_add(1, std::memory_order_relaxed);
   counters_.bytes.fetch_add(total, std::memory_order_relaxed);
   CachedFile rec = CachedFile::FromStat(before, content, false);
@@ -333,7 +343,9 @@ void Pass::HashFile(SharedFd dir, std::string name, std::string rel) {
 class ChecksumCacheImpl final : public ChecksumCache {
  public:
   ChecksumCacheImpl(std::string path, ChecksumState state, const ChecksumCacheOptions& options)
-      : path_(std::move(path)), options_(options), pool_(options.threads),
+      : path_(std::move(path)),
+        options_(options),
+        pool_(options.threads),
         state_(std::move(state)) {}
 
   absl::StatusOr<ChecksumResult> Checksum(int root_fd, const std::vector<std::string>& paths,
@@ -388,11 +400,10 @@ absl::StatusOr<ChecksumResult> ChecksumCacheImpl::Checksum(int root_fd,
   result.entries = pass.TakeEntries();
   std::sort(result.entries.begin(), result.entries.end(),
             [](const ChecksumEntry& a, const ChecksumEntry& b) { return a.path < b.path; });
-  result.entries.erase(std::unique(result.entries.begin(), result.entries.end(),
-                                   [](const ChecksumEntry& a, const ChecksumEntry& b) {
-                                     return a.path == b.path;
-                                   }),
-                       result.entries.end());
+  result.entries.erase(
+      std::unique(result.entries.begin(), result.entries.end(),
+                  [](const ChecksumEntry& a, const ChecksumEntry& b) { return a.path == b.path; }),
+      result.entries.end());
   Apply(pass, has_root, result.entries);
   std::string all;
   all.reserve(result.entries.size() * 16);

@@ -66,7 +66,7 @@ struct ChecksumStats {
 using ChecksumExcludeFn = std::function<bool(std::string_view relpath, bool is_dir)>;
 
 struct ChecksumCacheOptions {
-  size_t threads = 0;                           // 0 = one per core
+  size_t threads = 0;  // 0 = one per core
   absl::Duration racy_window = absl::Seconds(1);
 };
 

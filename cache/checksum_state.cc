@@ -87,8 +87,8 @@ absl::StatusOr<ChecksumState> DecodeChecksumState(std::string_view bytes) {
     CachedFile f;
     uint64_t mode = 0, racy = 0;
     if (!(dec.Str(&path) && dec.U64(&f.dev) && dec.U64(&f.ino) && dec.I64(&f.size) &&
-          dec.I64(&f.mtime_ns) && dec.I64(&f.ctime_ns) && dec.U64(&mode) &&
-          dec.U64(&f.hash.high) && dec.U64(&f.hash.low) && dec.U64(&racy))) {
+          dec.I64(&f.mtime_ns) && dec.I64(&f.ctime_ns) && dec.U64(&mode) && dec.U64(&f.hash.high) &&
+          dec.U64(&f.hash.low) && dec.U64(&racy))) {
       return corrupt();
     }
     f.mode = static_cast<uint32_t>(mode);
@@ -116,9 +116,10 @@ absl::StatusOr<std::optional<std::string>> ReadFileIfExists(const std::string& p
 }
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
-  std::string tmp = absl::StrCat(path, ".tmp.", ::getpid(), ".",
-                                 reinterpret_cast<uintptr_t>(bytes.data()));
-  base::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  std::string tmp =
+      absl::StrCat(path, ".tmp.", ::getpid(), ".", reinterpret_cast<uintptr_t>(bytes.data()));
+  base::UniqueFd fd(
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) return base::ErrnoError(absl::StrCat("create '", tmp, "'"));
   size_t off = 0;
   while (off < bytes.size()) {

@@ -43,7 +43,8 @@ class Decoder {
   bool U64(uint64_t* v) {
     if (in_.size() < 8) return false;
     uint64_t r = 0;
-    for (int i = 0; i < 8; ++i) r |= static_cast<uint64_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
+    for (int i = 0; i < 8; ++i)
+      r |= static_cast<uint64_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
     in_.remove_prefix(8);
     *v = r;
     return true;
@@ -57,7 +58,8 @@ class Decoder {
   bool Str(std::string* s) {
     if (in_.size() < 4) return false;
     uint32_t n = 0;
-    for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      n |= static_cast<uint32_t>(static_cast<unsigned char>(in_[i])) << (8 * i);
     in_.remove_prefix(4);
     if (in_.size() < n) return false;
     s->assign(in_.data(), n);

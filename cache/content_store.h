@@ -77,7 +77,7 @@ class ContentStore {
 
   virtual absl::Status SetLabels(const base::Digest& d,
                                  std::map<std::string, std::string> labels) = 0;
-  virtual absl::Status Touch(const base::Digest& d) = 0;  // updates last_used
+  virtual absl::Status Touch(const base::Digest& d) = 0;   // updates last_used
   virtual absl::Status Delete(const base::Digest& d) = 0;  // NotFound if absent
   virtual absl::Status Walk(const std::function<void(const BlobInfo&)>& fn) = 0;
 };

@@ -118,7 +118,10 @@ class FsContentStore;
 class FsWriter final : public ContentWriter {
  public:
   FsWriter(FsContentStore* store, int ingest_dir, UniqueFd fd, std::string name, std::string ref)
-      : store_(store), ingest_dir_(ingest_dir), fd_(std::move(fd)), name_(std::move(name)),
+      : store_(store),
+        ingest_dir_(ingest_dir),
+        fd_(std::move(fd)),
+        name_(std::move(name)),
         ref_(std::move(ref)) {}
   ~FsWriter() override {
     if (!published_) ::unlinkat(ingest_dir_, name_.c_str(), 0);
@@ -148,8 +151,11 @@ class FsContentStore final : public ContentStore {
  public:
   FsContentStore(std::string root, UniqueFd blobs, UniqueFd ingest, std::unique_ptr<LmdbEnv> env,
                  std::function<absl::Time()> now)
-      : root_(std::move(root)), blobs_(std::move(blobs)), ingest_(std::move(ingest)),
-        env_(std::move(env)), now_(std::move(now)) {}
+      : root_(std::move(root)),
+        blobs_(std::move(blobs)),
+        ingest_(std::move(ingest)),
+        env_(std::move(env)),
+        now_(std::move(now)) {}
 
   absl::Status CleanStaleIngests();
 
@@ -274,8 +280,8 @@ absl::StatusOr<BlobInfo> FsContentStore::Put(std::string_view bytes, Labels labe
 
 absl::StatusOr<BlobInfo> FsContentStore::Publish(const std::string& temp, const base::Digest& d,
                                                  Labels labels) {
-  int rc = ::renameat2(ingest_.get(), temp.c_str(), blobs_.get(), d.hex().c_str(),
-                       RENAME_NOREPLACE);
+  int rc =
+      ::renameat2(ingest_.get(), temp.c_str(), blobs_.get(), d.hex().c_str(), RENAME_NOREPLACE);
   if (rc != 0 && errno == EINVAL) {  // filesystem without RENAME_NOREPLACE: link is exclusive too
     rc = ::linkat(ingest_.get(), temp.c_str(), blobs_.get(), d.hex().c_str(), 0);
     if (rc == 0) ::unlinkat(ingest_.get(), temp.c_str(), 0);
@@ -299,7 +305,8 @@ absl::StatusOr<BlobInfo> FsContentStore::Publish(const std::string& temp, const 
 
 absl::StatusOr<struct stat> FsContentStore::StatBlob(const base::Digest& d, std::string_view op) {
   struct stat st;
-  if (d.empty()) return absl::InvalidArgumentError(absl::StrCat(base::AsAbsl(op), ": empty digest"));
+  if (d.empty())
+    return absl::InvalidArgumentError(absl::StrCat(base::AsAbsl(op), ": empty digest"));
   if (::fstatat(blobs_.get(), d.hex().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) {
       return absl::NotFoundError(absl::StrCat(base::AsAbsl(op), " '", d.str(), "': not found"));
@@ -383,7 +390,8 @@ absl::StatusOr<std::string> FsContentStore::ReadAll(const base::Digest& d, bool 
 }
 
 absl::Status FsContentStore::SetLabels(const base::Digest& d, Labels labels) {
-  return UpdateMeta(d, "set labels", [&](BlobMeta* m) { MergeLabels(&m->labels, std::move(labels)); })
+  return UpdateMeta(d, "set labels",
+                    [&](BlobMeta* m) { MergeLabels(&m->labels, std::move(labels)); })
       .status();
 }
 

@@ -180,7 +180,8 @@ absl::Status GarbageCollector::RemoveBlobs(const std::vector<Row>& kept,
     if (info.ok() && seen.insert(d).second) candidates.push_back(*std::move(info));
   }
   if (policy.all || policy.keep_duration.has_value()) {
-    absl::Time cutoff = policy.all ? absl::InfiniteFuture() : options_.now() - *policy.keep_duration;
+    absl::Time cutoff =
+        policy.all ? absl::InfiniteFuture() : options_.now() - *policy.keep_duration;
     KILN_RETURN_IF_ERROR(options_.store->Walk([&](const BlobInfo& b) {
       if (b.last_used < cutoff && !seen.contains(b.digest)) {
         seen.insert(b.digest);

@@ -132,8 +132,8 @@ bool LmdbCacheIndex::Bump(const CacheKey& key, CacheRecord* r) {
   return pending_.size() >= kFlushEvery;
 }
 
-absl::StatusOr<std::optional<CacheRecord>> LmdbCacheIndex::Lookup(
-    const CacheKey& key, const CacheValidator& validator) {
+absl::StatusOr<std::optional<CacheRecord>> LmdbCacheIndex::Lookup(const CacheKey& key,
+                                                                  const CacheValidator& validator) {
   KILN_ASSIGN_OR_RETURN(std::optional<CacheRecord> r, Read(key));
   if (!r.has_value()) {
     Count(&CacheIndexStats::misses);
@@ -230,12 +230,12 @@ absl::Status LmdbCacheIndex::Walk(
   {
     KILN_ASSIGN_OR_RETURN(LmdbTxn txn, LmdbTxn::Begin(*env_, /*write=*/false));
     KILN_RETURN_IF_ERROR(txn.ForEach(db(), [&](std::string_view k, std::string_view v) {
-      absl::StatusOr<base::Digest> key = base::Digest::Parse(absl::StrCat("sha256:", base::AsAbsl(k)));
+      absl::StatusOr<base::Digest> key =
+          base::Digest::Parse(absl::StrCat("sha256:", base::AsAbsl(k)));
       absl::StatusOr<CacheRecord> r = internal::DecodeCacheRecord(v);
       if (!key.ok() || !r.ok()) {
-        decode_error = absl::DataLossError(
-            absl::StrCat("walk cache index '", env_->dir(), "': corrupt record '",
-                         base::AsAbsl(k), "'"));
+        decode_error = absl::DataLossError(absl::StrCat(
+            "walk cache index '", env_->dir(), "': corrupt record '", base::AsAbsl(k), "'"));
         return false;
       }
       all.emplace_back(std::move(*key), std::move(*r));

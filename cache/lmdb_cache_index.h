@@ -15,9 +15,9 @@
 namespace kiln::cache {
 
 struct LmdbCacheIndexOptions {
-  std::function<absl::Time()> now;  // default absl::Now
+  std::function<absl::Time()> now;    // default absl::Now
   size_t map_size = size_t{4} << 30;  // address space reserved; the file grows as needed
-  bool durable = true;  // false: no fsync per commit (bulk loads, benchmarks only)
+  bool durable = true;                // false: no fsync per commit (bulk loads, benchmarks only)
 };
 
 absl::StatusOr<std::unique_ptr<CacheIndex>> OpenLmdbCacheIndex(

@@ -1,7 +1,9 @@
 // Cache benchmarks: checksum-cache passes over a 10,000-file context (100 dirs x 100 files x
 // 20 KiB, like shared/examples/big-context), and cache index lookups.
 // Figures and method: bench/cache/README.md.
+#include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,8 +13,6 @@
 #include <random>
 #include <string>
 #include <thread>
-
-#include <benchmark/benchmark.h>
 
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
@@ -50,7 +50,8 @@ Context& BigContext() {
           uint64_t v = rng();
           std::memcpy(&buf[k], &v, 8);
         }
-        std::ofstream(sub + "/f" + std::to_string(j), std::ios::binary).write(buf.data(), buf.size());
+        std::ofstream(sub + "/f" + std::to_string(j), std::ios::binary)
+            .write(buf.data(), buf.size());
       }
     }
     c->fd.reset(::open(c->root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -66,9 +67,18 @@ std::unique_ptr<ChecksumCache> OpenCache(const std::string& state) {
   return std::move(*c);
 }
 
-void Report(benchmark::State& state, ChecksumCache& c) {
+// Process CPU time (all threads, user+sys) in ms: load-independent cost of a pass.
+double CpuMs() {
+  struct rusage ru;
+  ::getrusage(RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+void Report(benchmark::State& state, ChecksumCache& c, double cpu_ms) {
   ChecksumStats s = c.stats();
   double iters = static_cast<double>(state.iterations());
+  state.counters["cpu_ms/iter"] = cpu_ms / iters;
   state.counters["stated/iter"] = static_cast<double>(s.files_stated) / iters;
   state.counters["hashed/iter"] = static_cast<double>(s.files_hashed) / iters;
   state.counters["MB_read/iter"] = static_cast<double>(s.bytes_read) / iters / 1e6;
@@ -78,6 +88,7 @@ void BM_ChecksumCold(benchmark::State& state) {
   Context& ctx = BigContext();
   std::string path = ctx.dir.path() + "/cold.csc";
   ChecksumStats total;
+  double cpu0 = CpuMs();
   for (auto _ : state) {
     auto c = OpenCache(path);  // never saved: starts empty every time
     auto r = c->Checksum(ctx.fd.get(), {"src"});
@@ -85,6 +96,7 @@ void BM_ChecksumCold(benchmark::State& state) {
     total.files_hashed += c->stats().files_hashed;
   }
   state.counters["hashed/iter"] = static_cast<double>(total.files_hashed) / state.iterations();
+  state.counters["cpu_ms/iter"] = (CpuMs() - cpu0) / static_cast<double>(state.iterations());
   state.SetBytesProcessed(state.iterations() * int64_t{kDirs} * kFilesPerDir * kFileSize);
 }
 BENCHMARK(BM_ChecksumCold)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -94,12 +106,13 @@ void BM_ChecksumNoop(benchmark::State& state) {
   auto c = OpenCache(ctx.dir.path() + "/noop.csc");
   if (!c->Checksum(ctx.fd.get(), {"src"}).ok()) std::abort();
   c->ResetStats();
+  double cpu0 = CpuMs();
   for (auto _ : state) {
     auto r = c->Checksum(ctx.fd.get(), {"src"});
     if (!r.ok()) std::abort();
     benchmark::DoNotOptimize(r->combined);
   }
-  Report(state, *c);
+  Report(state, *c, CpuMs() - cpu0);
 }
 BENCHMARK(BM_ChecksumNoop)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -112,6 +125,7 @@ void BM_ChecksumNoopAfterRestart(benchmark::State& state) {
     if (!c->Checksum(ctx.fd.get(), {"src"}).ok() || !c->Save().ok()) std::abort();
   }
   int64_t hashed = 0;
+  double cpu0 = CpuMs();
   for (auto _ : state) {
     auto c = OpenCache(path);
     auto r = c->Checksum(ctx.fd.get(), {"src"});
@@ -119,6 +133,7 @@ void BM_ChecksumNoopAfterRestart(benchmark::State& state) {
     hashed += c->stats().files_hashed;
   }
   state.counters["hashed/iter"] = static_cast<double>(hashed) / state.iterations();
+  state.counters["cpu_ms/iter"] = (CpuMs() - cpu0) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_ChecksumNoopAfterRestart)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -130,6 +145,7 @@ void BM_ChecksumOneFileChanged(benchmark::State& state) {
   std::string victim = ctx.root + "/src/d57/f42";
   std::string content(kFileSize, 'x');
   uint64_t n = 0;
+  double cpu0 = CpuMs();
   for (auto _ : state) {
     state.PauseTiming();
     std::string tag = std::to_string(++n);
@@ -139,7 +155,7 @@ void BM_ChecksumOneFileChanged(benchmark::State& state) {
     auto r = c->Checksum(ctx.fd.get(), {"src"});
     if (!r.ok()) std::abort();
   }
-  Report(state, *c);
+  Report(state, *c, CpuMs() - cpu0);
 }
 BENCHMARK(BM_ChecksumOneFileChanged)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -1,15 +1,16 @@
 // One typed suite for every CacheIndex (LmdbCacheIndex, InMemoryCacheIndex), plus LMDB-only
 // restart persistence and batched last-used write-back.
+#include "cache/cache_index.h"
+
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "base/temp_dir.h"
-#include "cache/cache_index.h"
 #include "cache/lmdb_cache_index.h"
 #include "tests/cache/fake_clock.h"
 #include "tests/fakes/in_memory_cache_index.h"
@@ -92,9 +93,9 @@ TYPED_TEST(CacheIndexTest, LookupBumpsLastUsedVisibleInWalk) {
   ASSERT_TRUE(hit.ok() && hit->has_value());
   EXPECT_EQ((*hit)->last_used, this->clock_.Now());
   std::map<CacheKey, absl::Time> seen;
-  ASSERT_TRUE(this->index_->Walk([&](const CacheKey& k, const CacheRecord& r) {
-    seen[k] = r.last_used;
-  }).ok());
+  ASSERT_TRUE(
+      this->index_->Walk([&](const CacheKey& k, const CacheRecord& r) { seen[k] = r.last_used; })
+          .ok());
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[Key(1)], this->clock_.Now());
   EXPECT_EQ(seen[Key(2)], put_time);
@@ -115,16 +116,18 @@ TYPED_TEST(CacheIndexTest, LastUsedIsCoarse) {
 TYPED_TEST(CacheIndexTest, UpdateAddsLazyLayers) {
   ASSERT_TRUE(this->index_->Put(Key(1), Rec("snap")).ok());
   Digest layer = Digest::Of("layer.tar.gz"), diff = Digest::Of("layer.tar");
-  ASSERT_TRUE(this->index_->Update(Key(1), [&](CacheRecord* r) {
-    r->layers.push_back(layer);
-    r->diff_ids.push_back(diff);
-  }).ok());
+  ASSERT_TRUE(this->index_
+                  ->Update(Key(1),
+                           [&](CacheRecord* r) {
+                             r->layers.push_back(layer);
+                             r->diff_ids.push_back(diff);
+                           })
+                  .ok());
   auto hit = this->index_->Lookup(Key(1));
   ASSERT_TRUE(hit.ok() && hit->has_value());
   EXPECT_EQ((*hit)->layers, std::vector<Digest>{layer});
   EXPECT_EQ((*hit)->diff_ids, std::vector<Digest>{diff});
-  EXPECT_EQ(this->index_->Update(Key(9), [](CacheRecord*) {}).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(this->index_->Update(Key(9), [](CacheRecord*) {}).code(), absl::StatusCode::kNotFound);
 }
 
 TYPED_TEST(CacheIndexTest, PutReplacesAndDeleteRemoves) {
@@ -215,10 +218,12 @@ TEST(LmdbCacheIndexTest, SurvivesRestartIncludingLastUsedBumps) {
   auto idx = OpenLmdbCacheIndex(dir->path() + "/index", opts);
   ASSERT_TRUE(idx.ok()) << idx.status();
   std::vector<CacheRecord> all;
-  ASSERT_TRUE((*idx)->Walk([&](const CacheKey& k, const CacheRecord& rec) {
-    EXPECT_EQ(k, Key(7));
-    all.push_back(rec);
-  }).ok());
+  ASSERT_TRUE((*idx)
+                  ->Walk([&](const CacheKey& k, const CacheRecord& rec) {
+                    EXPECT_EQ(k, Key(7));
+                    all.push_back(rec);
+                  })
+                  .ok());
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].snapshot, "persisted");
   EXPECT_EQ(all[0].layers, r.layers);

@@ -4,10 +4,10 @@
 // cross-checked with an independent Python implementation of the recipe in cache_key.h.
 #include "cache/cache_key.h"
 
+#include <gtest/gtest.h>
+
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace kiln::cache {
 namespace {
@@ -25,7 +25,8 @@ CacheKey ExecKey() {
 TEST(CacheKeyGoldenTest, VersionIsOne) { EXPECT_EQ(kCacheKeyVersion, 1u); }
 
 TEST(CacheKeyGoldenTest, EmptyOp) {
-  EXPECT_EQ(CacheKeyBuilder("").Finish().hex(), "cda400cde75f1b95aa475b1790f204416895764826f576dcd1ac29f2c61f7ca0");
+  EXPECT_EQ(CacheKeyBuilder("").Finish().hex(),
+            "cda400cde75f1b95aa475b1790f204416895764826f576dcd1ac29f2c61f7ca0");
 }
 
 TEST(CacheKeyGoldenTest, ImageSource) {
@@ -36,7 +37,9 @@ TEST(CacheKeyGoldenTest, ImageSource) {
             "e9814af8e0a1f1a104e6c55b5a54646b12966eb3b2c0264b2fcaa9f46887191c");
 }
 
-TEST(CacheKeyGoldenTest, ExecWithInput) { EXPECT_EQ(ExecKey().hex(), "df2f02fad6d06b02bdae56e815094319c93499b4b4f4c2c49c636a13222b7c32"); }
+TEST(CacheKeyGoldenTest, ExecWithInput) {
+  EXPECT_EQ(ExecKey().hex(), "df2f02fad6d06b02bdae56e815094319c93499b4b4f4c2c49c636a13222b7c32");
+}
 
 TEST(CacheKeyGoldenTest, CopyWithContentChecksumAndEveryFieldType) {
   CacheKey key = CacheKeyBuilder("file.copy")

@@ -3,6 +3,7 @@
 #include "cache/checksum_cache.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,8 +13,6 @@
 #include <map>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
@@ -81,9 +80,9 @@ TEST_F(ChecksumCacheTest, CoversTreeAndNeverFollowsSymlinks) {
   ChecksumResult r = Sum(c.get());
   std::vector<std::string> paths;
   for (const auto& e : r.entries) paths.push_back(e.path + ":" + e.type);
-  std::vector<std::string> want = {".:d",          "a.txt:f",         "docs:d",
-                                   "docs/readme.md:f", "passwd-link:l", "src:d",
-                                   "src/lib:d",    "src/lib/util.c:f", "src/main.c:f"};
+  std::vector<std::string> want = {".:d",           "a.txt:f", "docs:d",    "docs/readme.md:f",
+                                   "passwd-link:l", "src:d",   "src/lib:d", "src/lib/util.c:f",
+                                   "src/main.c:f"};
   EXPECT_EQ(paths, want);
   auto m = ByPath(r);
   EXPECT_EQ(m["a.txt"].content, base::Xxh128Of("alpha"));

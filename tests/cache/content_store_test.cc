@@ -1,26 +1,26 @@
 // One typed suite run against every ContentStore (FsContentStore and InMemoryContentStore),
 // plus filesystem-only checks: restart persistence, crash safety of ingest, on-disk layout.
+#include "cache/content_store.h"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "absl/synchronization/mutex.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
-#include "cache/content_store.h"
 #include "cache/fs_content_store.h"
 #include "tests/cache/fake_clock.h"
 #include "tests/fakes/in_memory_content_store.h"
@@ -208,10 +208,12 @@ TYPED_TEST(ContentStoreTest, WalkListsEveryBlob) {
   }
   std::set<Digest> got;
   int64_t total = 0;
-  ASSERT_TRUE(this->store_->Walk([&](const BlobInfo& b) {
-    got.insert(b.digest);
-    total += b.size;
-  }).ok());
+  ASSERT_TRUE(this->store_
+                  ->Walk([&](const BlobInfo& b) {
+                    got.insert(b.digest);
+                    total += b.size;
+                  })
+                  .ok());
   EXPECT_EQ(got, want);
   EXPECT_EQ(total, 10 * 6 + 10 * 7);
 }

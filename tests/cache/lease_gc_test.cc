@@ -1,5 +1,7 @@
 // Leases (counting, removal guards, threads) and GC (age, size/LRU, sharing, chains, blobs,
 // du) over the real FsContentStore and LmdbCacheIndex with a fake snapshot side.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -7,8 +9,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/synchronization/mutex.h"
 #include "base/temp_dir.h"
@@ -72,7 +72,8 @@ TEST(LeaseTest, ConcurrentHoldersAndCollector) {
     threads.emplace_back([&] {
       for (int i = 0; i < 2000; ++i) {
         Lease l = m.NewLease();
-        if (l.HoldSnapshot("shared-parent").ok() && m.Count(LeaseKind::kSnapshot, "shared-parent") < 1) {
+        if (l.HoldSnapshot("shared-parent").ok() &&
+            m.Count(LeaseKind::kSnapshot, "shared-parent") < 1) {
           violated = true;
         }
       }

@@ -144,15 +144,19 @@ class InMemoryContentStore final : public cache::ContentStore {
    public:
     MemWriter(InMemoryContentStore* store, std::string ref) : store_(store), ref_(std::move(ref)) {}
     absl::Status Write(const void* data, size_t len) override {
-      if (done_) return absl::FailedPreconditionError(absl::StrCat("write '", ref_, "': committed"));
+      if (done_)
+        return absl::FailedPreconditionError(absl::StrCat("write '", ref_, "': committed"));
       buf_.append(static_cast<const char*>(data), len);
       return absl::OkStatus();
     }
     int64_t Offset() const override { return static_cast<int64_t>(buf_.size()); }
-    base::Digest CurrentDigest() override { return done_ ? base::Digest() : base::Digest::Of(buf_); }
+    base::Digest CurrentDigest() override {
+      return done_ ? base::Digest() : base::Digest::Of(buf_);
+    }
     absl::StatusOr<cache::BlobInfo> Commit(const base::Digest& expected = {},
                                            Labels labels = {}) override {
-      if (done_) return absl::FailedPreconditionError(absl::StrCat("commit '", ref_, "': committed"));
+      if (done_)
+        return absl::FailedPreconditionError(absl::StrCat("commit '", ref_, "': committed"));
       done_ = true;
       base::Digest got = base::Digest::Of(buf_);
       if (!expected.empty() && expected != got) {
