@@ -319,6 +319,11 @@ absl::StatusOr<ApplyResult> ApplyLayer(ByteSource* layer, const std::string& tar
   if (!s.ok()) return base::Annotate(s, "apply layer to '" + target + "'");
   result.diff_id = hashed.Finish();
   result.uncompressed_size = hashed.size();
+  if (!options.expected_diff_id.empty() && result.diff_id != options.expected_diff_id) {
+    return absl::DataLossError("apply layer to '" + target + "': diffID " +
+                               result.diff_id.str() + " does not match the expected " +
+                               options.expected_diff_id.str());
+  }
   return result;
 }
 

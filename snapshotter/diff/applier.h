@@ -48,6 +48,9 @@ enum class UnmappedIds { kFail, kMapToRoot };
 
 struct ApplyOptions {
   UnmappedIds unmapped_ids = UnmappedIds::kFail;
+  // When set, the sha256 of the uncompressed stream must equal it (the image config's
+  // rootfs.diff_ids entry); a mismatch is DataLoss, reported after the whole stream is read.
+  base::Digest expected_diff_id;
 };
 
 struct ApplyResult {

@@ -142,10 +142,21 @@ TEST_F(CompressionTest, FdSinkWritesTheSameBytes) {
   FdSource src(rfd);
   std::string dst = tmp_.path() + "/dst";
   testing::MakeDir(dst);
-  auto r = ApplyLayer(&src, dst);
+  ApplyOptions want;
+  want.expected_diff_id = d->diff_id;
+  auto r = ApplyLayer(&src, dst, want);
   ::close(rfd);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->diff_id, d->diff_id);
+  // A layer whose content does not hash to the expected diffID is DataLoss.
+  ApplyOptions wrong;
+  wrong.expected_diff_id = base::Digest::Of("something else");
+  StringSource again(blob);
+  std::string dst2 = tmp_.path() + "/dst2";
+  testing::MakeDir(dst2);
+  auto r2 = ApplyLayer(&again, dst2, wrong);
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.status().code(), absl::StatusCode::kDataLoss) << r2.status();
 }
 
 }  // namespace
