@@ -395,6 +395,39 @@ TEST_F(FsContentStoreTest, KilledWriterLeavesNoBlobAndReingestWorks) {
   EXPECT_EQ(*(*store)->ReadAll(d, true), payload);
 }
 
+TEST_F(FsContentStoreTest, ConcurrentProcessesWriteOneBlobOnce) {
+  std::string payload(1 << 20, 'p');
+  payload += "end";
+  constexpr int kChildren = 4;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kChildren; ++i) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto store = OpenFsContentStore(root_);
+      if (!store.ok()) ::_exit(2);
+      auto info = (*store)->Put(payload, {{"child" + std::to_string(i), "1"}});
+      ::_exit(info.ok() && info->digest == Digest::Of(payload) ? 0 : 3);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int wstatus = 0;
+    ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+    EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "child status " << wstatus;
+  }
+  auto store = OpenFsContentStore(root_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  int count = 0;
+  ASSERT_TRUE((*store)->Walk([&](const BlobInfo&) { ++count; }).ok());
+  EXPECT_EQ(count, 1);
+  auto info = (*store)->Info(Digest::Of(payload));
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->labels.size(), static_cast<size_t>(kChildren));
+  EXPECT_EQ(*(*store)->ReadAll(Digest::Of(payload), true), payload);
+  EXPECT_EQ(CountIngest(), 0u);
+}
+
 TEST_F(FsContentStoreTest, AnotherProcessOpeningKeepsLiveIngests) {
   auto store = OpenFsContentStore(root_);
   ASSERT_TRUE(store.ok());
