@@ -15,6 +15,7 @@ struct DiffHasher::Codec {
   bool z_init = false;
   bool z_ended = false;  // the current gzip member ended; more input starts a new member
   ZSTD_DStream* zs = nullptr;
+  size_t zstd_pending = 0;  // last ZSTD_decompressStream hint; 0 when a frame just ended
   std::string out = std::string(1 << 17, '\0');
   ~Codec() {
     if (z_init) inflateEnd(&z);
@@ -67,9 +68,10 @@ absl::Status DiffHasher::Decode(const char* data, size_t len) {
   if (compression_ == Compression::kGzip) {
     c.z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
     c.z.avail_in = static_cast<uInt>(len);
-    while (c.z.avail_in > 0) {
+    while (true) {
       if (c.z_ended) {
-        inflateReset(&c.z);
+        if (c.z.avail_in == 0) break;
+        inflateReset(&c.z);  // another gzip member follows
         c.z_ended = false;
       }
       c.z.next_out = reinterpret_cast<Bytef*>(c.out.data());
@@ -80,19 +82,25 @@ absl::Status DiffHasher::Decode(const char* data, size_t len) {
             "gunzip layer: ", c.z.msg != nullptr ? c.z.msg : "corrupt gzip data"));
       }
       sha_.Update(c.out.data(), c.out.size() - c.z.avail_out);
-      if (r == Z_STREAM_END) c.z_ended = true;
-      if (r == Z_BUF_ERROR && c.z.avail_out != 0) break;
+      if (r == Z_STREAM_END) {
+        c.z_ended = true;
+        continue;
+      }
+      // Done with this input once inflate neither has input left nor filled the output.
+      if (c.z.avail_out != 0 || r == Z_BUF_ERROR) break;
     }
     return absl::OkStatus();
   }
   ZSTD_inBuffer in = {data, len, 0};
-  while (in.pos < in.size) {
+  while (true) {
     ZSTD_outBuffer out = {c.out.data(), c.out.size(), 0};
     size_t r = ZSTD_decompressStream(c.zs, &out, &in);
     if (ZSTD_isError(r)) {
       return absl::InvalidArgumentError(absl::StrCat("unzstd layer: ", ZSTD_getErrorName(r)));
     }
     sha_.Update(c.out.data(), out.pos);
+    c.zstd_pending = r;
+    if (in.pos == in.size && out.pos < out.size) break;
   }
   return absl::OkStatus();
 }
@@ -101,6 +109,9 @@ absl::StatusOr<base::Digest> DiffHasher::Finish() {
   if (compression_ == Compression::kUnknown) KILN_RETURN_IF_ERROR(Start());
   if (compression_ == Compression::kGzip && !codec_->z_ended) {
     return absl::InvalidArgumentError("gunzip layer: truncated gzip stream");
+  }
+  if (compression_ == Compression::kZstd && codec_->zstd_pending != 0) {
+    return absl::InvalidArgumentError("unzstd layer: truncated zstd stream");
   }
   return sha_.Finish();
 }

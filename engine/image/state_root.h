@@ -6,8 +6,10 @@
 
 namespace kiln::engine::image {
 
-// /var/lib/kiln for root; otherwise ${XDG_DATA_HOME:-$HOME/.local/share}/kiln (falling back to
-// the passwd home directory when HOME is unset). Does not create anything. Thread-safe.
+// /var/lib/kiln for root of the initial user namespace; otherwise
+// ${XDG_DATA_HOME:-$HOME/.local/share}/kiln (the passwd home when HOME is unset). "Root"
+// inside a rootless user namespace is really the invoking user, so it gets the latter too.
+// Does not create anything. Thread-safe.
 std::string DefaultStateRoot();
 
 // Subdirectories of a state root: the content store and the image store.

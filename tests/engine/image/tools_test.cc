@@ -10,6 +10,8 @@
 #include "engine/image/store_resolver.h"
 #include "engine/oci/image_config.h"
 #include "engine/oci/layout_writer.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/media_types.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/image/test_util.h"
@@ -129,6 +131,28 @@ TEST_F(ToolsTest, ImportsAndResolvesTheRealBusyboxBase) {
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   ASSERT_TRUE(r->config.cmd.has_value());
   EXPECT_EQ(*r->config.cmd, std::vector<std::string>{"sh"});
+  // The same image as a classic `docker save` tar (gzip layer named layer.tar): the importer
+  // verifies the 1 MB gzip layer against the config's diff_id and keeps its digest.
+  auto man = oci::ParseManifest(*content_->ReadAll(r->manifest_digest));
+  ASSERT_TRUE(man.ok());
+  std::string save = Path("save");
+  ASSERT_EQ(::mkdir(save.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((save + "/l0").c_str(), 0755), 0);
+  test_util::WriteFile(save + "/" + r->config_digest.hex() + ".json",
+                       *content_->ReadAll(r->config_digest));
+  test_util::WriteFile(save + "/l0/layer.tar", *content_->ReadAll(man->layers[0].digest));
+  test_util::WriteFile(save + "/manifest.json", R"([{"Config":")" + r->config_digest.hex() +
+                                                    R"(.json","RepoTags":["bb:classic"],"Layers":["l0/layer.tar"]}])");
+  auto tar = RunTool({"tar", "-C", save, "-cf", Path("save.tar"), "."});
+  ASSERT_EQ(tar.exit_code, 0) << tar.output;
+  auto classic = (*store)->Import(Path("save.tar"));
+  ASSERT_TRUE(classic.ok()) << classic.status();
+  auto classic_man = oci::ParseManifest(*content_->ReadAll((*classic)[0].target.digest));
+  ASSERT_TRUE(classic_man.ok());
+  EXPECT_EQ(classic_man->layers[0].digest, man->layers[0].digest);
+  EXPECT_EQ(classic_man->layers[0].media_type, oci::kMediaTypeOciLayerGzip);
+  EXPECT_EQ(classic_man->config.digest, r->config_digest);
+
   // Export it again with the writer: skopeo reads the result, digests unchanged.
   ASSERT_TRUE(oci::WriteOciLayoutDir(*content_, (*records)[0].target, Path("again"),
                                      {"docker.io/library/busybox:1.35"}).ok());
