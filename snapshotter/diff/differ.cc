@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -99,6 +100,16 @@ absl::StatusOr<LayerDescriptor> DiffMounts(const std::vector<base::Mount>& lower
     if (upperdir.size() == 1 && OverlayOption(upper[0], "lowerdir") == LowerDirsOf(lower)) {
       return DiffUpperDir(upperdir[0], options, sink);
     }
+  }
+  // Plain bind mounts are read straight from their source: no mount needed.
+  auto plain_dir = [](const std::vector<base::Mount>& ms) -> std::optional<std::string> {
+    if (ms.empty()) return std::string();
+    if (ms.size() == 1 && ms[0].type == "bind") return ms[0].source;
+    return std::nullopt;
+  };
+  std::optional<std::string> lower_src = plain_dir(lower), upper_src = plain_dir(upper);
+  if (lower_src && upper_src && !upper_src->empty()) {
+    return DiffTrees(*lower_src, *upper_src, options, sink);
   }
   KILN_ASSIGN_OR_RETURN(base::TempDir tmp, base::TempDir::Create("kiln-diff-"));
   std::string lower_dir = tmp.path() + "/lower";

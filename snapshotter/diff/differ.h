@@ -57,7 +57,8 @@ absl::StatusOr<LayerDescriptor> DiffTrees(const std::string& lower, const std::s
 
 // Layer between two mount descriptions (what a snapshotter's Mounts() returns; `lower` empty =
 // no parent). If `upper` is a single overlay mount with an upperdir and its lowerdirs are
-// exactly what `lower` shows, the upperdir fast path is used without mounting anything.
+// exactly what `lower` shows, the upperdir fast path is used without mounting anything. If
+// each side is empty or a single bind mount, the bind sources are compared directly.
 // Otherwise both are mounted read-only under a private temp dir (base::MountAt; needs a mount
 // namespace where the caller may mount, e.g. after base::EnterRootlessNamespace) and compared.
 absl::StatusOr<LayerDescriptor> DiffMounts(const std::vector<base::Mount>& lower,

@@ -144,20 +144,31 @@ TEST_F(OverlayDiffTest, DiffMountsUsesTheUpperDirOrComparesTrees) {
   ASSERT_TRUE(d0.ok()) << d0.status();
   EXPECT_EQ(d1->diff_id, d0->diff_id) << "overlay fast path not taken";
 
-  // A bind of the merged result is compared as two trees (mounted read-only).
+  // A bind of the merged result: the two bind sources are compared as trees.
   MountOverlay(m, P("merged"));
   StringSink slow;
   auto d2 = DiffMounts(lower, {base::Mount{"bind", P("merged"), {"rbind"}}}, o, &slow);
   ASSERT_TRUE(d2.ok()) << d2.status();
   mounted_.clear();
-  for (const std::string* blob : {&fast.data(), &slow.data()}) {
-    std::string target = P(blob == &fast.data() ? "copy" : "upper2");
+  // An overlay whose lowerdirs are not what `lower` shows: both get mounted read-only.
+  MakeDir(P("lowercopy"));
+  testing::CopyTree(P("lower"), P("lowercopy"));
+  StringSink mounted;
+  auto d3 = DiffMounts({base::Mount{"bind", P("lowercopy"), {"rbind"}}}, {m}, o, &mounted);
+  ASSERT_TRUE(d3.ok()) << d3.status();
+  EXPECT_NE(d3->diff_id, d0->diff_id) << "expected a tree comparison, not the upperdir";
+  int i = 0;
+  for (const std::string* blob : {&fast.data(), &slow.data(), &mounted.data()}) {
+    std::string target = P("target" + std::to_string(i++));
+    MakeDir(target);
     testing::CopyTree(P("lower"), target);
     StringSource src(*blob);
     auto r = ApplyLayer(&src, target);
     ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_EQ(testing::DiffTreesText(want, Snapshot(target)), "");
+    EXPECT_EQ(testing::DiffTreesText(want, Snapshot(target)), "") << "layer " << i;
   }
+  // Nothing stays mounted under the differ's temp dirs.
+  EXPECT_EQ(testing::Shell("grep -q kiln-diff- /proc/self/mountinfo"), 1);
 }
 
 }  // namespace
