@@ -24,22 +24,21 @@ bool HasGcRef(const std::map<std::string, std::string>& labels) {
   return it != labels.end() && it->first.rfind(kGcRefLabelPrefix, 0) == 0;
 }
 
-struct Users {
+}  // namespace
+
+struct GarbageCollector::Users {
   absl::flat_hash_map<std::string, int> snapshots;
   absl::flat_hash_map<base::Digest, int> blobs;
 };
 
-template <typename Rows>
-Users CountUsers(const Rows& rows) {
-  Users u;
+GarbageCollector::Users GarbageCollector::CountUsers(const std::vector<Row>& rows) {
+  GarbageCollector::Users u;
   for (const auto& r : rows) {
     ++u.snapshots[r.rec.snapshot];
     for (const base::Digest& d : r.rec.layers) ++u.blobs[d];
   }
   return u;
 }
-
-}  // namespace
 
 GarbageCollector::GarbageCollector(GcOptions options) : options_(std::move(options)) {
   if (!options_.now) options_.now = [] { return absl::Now(); };
@@ -98,18 +97,17 @@ absl::StatusOr<std::vector<DiskUsageEntry>> GarbageCollector::DiskUsage() {
   return out;
 }
 
-absl::StatusOr<GcReport> GarbageCollector::Prune(const GcPolicy& policy) {
-  absl::MutexLock lock(&prune_mu_);
-  KILN_ASSIGN_OR_RETURN(std::vector<Row> rows, Collect());
+std::vector<const GarbageCollector::Row*> GarbageCollector::Select(const std::vector<Row>& rows,
+                                                                   const GcPolicy& policy,
+                                                                   GcReport* report) const {
   absl::Time cutoff = policy.keep_duration.has_value() ? options_.now() - *policy.keep_duration
                                                        : absl::InfinitePast();
-  GcReport report;
   int64_t total = 0;
   std::vector<const Row*> lru;
   for (const Row& row : rows) {
     total += row.size();
     if (Leased(row)) {
-      ++report.kept_leased;
+      ++report->kept_leased;
     } else {
       lru.push_back(&row);
     }
@@ -124,39 +122,55 @@ absl::StatusOr<GcReport> GarbageCollector::Prune(const GcPolicy& policy) {
     selected.push_back(row);
     total -= row->size();
   }
+  return selected;
+}
 
+absl::StatusOr<bool> GarbageCollector::RemoveOne(const Row& row, Users& users,
+                                                 std::vector<base::Digest>* freed,
+                                                 GcReport* report) {
+  const std::string& snap = row.rec.snapshot;
+  std::optional<LeaseManager::RemovalGuard> guard;
+  if (options_.leases != nullptr) {
+    guard = options_.leases->TryBeginRemoval(LeaseKind::kSnapshot, snap);
+    if (!guard.has_value()) return false;  // leased since we looked: keep
+  }
+  int64_t bytes = 0;
+  bool last_user = users.snapshots[snap] == 1 &&
+                   !(options_.snapshot_referenced && options_.snapshot_referenced(snap));
+  if (last_user) {
+    absl::Status st = options_.snapshots->Remove(snap);
+    if (absl::IsFailedPrecondition(st)) return false;  // dependents first; retry next round
+    if (!st.ok() && !absl::IsNotFound(st)) return st;
+    bytes = row.snapshot_size;
+  }
+  absl::Status st = options_.index->Delete(row.key);
+  if (!st.ok() && !absl::IsNotFound(st)) return st;
+  --users.snapshots[snap];
+  for (const base::Digest& d : row.rec.layers) {
+    if (--users.blobs[d] == 0) freed->push_back(d);
+  }
+  report->bytes_freed += bytes;
+  report->removed.push_back(GcRemovedRecord{row.key, snap, bytes, row.rec.last_used});
+  return true;
+}
+
+absl::StatusOr<GcReport> GarbageCollector::Prune(const GcPolicy& policy) {
+  absl::MutexLock lock(&prune_mu_);
+  KILN_ASSIGN_OR_RETURN(std::vector<Row> rows, Collect());
+  GcReport report;
+  std::vector<const Row*> selected = Select(rows, policy, &report);
   Users users = CountUsers(rows);
   absl::flat_hash_set<const Row*> removed;
   std::vector<base::Digest> freed_blobs;
+  // Rounds: a snapshot whose children are still there is retried after they went.
   for (bool progress = true; progress && removed.size() < selected.size();) {
     progress = false;
     for (const Row* row : selected) {
       if (removed.contains(row)) continue;
-      const std::string& snap = row->rec.snapshot;
-      std::optional<LeaseManager::RemovalGuard> guard;
-      if (options_.leases != nullptr) {
-        guard = options_.leases->TryBeginRemoval(LeaseKind::kSnapshot, snap);
-        if (!guard.has_value()) continue;  // leased since we looked: keep
-      }
-      int64_t freed = 0;
-      bool last_user = users.snapshots[snap] == 1 &&
-                       !(options_.snapshot_referenced && options_.snapshot_referenced(snap));
-      if (last_user) {
-        absl::Status st = options_.snapshots->Remove(snap);
-        if (absl::IsFailedPrecondition(st)) continue;  // dependents first; retry next round
-        if (!st.ok() && !absl::IsNotFound(st)) return st;
-        freed = row->snapshot_size;
-      }
-      absl::Status st = options_.index->Delete(row->key);
-      if (!st.ok() && !absl::IsNotFound(st)) return st;
-      --users.snapshots[snap];
-      for (const base::Digest& d : row->rec.layers) {
-        if (--users.blobs[d] == 0) freed_blobs.push_back(d);
-      }
+      KILN_ASSIGN_OR_RETURN(bool done, RemoveOne(*row, users, &freed_blobs, &report));
+      if (!done) continue;
       removed.insert(row);
       progress = true;
-      report.bytes_freed += freed;
-      report.removed.push_back(GcRemovedRecord{row->key, snap, freed, row->rec.last_used});
     }
   }
   std::vector<Row> kept;

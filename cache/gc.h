@@ -99,8 +99,17 @@ class GarbageCollector {
 
  private:
   struct Row;
+  struct Users;
   absl::StatusOr<std::vector<Row>> Collect();
+  static Users CountUsers(const std::vector<Row>& rows);
   bool Leased(const Row& row) const;
+  // The unleased records the policy removes, least recently used first.
+  std::vector<const Row*> Select(const std::vector<Row>& rows, const GcPolicy& policy,
+                                 GcReport* report) const;
+  // Removes one record (snapshot first, then the index entry). Returns false when it must
+  // wait (leased meanwhile, or dependents not removed yet).
+  absl::StatusOr<bool> RemoveOne(const Row& row, Users& users, std::vector<base::Digest>* freed,
+                                 GcReport* report);
   absl::Status RemoveBlobs(const std::vector<Row>& kept, const std::vector<base::Digest>& freed,
                            const GcPolicy& policy, GcReport* report);
 
