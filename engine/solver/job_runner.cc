@@ -263,6 +263,7 @@ ProgressEvent Scheduler::MakeEvent(const Job& job, ProgressKind kind) const {
 void Scheduler::Emit(Job& job, const ProgressEvent& event) {
   absl::MutexLock lock(&job.emit_mu);
   if (event.kind != ProgressKind::kLog && event.kind != ProgressKind::kProgress) {
+    if (job.lifecycle.empty()) job.lifecycle.reserve(3);  // started, cached, completed
     job.lifecycle.push_back(event);
   }
   for (const Job::Subscriber& subscriber : job.subscribers) (*subscriber.sink)(event);

@@ -23,12 +23,18 @@ void LogTail::Append(std::string_view bytes) {
 void LogTail::PushLine(std::string line) {
   if (max_lines_ == 0) return;
   if (partial_cut_) line += "...";
-  lines_.push_back(std::move(line));
-  while (lines_.size() > max_lines_) lines_.pop_front();
+  if (lines_.size() < max_lines_) {
+    lines_.push_back(std::move(line));
+    return;
+  }
+  lines_[first_] = std::move(line);
+  first_ = (first_ + 1) % max_lines_;
 }
 
 std::vector<std::string> LogTail::Lines() const {
-  std::vector<std::string> out(lines_.begin(), lines_.end());
+  std::vector<std::string> out;
+  out.reserve(lines_.size() + 1);
+  for (size_t i = 0; i < lines_.size(); ++i) out.push_back(lines_[(first_ + i) % lines_.size()]);
   if (!partial_.empty()) {
     out.push_back(partial_cut_ ? partial_ + "..." : partial_);
     if (out.size() > max_lines_) out.erase(out.begin());

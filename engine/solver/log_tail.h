@@ -5,7 +5,6 @@
 #define KILN_ENGINE_SOLVER_LOG_TAIL_H_
 
 #include <cstddef>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,7 +28,8 @@ class LogTail {
 
   size_t max_lines_;
   size_t max_line_bytes_;
-  std::deque<std::string> lines_;
+  std::vector<std::string> lines_;  // ring buffer once full; first_ is the oldest
+  size_t first_ = 0;
   std::string partial_;
   bool partial_cut_ = false;
 };

@@ -156,8 +156,39 @@ void Scheduler::Pump(BuildState& build) {
     job->state = JobState::kQueued;
     job->charged = build.shared_from_this();
     ++build.running;
-    pool_.Submit([this, job = std::move(job)] { RunJob(job); });
+    Dispatch(std::move(job));
   }
+}
+
+namespace {
+// The continuation slot of the worker thread currently running a task of `owner`.
+struct InlineSlot {
+  const Scheduler* owner = nullptr;
+  std::shared_ptr<Job> job;
+};
+thread_local InlineSlot* tls_inline = nullptr;
+}  // namespace
+
+void Scheduler::Dispatch(JobRef job) {
+  // A worker that just made a job ready runs it next itself (no queue hand-off, no wake-up);
+  // anything beyond one continuation goes through the pool so other workers can take it.
+  if (tls_inline != nullptr && tls_inline->owner == this && tls_inline->job == nullptr) {
+    tls_inline->job = std::move(job);
+    return;
+  }
+  pool_.Submit([this, job = std::move(job)] { RunTask(job); });
+}
+
+void Scheduler::RunTask(JobRef job) {
+  InlineSlot slot{this, nullptr};
+  InlineSlot* saved = tls_inline;
+  tls_inline = &slot;
+  while (job != nullptr) {
+    RunJob(job);
+    job = std::move(slot.job);
+    slot.job = nullptr;
+  }
+  tls_inline = saved;
 }
 
 void Scheduler::ReleaseCharge(Job& job) {

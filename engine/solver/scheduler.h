@@ -51,6 +51,10 @@ class Scheduler {
   void MakeReady(const JobRef& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Pump(BuildState& build) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseCharge(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands a queued job to a worker (see scheduler.cc: continuation on the same worker).
+  void Dispatch(JobRef job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A pool task: runs `job`, then any continuation it dispatched.
+  void RunTask(JobRef job);
 
   // --- running a job (job_runner.cc) ---
   void RunJob(const JobRef& job);
