@@ -146,7 +146,8 @@ absl::StatusOr<std::vector<ImportedImage>> ImportDockerArchive(cache::ContentSto
                                    " diff_ids but the image has ", e.layers.size(), " layers"));
     }
     for (size_t i = 0; i < e.layers.size(); ++i) {
-      auto [it, fresh] = layers.try_emplace(e.layers[i], LayerResult{img.diff_ids[i], {}});
+      auto [it, fresh] = layers.try_emplace(src.Canonical(e.layers[i]),
+                                            LayerResult{img.diff_ids[i], {}});
       if (!fresh && it->second.expected_diff_id != img.diff_ids[i]) {
         return Bad(src, absl::StrCat("layer ", e.layers[i], " is listed with two diff_ids"));
       }
@@ -161,7 +162,7 @@ absl::StatusOr<std::vector<ImportedImage>> ImportDockerArchive(cache::ContentSto
     oci::Manifest m;
     m.media_type = std::string(oci::kMediaTypeOciManifest);
     m.config = {std::string(oci::kMediaTypeOciConfig), config_info.digest, config_info.size};
-    for (const auto& name : e.layers) m.layers.push_back(layers.at(name).desc);
+    for (const auto& name : e.layers) m.layers.push_back(layers.at(src.Canonical(name)).desc);
     std::string bytes = oci::SerializeManifest(m);
     KILN_ASSIGN_OR_RETURN(cache::BlobInfo man_info, store.Put(bytes));
     ImportedImage image;

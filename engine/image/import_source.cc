@@ -23,20 +23,27 @@ namespace {
 
 constexpr size_t kCacheFileLimit = 1 << 20;  // tar files this small are kept from pass 1
 
-// "./a//b" -> "a/b"; empty for names that would leave the root ("..", absolute is relative).
+// "./a//b/../c" -> "a/c"; empty for names that would leave the root. Absolute names count
+// from the root.
 std::string CleanName(std::string_view name) {
-  std::string out;
+  std::vector<std::string_view> parts;
   size_t i = 0;
   while (i <= name.size()) {
     size_t j = name.find('/', i);
     if (j == std::string_view::npos) j = name.size();
     std::string_view comp = name.substr(i, j - i);
-    if (comp == "..") return "";
-    if (!comp.empty() && comp != ".") {
-      if (!out.empty()) out += '/';
-      out.append(comp);
+    if (comp == "..") {
+      if (parts.empty()) return "";
+      parts.pop_back();
+    } else if (!comp.empty() && comp != ".") {
+      parts.push_back(comp);
     }
     i = j + 1;
+  }
+  std::string out;
+  for (auto p : parts) {
+    if (!out.empty()) out += '/';
+    out.append(p);
   }
   return out;
 }
@@ -89,6 +96,8 @@ class DirSource final : public ImportSource {
     return absl::OkStatus();
   }
 
+  std::string Canonical(std::string_view name) override { return CleanName(name); }
+
   const std::string& path() const override { return path_; }
 
  private:
@@ -132,10 +141,20 @@ class TarSource final : public ImportSource {
     });
   }
 
-  bool Exists(std::string_view name) override { return sizes_.contains(CleanName(name)); }
+  bool Exists(std::string_view name) override { return sizes_.contains(Canonical(name)); }
+
+  std::string Canonical(std::string_view name) override {
+    std::string clean = CleanName(name);
+    for (int hops = 0; hops < 16; ++hops) {
+      auto it = links_.find(clean);
+      if (it == links_.end()) break;
+      clean = it->second;
+    }
+    return clean;
+  }
 
   absl::StatusOr<std::string> ReadSmall(std::string_view name, size_t max_size) override {
-    std::string clean = CleanName(name);
+    std::string clean = Canonical(name);
     auto it = sizes_.find(clean);
     if (it == sizes_.end()) return Missing(clean);
     if (it->second > static_cast<int64_t>(max_size)) {
@@ -156,10 +175,11 @@ class TarSource final : public ImportSource {
                       const std::function<absl::Status(const std::string&, const ChunkReader&)>& fn)
       override {
     for (const auto& n : names) {
-      if (!sizes_.contains(CleanName(n))) return Missing(CleanName(n));
+      if (!sizes_.contains(Canonical(n))) return Missing(Canonical(n));
     }
+    // Callers pass canonical names; a name given twice under two aliases is read once.
     std::set<std::string> pending;
-    for (const auto& n : names) pending.insert(CleanName(n));
+    for (const auto& n : names) pending.insert(Canonical(n));
     return Walk([&](const std::string& name, archive* a, archive_entry*) -> absl::Status {
       if (pending.erase(name) == 0) return absl::OkStatus();
       ChunkReader read = [&, a](char* buf, size_t len) -> absl::StatusOr<size_t> {
@@ -219,10 +239,24 @@ class TarSource final : public ImportSource {
       if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
         return Error(a.get(), absl::StrCat("read archive '", path_, "'"));
       }
-      if (archive_entry_filetype(e) != AE_IFREG) continue;
       const char* raw = archive_entry_pathname(e);
       std::string name = CleanName(raw != nullptr ? raw : "");
       if (name.empty()) continue;
+      if (const char* hard = archive_entry_hardlink(e); hard != nullptr) {
+        links_[name] = CleanName(hard);  // hardlink targets are archive paths
+        continue;
+      }
+      if (archive_entry_filetype(e) == AE_IFLNK) {
+        const char* target = archive_entry_symlink(e);
+        if (target != nullptr && target[0] != '/') {
+          size_t slash = name.rfind('/');
+          std::string dir = slash == std::string::npos ? "" : name.substr(0, slash + 1);
+          std::string resolved = CleanName(dir + target);
+          if (!resolved.empty()) links_[name] = resolved;
+        }
+        continue;
+      }
+      if (archive_entry_filetype(e) != AE_IFREG) continue;
       KILN_RETURN_IF_ERROR(fn(name, a.get(), e));
     }
     return absl::OkStatus();
@@ -230,6 +264,7 @@ class TarSource final : public ImportSource {
 
   std::string path_;
   std::map<std::string, int64_t> sizes_;
+  std::map<std::string, std::string> links_;  // symlink / hardlink name -> target name
   std::map<std::string, std::string> cache_;
 };
 

@@ -35,6 +35,10 @@ class ImportSource {
   virtual absl::Status Stream(
       const std::set<std::string>& names,
       const std::function<absl::Status(const std::string& name, const ChunkReader& read)>& fn) = 0;
+  // The name under which `name`'s bytes are stored: tar symlinks and hardlinks (which
+  // `docker save` uses for repeated layers) resolved, "./" removed. Use it to deduplicate
+  // names before Stream.
+  virtual std::string Canonical(std::string_view name) = 0;
   // The source path for messages.
   virtual const std::string& path() const = 0;
 };

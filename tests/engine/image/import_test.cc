@@ -9,6 +9,7 @@
 #include "base/temp_dir.h"
 #include "cache/fs_content_store.h"
 #include "engine/image/image_store.h"
+#include "engine/oci/image.h"
 #include "engine/oci/layout_writer.h"
 #include "engine/oci/manifest.h"
 #include "engine/oci/media_types.h"
@@ -163,6 +164,35 @@ TEST_F(ImportTest, DockerSaveWithGzipLayerKeepsGzipMediaType) {
   auto man = oci::ParseManifest(*dst_->ReadAll((*records)[0].target.digest));
   ASSERT_TRUE(man.ok());
   EXPECT_EQ(man->layers[0].media_type, oci::kMediaTypeOciLayerGzip);
+}
+
+TEST_F(ImportTest, DockerSaveWithSymlinkedRepeatedLayer) {
+  // `docker save` stores a repeated layer once and links the other copies to it.
+  std::string save = Path("save");
+  ASSERT_EQ(::mkdir(save.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((save + "/l0").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((save + "/l1").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(Path("rootfs").c_str(), 0755), 0);
+  WriteFile(Path("rootfs/f"), "same\n");
+  ASSERT_EQ(RunTool({"tar", "-C", Path("rootfs"), "-cf", save + "/l0/layer.tar", "f"}).exit_code, 0);
+  ASSERT_EQ(::symlink("../l0/layer.tar", (save + "/l1/layer.tar").c_str()), 0);
+  oci::Image img;
+  base::Digest diff = base::Digest::Of(ReadFile(save + "/l0/layer.tar"));
+  img.diff_ids = {diff, diff};
+  std::string config = oci::SerializeImage(img);
+  WriteFile(save + "/" + base::Digest::Of(config).hex() + ".json", config);
+  WriteFile(save + "/manifest.json", R"([{"Config":")" + base::Digest::Of(config).hex() +
+                                         R"(.json","RepoTags":["twice:1"],"Layers":["l0/layer.tar","l1/layer.tar"]}])");
+  TarDir(save, Path("save.tar"));
+  auto list = RunTool({"tar", "-tvf", Path("save.tar")});
+  ASSERT_THAT(list.output, HasSubstr("l1/layer.tar -> ../l0/layer.tar")) << list.output;
+  auto records = store_->Import(Path("save.tar"));
+  ASSERT_TRUE(records.ok()) << records.status();
+  auto man = oci::ParseManifest(*dst_->ReadAll((*records)[0].target.digest));
+  ASSERT_TRUE(man.ok());
+  ASSERT_EQ(man->layers.size(), 2u);
+  EXPECT_EQ(man->layers[0].digest, diff);
+  EXPECT_EQ(man->layers[1], man->layers[0]);
 }
 
 TEST_F(ImportTest, CorruptOciBlobIsDataLossAndNothingImported) {
