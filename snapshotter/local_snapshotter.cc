@@ -14,7 +14,6 @@
 #include "absl/strings/str_cat.h"
 #include "base/mount.h"
 #include "base/status.h"
-#include "base/temp_dir.h"
 #include "snapshotter/tree_copy.h"
 
 namespace kiln::snapshotter {
@@ -154,6 +153,11 @@ absl::StatusOr<DiskUsage> LocalSnapshotter::Usage(std::string_view key) {
   return TreeUsage(fd.get());
 }
 
+absl::Status LocalSnapshotter::RemoveSnapshotDir(uint64_t id) const {
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd dir, OpenDir(root_ + "/snapshots"));
+  return RemoveAt(dir.get(), absl::StrCat(id));
+}
+
 std::string LocalSnapshotter::SnapshotPath(std::string_view rel) const {
   return absl::StrCat(root_, "/snapshots/", base::AsAbsl(rel));
 }
@@ -242,7 +246,7 @@ absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::CreateSnapshot(
     s = InsertRecord(record);
   }
   if (!s.ok()) {
-    (void)base::RemoveTree(SnapshotDir(record.id));
+    (void)RemoveSnapshotDir(record.id);
     return s;
   }
   return MountsFor(record, stack);
@@ -350,7 +354,7 @@ absl::Status LocalSnapshotter::Remove(std::string_view key) {
   }
   Fault("remove.record_deleted");
   // The record is gone; a directory left by a failure here is removed by the next Open.
-  (void)base::RemoveTree(SnapshotDir(id));
+  (void)RemoveSnapshotDir(id);
   return absl::OkStatus();
 }
 

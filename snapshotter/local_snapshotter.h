@@ -109,6 +109,8 @@ class LocalSnapshotter : public Snapshotter {
   absl::Status FinishCommit(const SnapshotRecord& committed, std::string_view key);
   absl::Status RecoverAll();
   void Release(std::string_view key, std::string_view pinned_parent);
+  // Removes <root>/snapshots/<id> (working from fds, never following symlinks).
+  absl::Status RemoveSnapshotDir(uint64_t id) const;
 
   const std::string root_;
   const LocalSnapshotterOptions options_;

@@ -98,8 +98,10 @@ class Snapshotter {
   // FailedPrecondition if other snapshots use it as parent (or are being prepared on it).
   virtual absl::Status Remove(std::string_view key) = 0;
 
-  // Calls `fn` for every snapshot selected by `filter`, in key order. Returns the first
-  // non-OK status from `fn`. `fn` must not call back into this snapshotter.
+  // Calls `fn` for every snapshot selected by `filter`, in key order, on a consistent
+  // snapshot of the metadata taken before the first call. Returns the first non-OK status
+  // from `fn`. `filter` runs under the snapshotter's read transaction and must not call back
+  // into it; `fn` runs without locks and may.
   virtual absl::Status Walk(const WalkFn& fn, const WalkFilter& filter = {}) = 0;
 };
 
