@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -293,6 +295,40 @@ TEST_F(ChecksumCacheTest, RootPassPrunesDeletedFiles) {
   ASSERT_EQ(::unlink((ctx_ + "/a.txt").c_str()), 0);
   Sum(c.get());
   EXPECT_EQ(c->cached_files(), 3u);
+}
+
+TEST_F(ChecksumCacheTest, FifosAreListedNeverOpened) {
+  WriteFile("a", "x");
+  ASSERT_EQ(::mkfifo((ctx_ + "/pipe").c_str(), 0600), 0);
+  auto c = Open();
+  ChecksumResult r = Sum(c.get());  // would block forever if the fifo were opened
+  auto m = ByPath(r);
+  ASSERT_TRUE(m.contains("pipe"));
+  EXPECT_EQ(m["pipe"].type, 'p');
+  EXPECT_EQ(c->stats().files_hashed, 1);
+}
+
+// Wide trees must not hold one fd per pending directory (node_modules has thousands).
+TEST_F(ChecksumCacheTest, WideTreeWalksUnderALowFdLimit) {
+  for (int i = 0; i < 1000; ++i) WriteFile("d" + std::to_string(i) + "/sub/f", "v");
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    struct rlimit lim = {400, 400};
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) ::_exit(2);
+    auto c = ChecksumCache::Open(state_);
+    if (!c.ok()) ::_exit(3);
+    auto r = (*c)->Checksum(root_.get(), {"."});
+    if (!r.ok()) {
+      std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+      ::_exit(4);
+    }
+    ::_exit(r->entries.size() == 1 + 1000 * 3 ? 0 : 5);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wstatus));
+  EXPECT_EQ(WEXITSTATUS(wstatus), 0) << "2=setrlimit 3=open 4=checksum failed 5=wrong count";
 }
 
 TEST_F(ChecksumCacheTest, ParallelWalkMatchesSingleThreaded) {
