@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -32,10 +33,12 @@ struct Context {
   base::UniqueFd fd;
 };
 
-// Builds the context once per process; files are then older than the racy window.
+// Builds the context once per process; files are then older than the racy window. The static
+// is destroyed at exit, which removes the temp dir.
 Context& BigContext() {
-  static Context* ctx = [] {
-    auto* c = new Context;
+  static Context ctx = [] {
+    Context built;
+    Context* c = &built;
     auto d = base::TempDir::Create("kiln-bench-ctx-");
     if (!d.ok()) std::abort();
     c->dir = std::move(*d);
@@ -56,9 +59,9 @@ Context& BigContext() {
     }
     c->fd.reset(::open(c->root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // past the racy window
-    return c;
+    return built;
   }();
-  return *ctx;
+  return ctx;
 }
 
 std::unique_ptr<ChecksumCache> OpenCache(const std::string& state) {
