@@ -114,20 +114,13 @@ absl::Status IngestLayers(cache::ContentStore& store, ImportSource& src,
   });
 }
 
-}  // namespace
-
-absl::StatusOr<std::vector<ImportedImage>> ImportDockerArchive(cache::ContentStore& store,
-                                                               ImportSource& src,
-                                                               const ImportOptions& options) {
-  KILN_ASSIGN_OR_RETURN(std::string text, src.ReadSmall("manifest.json"));
-  KILN_ASSIGN_OR_RETURN(std::vector<DockerEntry> entries, ParseDockerManifest(src, text));
-  if (!options.name.empty() && entries.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "import '", src.path(), "': --name needs an input with one image, this one has ",
-        entries.size()));
-  }
+// Reads and checks every image's config; fills `layers` with the expected diff_id of each
+// (canonical) layer file. Returns the config bytes, one per entry.
+absl::StatusOr<std::vector<std::string>> LoadConfigs(ImportSource& src,
+                                                     const std::vector<DockerEntry>& entries,
+                                                     const ImportOptions& options,
+                                                     std::map<std::string, LayerResult>& layers) {
   std::vector<std::string> configs;
-  std::map<std::string, LayerResult> layers;
   for (const auto& e : entries) {
     if (options.name.empty() && e.repo_tags.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("import '", src.path(), "': image ", e.config,
@@ -154,27 +147,54 @@ absl::StatusOr<std::vector<ImportedImage>> ImportDockerArchive(cache::ContentSto
     }
     configs.push_back(std::move(config));
   }
+  return configs;
+}
+
+// Stores the config and an OCI manifest for one entry whose layers are already stored.
+absl::StatusOr<ImportedImage> PublishEntry(cache::ContentStore& store, ImportSource& src,
+                                           const DockerEntry& e, const std::string& config,
+                                           const std::map<std::string, LayerResult>& layers,
+                                           const ImportOptions& options) {
+  KILN_ASSIGN_OR_RETURN(cache::BlobInfo config_info, store.Put(config));
+  oci::Manifest m;
+  m.media_type = std::string(oci::kMediaTypeOciManifest);
+  m.config = {std::string(oci::kMediaTypeOciConfig), config_info.digest, config_info.size};
+  for (const auto& name : e.layers) m.layers.push_back(layers.at(src.Canonical(name)).desc);
+  std::string bytes = oci::SerializeManifest(m);
+  KILN_ASSIGN_OR_RETURN(cache::BlobInfo man_info, store.Put(bytes));
+  ImportedImage image;
+  image.manifest = {std::string(oci::kMediaTypeOciManifest), man_info.digest, man_info.size};
+  auto img = oci::ParseImage(config);
+  if (img.ok()) image.manifest.platform = img->platform();
+  std::vector<std::string> names = options.name.empty() ? e.repo_tags
+                                                        : std::vector<std::string>{options.name};
+  for (const auto& n : names) {
+    KILN_ASSIGN_OR_RETURN(oci::Reference ref, oci::NormalizeReference(n));
+    image.refs.push_back(ref.String());
+  }
+  return image;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ImportedImage>> ImportDockerArchive(cache::ContentStore& store,
+                                                               ImportSource& src,
+                                                               const ImportOptions& options) {
+  KILN_ASSIGN_OR_RETURN(std::string text, src.ReadSmall("manifest.json"));
+  KILN_ASSIGN_OR_RETURN(std::vector<DockerEntry> entries, ParseDockerManifest(src, text));
+  if (!options.name.empty() && entries.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "import '", src.path(), "': --name needs an input with one image, this one has ",
+        entries.size()));
+  }
+  std::map<std::string, LayerResult> layers;
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> configs,
+                        LoadConfigs(src, entries, options, layers));
   KILN_RETURN_IF_ERROR(IngestLayers(store, src, layers));
   std::vector<ImportedImage> out;
   for (size_t i = 0; i < entries.size(); ++i) {
-    const DockerEntry& e = entries[i];
-    KILN_ASSIGN_OR_RETURN(cache::BlobInfo config_info, store.Put(configs[i]));
-    oci::Manifest m;
-    m.media_type = std::string(oci::kMediaTypeOciManifest);
-    m.config = {std::string(oci::kMediaTypeOciConfig), config_info.digest, config_info.size};
-    for (const auto& name : e.layers) m.layers.push_back(layers.at(src.Canonical(name)).desc);
-    std::string bytes = oci::SerializeManifest(m);
-    KILN_ASSIGN_OR_RETURN(cache::BlobInfo man_info, store.Put(bytes));
-    ImportedImage image;
-    image.manifest = {std::string(oci::kMediaTypeOciManifest), man_info.digest, man_info.size};
-    auto img = oci::ParseImage(configs[i]);
-    if (img.ok()) image.manifest.platform = img->platform();
-    std::vector<std::string> names = options.name.empty() ? e.repo_tags
-                                                          : std::vector<std::string>{options.name};
-    for (const auto& n : names) {
-      KILN_ASSIGN_OR_RETURN(oci::Reference ref, oci::NormalizeReference(n));
-      image.refs.push_back(ref.String());
-    }
+    KILN_ASSIGN_OR_RETURN(ImportedImage image,
+                          PublishEntry(store, src, entries[i], configs[i], layers, options));
     out.push_back(std::move(image));
   }
   return out;

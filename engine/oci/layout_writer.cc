@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -137,7 +138,8 @@ absl::Status WriteLayoutTar(cache::ContentStore& store, const std::vector<Descri
 
 absl::Status WriteFileAt(int dirfd, const std::string& dir_path, const std::string& name,
                          const std::function<absl::Status(int fd)>& fill) {
-  std::string tmp = absl::StrCat(name, ".tmp-", getpid());
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = absl::StrCat(".tmp-", name, "-", getpid(), "-", counter.fetch_add(1));
   base::UniqueFd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) return base::ErrnoError(absl::StrCat("create '", dir_path, "/", tmp, "'"));
   absl::Status st = fill(fd.get());

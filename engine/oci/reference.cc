@@ -95,6 +95,28 @@ bool IsHex64(std::string_view s) {
   return true;
 }
 
+// Docker's splitDockerDomain: the first component is a registry when it has '.' or ':', is
+// "localhost", or is not all lowercase; index.docker.io is docker.io; official images get
+// "library/".
+void SplitDomain(std::string_view name, Reference* ref) {
+  size_t first = name.find('/');
+  std::string_view head = first == std::string_view::npos ? "" : name.substr(0, first);
+  bool has_domain = first != std::string_view::npos &&
+                    (head.find_first_of(".:") != std::string_view::npos || head == "localhost" ||
+                     absl::AsciiStrToLower(AsAbsl(head)) != AsAbsl(head));
+  if (has_domain) {
+    ref->domain = std::string(head);
+    ref->path = std::string(name.substr(first + 1));
+  } else {
+    ref->domain = std::string(kDefaultDomain);
+    ref->path = std::string(name);
+  }
+  if (ref->domain == "index.docker.io") ref->domain = std::string(kDefaultDomain);
+  if (ref->domain == kDefaultDomain && ref->path.find('/') == std::string::npos) {
+    ref->path = "library/" + ref->path;
+  }
+}
+
 }  // namespace
 }  // namespace internal
 
@@ -147,22 +169,7 @@ absl::StatusOr<Reference> ParseReference(std::string_view text) {
     }
   }
   if (rest.empty()) return fail("invalid reference format: empty repository name");
-  size_t first = rest.find('/');
-  std::string_view head = first == std::string_view::npos ? "" : rest.substr(0, first);
-  bool has_domain = first != std::string_view::npos &&
-                    (head.find_first_of(".:") != std::string_view::npos || head == "localhost" ||
-                     absl::AsciiStrToLower(AsAbsl(head)) != AsAbsl(head));
-  if (has_domain) {
-    ref.domain = std::string(head);
-    ref.path = std::string(rest.substr(first + 1));
-  } else {
-    ref.domain = std::string(kDefaultDomain);
-    ref.path = std::string(rest);
-  }
-  if (ref.domain == "index.docker.io") ref.domain = std::string(kDefaultDomain);
-  if (ref.domain == kDefaultDomain && ref.path.find('/') == std::string::npos) {
-    ref.path = "library/" + ref.path;
-  }
+  internal::SplitDomain(rest, &ref);
   if (!internal::ValidDomain(ref.domain)) return fail("invalid registry host '" + ref.domain + "'");
   if (absl::AsciiStrToLower(ref.path) != ref.path) {
     return fail("invalid reference format: repository name (" + ref.path + ") must be lowercase");
