@@ -1,6 +1,6 @@
 #include "engine/frontend/instructions.h"
 
-#include <map>
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -23,7 +23,8 @@ class Flags {
   enum class Type { kString, kBool, kList };
   Flags(std::string_view keyword, std::initializer_list<std::pair<const char*, Type>> decl)
       : keyword_(keyword) {
-    for (const auto& [name, type] : decl) flags_[name] = Flag{type};
+    flags_.reserve(decl.size());
+    for (const auto& [name, type] : decl) flags_.push_back({name, Flag{type}});
   }
 
   absl::Status Parse(const std::vector<std::string>& raw) {
@@ -34,7 +35,8 @@ class Flags {
       }
       size_t eq = f.find('=');
       std::string name = f.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-      auto it = flags_.find(name);
+      auto it = std::find_if(flags_.begin(), flags_.end(),
+                             [&](const auto& f) { return f.first == name; });
       if (it == flags_.end()) {
         return Invalid(absl::StrCat("unknown flag --", name, " on ", keyword_,
                                     ": expected one of ", Known()));
@@ -68,14 +70,12 @@ class Flags {
   }
 
   std::string Str(const std::string& name) const {
-    const Flag& f = flags_.at(name);
+    const Flag& f = At(name);
     return f.values.empty() ? std::string() : f.values.back();
   }
   bool Bool(const std::string& name) const { return Str(name) == "true"; }
-  bool Seen(const std::string& name) const { return flags_.at(name).seen; }
-  std::vector<std::string> List(const std::string& name) const {
-    return flags_.at(name).values;
-  }
+  bool Seen(const std::string& name) const { return At(name).seen; }
+  std::vector<std::string> List(const std::string& name) const { return At(name).values; }
 
  private:
   struct Flag {
@@ -83,17 +83,28 @@ class Flags {
     bool seen = false;
     std::vector<std::string> values;
   };
+  const Flag& At(std::string_view name) const {
+    for (const auto& f : flags_) {
+      if (f.first == name) return f.second;
+    }
+    static const Flag kNone{Type::kString};
+    return kNone;
+  }
   std::string Known() const {
     if (flags_.empty()) return "no flags";
+    std::vector<std::string_view> names;
+    for (const auto& f : flags_) names.push_back(f.first);
+    std::sort(names.begin(), names.end());
     std::string out;
-    for (const auto& [name, f] : flags_) {
+    for (std::string_view n : names) {
       if (!out.empty()) out += ", ";
-      out += "--" + name;
+      out += "--";
+      out.append(n);
     }
     return out;
   }
   std::string keyword_;
-  std::map<std::string, Flag> flags_;
+  std::vector<std::pair<std::string_view, Flag>> flags_;
 };
 
 using FT = Flags::Type;

@@ -108,6 +108,7 @@ class Lowerer {
   std::vector<StageState> states_;
   std::vector<std::pair<std::string, std::string>> meta_;  // global ARG values
   std::map<std::string, bool> build_arg_used_;
+  std::map<std::pair<std::string, std::string>, ResolvedImage> resolved_;  // (ref, platform)
 };
 
 }  // namespace kiln::engine::internal

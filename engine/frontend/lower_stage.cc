@@ -78,12 +78,12 @@ absl::StatusOr<LoweredBuild> Lowerer::Run() {
   StageState& t = state(target);
   LoweredBuild out;
   std::vector<graph::VertexId> roots = {t.vertex};
-  out.graph = graph_.Prune(&roots);
+  out.graph = graph_.TakePruned(&roots);
   out.final_vertex = roots[0];
   out.target_stage = t.name;
   out.platform = t.platform;
-  out.config = t.config;
-  out.history = t.history;
+  out.config = std::move(t.config);
+  out.history = std::move(t.history);
   for (const auto& [k, used] : build_arg_used_) {
     if (!used && !IsPredefinedArg(k)) {
       out.warnings.push_back(absl::StrCat("build arg ", k, " was not consumed by any stage"));
@@ -215,8 +215,14 @@ absl::StatusOr<graph::VertexId> Lowerer::ImageVertex(int line, std::string_view 
   if (opt_.resolver == nullptr) {
     return absl::FailedPreconditionError("lower Dockerfile: no image resolver configured");
   }
-  absl::StatusOr<ResolvedImage> img = opt_.resolver->Resolve(ref, platform);
-  if (!img.ok()) return Annotated(line, img.status());
+  auto key = std::make_pair(std::string(ref), std::string(platform));
+  auto cached = resolved_.find(key);
+  if (cached == resolved_.end()) {
+    absl::StatusOr<ResolvedImage> r = opt_.resolver->Resolve(ref, platform);
+    if (!r.ok()) return Annotated(line, r.status());
+    cached = resolved_.emplace(std::move(key), *std::move(r)).first;
+  }
+  std::optional<ResolvedImage> img = cached->second;
   graph::SourceOp src;
   src.kind = graph::SourceOp::Kind::kImage;
   src.ref = img->ref;

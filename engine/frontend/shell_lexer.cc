@@ -439,6 +439,12 @@ EnvGetter EnvFromList(const std::vector<std::string>* env) {
 
 absl::StatusOr<std::string> ShellLexer::ProcessWord(std::string_view word,
                                                     const EnvGetter& env) const {
+  // Fast path: without '$', quotes or the escape character every byte is literal.
+  if (word.find_first_of(options_.escape == '`' ? std::string_view("$'\"`")
+                                                : std::string_view("$'\"\\")) ==
+      std::string_view::npos) {
+    return std::string(word);
+  }
   ShellWord sw(word, options_, env);
   absl::StatusOr<Result> r = sw.ProcessStopOn(kEof, options_.raw_escapes);
   if (!r.ok()) return r.status();

@@ -36,9 +36,9 @@ absl::StatusOr<VertexId> Graph::Find(const base::Digest& digest) const {
   return it->second;
 }
 
-Graph Graph::Prune(std::vector<VertexId>* roots) const {
+std::vector<bool> Graph::Reachable(const std::vector<VertexId>& roots) const {
   std::vector<bool> keep(vertices_.size(), false);
-  std::vector<VertexId> stack(roots->begin(), roots->end());
+  std::vector<VertexId> stack(roots.begin(), roots.end());
   while (!stack.empty()) {
     VertexId v = stack.back();
     stack.pop_back();
@@ -46,17 +46,30 @@ Graph Graph::Prune(std::vector<VertexId>* roots) const {
     keep[v] = true;
     for (VertexId in : vertices_[v].inputs) stack.push_back(in);
   }
+  return keep;
+}
+
+Graph Graph::Prune(std::vector<VertexId>* roots) const {
+  Graph copy = *this;
+  return copy.TakePruned(roots);
+}
+
+Graph Graph::TakePruned(std::vector<VertexId>* roots) {
+  std::vector<bool> keep = Reachable(*roots);
   Graph out;
+  out.vertices_.reserve(vertices_.size());
   std::vector<VertexId> remap(vertices_.size(), 0);
   for (VertexId v = 0; v < vertices_.size(); ++v) {
     if (!keep[v]) continue;
-    Vertex copy = vertices_[v];
-    for (VertexId& in : copy.inputs) in = remap[in];
+    Vertex moved = std::move(vertices_[v]);
+    for (VertexId& in : moved.inputs) in = remap[in];
     remap[v] = out.vertices_.size();
-    out.by_digest_.emplace(copy.digest, remap[v]);
-    out.vertices_.push_back(std::move(copy));
+    out.by_digest_.emplace(moved.digest, remap[v]);
+    out.vertices_.push_back(std::move(moved));
   }
   for (VertexId& r : *roots) r = r < remap.size() ? remap[r] : r;
+  vertices_.clear();
+  by_digest_.clear();
   return out;
 }
 

@@ -54,8 +54,12 @@ class Graph {
   // A new graph holding only `roots` and everything they depend on (same digests, same
   // topological order). Ids in `roots` are rewritten in place to the new graph's ids.
   Graph Prune(std::vector<VertexId>* roots) const;
+  // Same, moving the kept vertices out of this graph (which is left empty).
+  Graph TakePruned(std::vector<VertexId>* roots);
 
  private:
+  std::vector<bool> Reachable(const std::vector<VertexId>& roots) const;
+
   std::vector<Vertex> vertices_;
   absl::flat_hash_map<base::Digest, VertexId> by_digest_;
 };

@@ -1,5 +1,7 @@
 #include "engine/graph/op.h"
 
+#include <charconv>
+
 #include "absl/strings/str_cat.h"
 
 namespace kiln::engine::graph {
@@ -7,19 +9,38 @@ namespace {
 
 class Writer {
  public:
+  Writer() { out_.reserve(512); }
   void Str(std::string_view name, std::string_view v) {
-    absl::StrAppend(&out_, absl::string_view(name.data(), name.size()), " ", v.size(), ":");
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v.size());
+    (void)ec;
+    out_.append(name);
+    out_.push_back(' ');
+    out_.append(buf, static_cast<size_t>(end - buf));
+    out_.push_back(':');
     out_.append(v);
     out_.push_back('\n');
   }
   void Bool(std::string_view name, bool v) { Str(name, v ? "1" : "0"); }
-  void Int(std::string_view name, uint64_t v) { Str(name, absl::StrCat(v)); }
-  void SInt(std::string_view name, int64_t v) { Str(name, absl::StrCat(v)); }
+  void Int(std::string_view name, uint64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    (void)ec;
+    Str(name, std::string_view(buf, static_cast<size_t>(end - buf)));
+  }
+  void SInt(std::string_view name, int64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    (void)ec;
+    Str(name, std::string_view(buf, static_cast<size_t>(end - buf)));
+  }
   void Opt(std::string_view name, const std::optional<uint32_t>& v) {
     if (v) Int(name, *v);
   }
   void List(std::string_view name, const std::vector<std::string>& v) {
-    Int(absl::StrCat(absl::string_view(name.data(), name.size()), ".n"), v.size());
+    std::string count(name);
+    count += ".n";
+    Int(count, v.size());
     for (const std::string& s : v) Str(name, s);
   }
   std::string Take() { return std::move(out_); }
@@ -116,7 +137,8 @@ std::string SerializeOp(const Op& op) {
 }
 
 base::Digest VertexDigest(const Op& op, const std::vector<base::Digest>& inputs) {
-  base::Sha256 h;
+  // One hasher per thread: constructing one per vertex costs an EVP fetch.
+  thread_local base::Sha256 h;
   h.Update("kiln.vertex.v1\n");
   h.Update(SerializeOp(op));
   for (const base::Digest& d : inputs) {
