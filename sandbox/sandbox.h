@@ -69,6 +69,9 @@ class Sandbox {
   const LimitProbe& limits() const { return limits_; }
   const CapabilitySet& capabilities() const { return caps_; }
   size_t seccomp_instructions() const { return filter_.instructions.size(); }
+  // The private directory runs mount their rootfs on (inside their own mount namespaces);
+  // removed by the destructor.
+  const std::string& staging_dir() const { return staging_; }
 
  private:
   Sandbox() = default;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -82,14 +83,15 @@ absl::Status BusyboxRootfs::AddFile(const std::string& src, const std::string& d
 }
 
 const Sandbox& SharedSandbox() {
-  static Sandbox* sb = [] {
+  // Destroyed at exit, which removes its staging directory.
+  static std::unique_ptr<Sandbox> sb = [] {
     auto created = Sandbox::Create();
     if (!created.ok()) {
       std::fprintf(stderr, "FATAL: Sandbox::Create: %s\n",
                    std::string(created.status().message()).c_str());
       std::abort();
     }
-    return created->release();
+    return std::move(*created);
   }();
   return *sb;
 }

@@ -378,6 +378,19 @@ TEST_F(SandboxTest, BadMountIsAClearError) {
   EXPECT_EQ(RunCaptured(spec).result.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(SandboxTest, SandboxRemovesItsStagingDir) {
+  auto sb = Sandbox::Create();
+  ASSERT_TRUE(sb.ok()) << sb.status();
+  std::string staging = (*sb)->staging_dir();
+  struct stat st;
+  ASSERT_EQ(::stat(staging.c_str(), &st), 0);
+  absl::StatusOr<Result> r = (*sb)->Run(ShellSpec(rootfs_, "true"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0);
+  sb->reset();
+  EXPECT_NE(::stat(staging.c_str(), &st), 0) << staging << " was left behind";
+}
+
 TEST_F(SandboxTest, ConcurrentRuns) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
