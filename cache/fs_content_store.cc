@@ -149,7 +149,7 @@ class FsWriter final : public ContentWriter {
 
 class FsContentStore final : public ContentStore {
  public:
-  FsContentStore(std::string root, UniqueFd blobs, UniqueFd ingest, std::unique_ptr<LmdbEnv> env,
+  FsContentStore(std::string root, UniqueFd blobs, UniqueFd ingest, std::shared_ptr<LmdbEnv> env,
                  std::function<absl::Time()> now)
       : root_(std::move(root)),
         blobs_(std::move(blobs)),
@@ -190,7 +190,7 @@ class FsContentStore final : public ContentStore {
   const std::string root_;
   const UniqueFd blobs_;
   const UniqueFd ingest_;
-  const std::unique_ptr<LmdbEnv> env_;
+  const std::shared_ptr<LmdbEnv> env_;
   const std::function<absl::Time()> now_;
 };
 
@@ -447,7 +447,7 @@ absl::StatusOr<std::unique_ptr<ContentStore>> OpenFsContentStore(
   KILN_ASSIGN_OR_RETURN(UniqueFd ingest, OpenDir(root + "/ingest"));
   LmdbEnv::Options env_options;
   env_options.databases = {"blobs"};
-  KILN_ASSIGN_OR_RETURN(std::unique_ptr<LmdbEnv> env, LmdbEnv::Open(root + "/meta", env_options));
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<LmdbEnv> env, LmdbEnv::Open(root + "/meta", env_options));
   std::function<absl::Time()> now = options.now ? options.now : [] { return absl::Now(); };
   auto store = std::make_unique<FsContentStore>(root, std::move(blobs), std::move(ingest),
                                                 std::move(env), std::move(now));

@@ -78,7 +78,7 @@ constexpr size_t kFlushEvery = 4096;
 
 class LmdbCacheIndex final : public CacheIndex {
  public:
-  LmdbCacheIndex(std::unique_ptr<LmdbEnv> env, std::function<absl::Time()> now)
+  LmdbCacheIndex(std::shared_ptr<LmdbEnv> env, std::function<absl::Time()> now)
       : env_(std::move(env)), now_(std::move(now)) {}
   ~LmdbCacheIndex() override { (void)Flush(); }
 
@@ -105,7 +105,7 @@ class LmdbCacheIndex final : public CacheIndex {
     ++(stats_.*field);
   }
 
-  const std::unique_ptr<LmdbEnv> env_;
+  const std::shared_ptr<LmdbEnv> env_;
   const std::function<absl::Time()> now_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, absl::Time> pending_ ABSL_GUARDED_BY(mu_);
@@ -255,7 +255,7 @@ absl::StatusOr<std::unique_ptr<CacheIndex>> OpenLmdbCacheIndex(
   env_options.map_size = options.map_size;
   env_options.durable = options.durable;
   env_options.databases = {"records"};
-  KILN_ASSIGN_OR_RETURN(std::unique_ptr<LmdbEnv> env, LmdbEnv::Open(dir, env_options));
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<LmdbEnv> env, LmdbEnv::Open(dir, env_options));
   std::function<absl::Time()> now = options.now ? options.now : [] { return absl::Now(); };
   return std::unique_ptr<CacheIndex>(new LmdbCacheIndex(std::move(env), std::move(now)));
 }

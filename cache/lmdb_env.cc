@@ -1,12 +1,17 @@
 #include "cache/lmdb_env.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
+#include <map>
 #include <system_error>
+#include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "base/status.h"
 
 namespace kiln::cache::internal {
@@ -44,15 +49,38 @@ absl::Status LmdbError(int rc, std::string_view what) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
+absl::StatusOr<std::shared_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
                                                        const Options& options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return base::ErrnoError(ec.value(), absl::StrCat("mkdir '", dir, "'"));
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return base::ErrnoError(absl::StrCat("stat '", dir, "'"));
+  // The pid keeps a forked child from reusing its parent's environment (LMDB forbids that).
+  using Id = std::tuple<pid_t, uint64_t, uint64_t>;
+  static absl::Mutex registry_mu(absl::kConstInit);
+  static auto* registry = new std::map<Id, std::weak_ptr<LmdbEnv>>();
+  absl::MutexLock lock(&registry_mu);
+  Id id(::getpid(), static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+  if (std::shared_ptr<LmdbEnv> live = (*registry)[id].lock()) {
+    if (live->names_ != options.databases) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("lmdb open '", dir, "': already open with other databases"));
+    }
+    return live;
+  }
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<LmdbEnv> env, OpenNew(dir, options));
+  (*registry)[id] = env;
+  return env;
+}
+
+absl::StatusOr<std::shared_ptr<LmdbEnv>> LmdbEnv::OpenNew(const std::string& dir,
+                                                          const Options& options) {
   MDB_env* raw = nullptr;
   int rc = mdb_env_create(&raw);
   if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb create '", dir, "'"));
-  std::unique_ptr<LmdbEnv> env(new LmdbEnv(raw, dir));
+  std::shared_ptr<LmdbEnv> env(new LmdbEnv(raw, dir));
+  env->names_ = options.databases;
   rc = mdb_env_set_mapsize(raw, options.map_size);
   if (rc == 0) rc = mdb_env_set_maxreaders(raw, options.max_readers);
   if (rc == 0) rc = mdb_env_set_maxdbs(raw, static_cast<MDB_dbi>(options.databases.size() + 1));

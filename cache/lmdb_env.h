@@ -3,11 +3,12 @@
 // LmdbEnv owns one MDB_env opened with MDB_NOTLS (read transactions are not bound to a
 // thread, so pool threads may each hold one) and MDB_NOMETASYNC (a system crash may undo the
 // last commit, never corrupt the file; a process crash loses nothing). LMDB forbids opening
-// the same environment twice in one process: open each directory once and share the object.
-// LmdbEnv is thread-safe; an LmdbTxn belongs to one thread at a time. Write transactions are
-// serialized by LMDB itself.
-// Errors: "lmdb <op> '<dir>': <mdb_strerror>"; MDB_MAP_FULL maps to ResourceExhausted,
-// corruption to DataLoss, the rest to Internal.
+// the same environment twice in one process (closing one copy drops the other's locks), so
+// Open shares one LmdbEnv per directory (by device and inode) among all its callers; the
+// databases requested must then be the same. LmdbEnv is thread-safe; an LmdbTxn belongs to one
+// thread at a time. Write transactions are serialized by LMDB itself. Errors: "lmdb <op> '<dir>':
+// <mdb_strerror>"; MDB_MAP_FULL maps to ResourceExhausted, corruption to DataLoss, the rest to
+// Internal.
 #ifndef KILN_CACHE_LMDB_ENV_H_
 #define KILN_CACHE_LMDB_ENV_H_
 
@@ -39,8 +40,10 @@ class LmdbEnv {
     bool durable = true;
   };
 
-  // Opens (creating `dir` if needed) the environment and its named databases.
-  static absl::StatusOr<std::unique_ptr<LmdbEnv>> Open(const std::string& dir,
+  // Opens (creating `dir` if needed) the environment and its named databases, or returns
+  // the live instance for the same directory. FailedPrecondition if that instance was opened
+  // with other databases.
+  static absl::StatusOr<std::shared_ptr<LmdbEnv>> Open(const std::string& dir,
                                                        const Options& options);
   ~LmdbEnv();
   LmdbEnv(const LmdbEnv&) = delete;
@@ -53,8 +56,12 @@ class LmdbEnv {
 
  private:
   LmdbEnv(MDB_env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
+  static absl::StatusOr<std::shared_ptr<LmdbEnv>> OpenNew(const std::string& dir,
+                                                          const Options& options);
+
   MDB_env* env_;
   std::string dir_;
+  std::vector<std::string> names_;
   std::vector<MDB_dbi> dbis_;
 };
 

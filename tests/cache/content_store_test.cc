@@ -395,6 +395,18 @@ TEST_F(FsContentStoreTest, KilledWriterLeavesNoBlobAndReingestWorks) {
   EXPECT_EQ(*(*store)->ReadAll(d, true), payload);
 }
 
+TEST_F(FsContentStoreTest, TwoStoresOnOneRootInOneProcessShareMetadata) {
+  auto a = OpenFsContentStore(root_);
+  auto b = OpenFsContentStore(root_);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto info = (*a)->Put("shared", {{"x", "1"}});
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ((*b)->Info(info->digest)->labels.at("x"), "1");
+  a->reset();  // closing one must not break the other's LMDB locks
+  ASSERT_TRUE((*b)->SetLabels(info->digest, {{"y", "2"}}).ok());
+  EXPECT_EQ((*b)->Info(info->digest)->labels.size(), 2u);
+}
+
 TEST_F(FsContentStoreTest, ConcurrentProcessesWriteOneBlobOnce) {
   std::string payload(1 << 20, 'p');
   payload += "end";
