@@ -74,6 +74,9 @@ std::vector<base::Mount> OverlaySnapshotter::MountsFor(
     m.options.push_back(absl::StrCat("upperdir=", dir, "/fs"));
     m.options.push_back(absl::StrCat("workdir=", dir, "/work"));
   }
+  // Layers must hold complete files and no redirects whatever the module defaults are:
+  // flattening and layer diffs read the upper dirs directly.
+  m.options.insert(m.options.end(), {"index=off", "redirect_dir=nofollow", "metacopy=off"});
   if (userxattr_) m.options.push_back("userxattr");
   return {m};
 }

@@ -6,8 +6,9 @@
 //   - active with parent:  overlay, "lowerdir+" per parent layer (top-most first), upperdir=fs,
 //                          workdir=work
 //   - view of one layer:   ro bind of that layer; of several: overlay of lowers only, "ro"
-// Inside a user namespace every overlay mount carries "userxattr" (overlay then keeps opaque
-// markers in user.overlay.* xattrs).
+// Every overlay mount pins "index=off", "redirect_dir=nofollow" and "metacopy=off", so upper
+// dirs always hold whole files and plain whiteouts whatever the module defaults are. Inside a
+// user namespace it also carries "userxattr" (opaque markers then live in user.overlay.*).
 //
 // Deep chains: when a Commit would make a chain need more than
 // LocalSnapshotterOptions::max_lower_dirs lower dirs, the snapshot gets <id>/flat, a merged

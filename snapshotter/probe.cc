@@ -40,7 +40,7 @@ absl::Status ProbeIn(const std::string& dir) {
   KILN_RETURN_IF_ERROR(Touch(dir + "/l2/b"));
   base::Mount m{"overlay", "overlay",
                 {"lowerdir+=" + dir + "/l1", "lowerdir+=" + dir + "/l2", "upperdir=" + dir + "/u",
-                 "workdir=" + dir + "/w"}};
+                 "workdir=" + dir + "/w", "index=off", "redirect_dir=nofollow", "metacopy=off"}};
   if (base::InUserNamespace()) m.options.push_back("userxattr");
   absl::Status s = base::MountAt(m, dir + "/m");
   if (!s.ok()) return absl::FailedPreconditionError(absl::StrCat("overlay unusable: ", s.message()));
