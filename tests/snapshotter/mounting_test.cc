@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -455,6 +456,64 @@ TYPED_TEST(MountingTest, KillBetweenPrepareAndCommit) {
   EXPECT_EQ(this->SnapshotDirs(), 1);
   KILN_ASSERT_OK(sn->Remove("base"));
   EXPECT_EQ(this->SnapshotDirs(), 0);
+}
+
+}  // namespace
+}  // namespace kiln::snapshotter::testing
+
+namespace kiln::snapshotter::testing {
+namespace {
+
+// Calls into the snapshotter from inside its own fault points (no lock is held there) to
+// check that in-flight operations reserve their keys and pin their parents.
+TYPED_TEST(MountingTest, InFlightOperationsReserveKeysAndPinParents) {
+  Snapshotter* self = nullptr;
+  std::vector<std::string> seen;
+  LocalSnapshotterOptions o;
+  o.fault_hook = [&](std::string_view point) {
+    if (self == nullptr) return;
+    if (point == "prepare.dirs_created") {
+      seen.push_back(absl::StrCat("remove parent: ", self->Remove("base").ToString()));
+      seen.push_back(absl::StrCat("same key: ", self->Prepare("child", "base").status().ToString()));
+    } else if (point == "commit.before_txn") {
+      seen.push_back(absl::StrCat("remove key: ", self->Remove("child").ToString()));
+      seen.push_back(absl::StrCat("commit key: ", self->Commit("other", "child").ToString()));
+      seen.push_back(absl::StrCat("take name: ", self->Prepare("done", "").status().ToString()));
+    }
+  };
+  KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(o));
+  KILN_ASSERT_OK(this->Layer(*sn, "base", "", MakeBase));
+  self = sn.get();
+  KILN_ASSERT_OK(sn->Prepare("child", "base").status());
+  KILN_ASSERT_OK(sn->Commit("done", "child"));
+  self = nullptr;
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen[0].rfind("remove parent: FAILED_PRECONDITION", 0), 0u) << seen[0];
+  EXPECT_EQ(seen[1].rfind("same key: ALREADY_EXISTS", 0), 0u) << seen[1];
+  EXPECT_EQ(seen[2].rfind("remove key: FAILED_PRECONDITION", 0), 0u) << seen[2];
+  EXPECT_EQ(seen[3].rfind("commit key: FAILED_PRECONDITION", 0), 0u) << seen[3];
+  EXPECT_EQ(seen[4].rfind("take name: ALREADY_EXISTS", 0), 0u) << seen[4];
+  KILN_ASSERT_OK_AND_ASSIGN(Info done, sn->Stat("done"));
+  EXPECT_EQ(done.parent, "base");
+  EXPECT_EQ(this->SnapshotDirs(), this->Records(*sn));
+}
+
+TYPED_TEST(MountingTest, ChildUsageIsItsOwnLayer) {
+  KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open());
+  KILN_ASSERT_OK(this->Layer(*sn, "big", "", [](const std::string& m) {
+    return WriteFile(m + "/a", std::string(1 << 20, 'a'));
+  }));
+  KILN_ASSERT_OK(this->Layer(*sn, "small", "big", [](const std::string& m) {
+    return WriteFile(m + "/b", "b");
+  }));
+  KILN_ASSERT_OK_AND_ASSIGN(DiskUsage u, sn->Usage("small"));
+  if constexpr (std::is_same_v<TypeParam, OverlayImpl>) {
+    EXPECT_LT(u.size, 1 << 20) << "an overlay layer holds only its own changes";
+    EXPECT_EQ(u.inodes, 2);  // root dir, b
+  } else {
+    EXPECT_GE(u.size, 1 << 20) << "a native snapshot is a full copy";
+    EXPECT_EQ(u.inodes, 3);  // root dir, a, b
+  }
 }
 
 }  // namespace
