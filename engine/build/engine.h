@@ -129,13 +129,20 @@ class Engine {
   virtual absl::StatusOr<PruneReport> Prune(const PruneOptions& options) = 0;
   virtual WorkerInfo Workers() = 0;
 
-  // Runs an image from the store in the sandbox: its ENTRYPOINT + CMD (or ENTRYPOINT + `args`
-  // when args are given), ENV, WORKDIR and USER. Returns the process's exit code
-  // (128+signal for a signal). Output goes to the callbacks as it arrives.
-  virtual absl::StatusOr<int> RunImage(const std::string& ref, const std::vector<std::string>& args,
-                                       std::function<void(std::string_view)> on_stdout,
-                                       std::function<void(std::string_view)> on_stderr) {
-    (void)ref, (void)args, (void)on_stdout, (void)on_stderr;
+  // Runs an image from the store in the sandbox: its ENTRYPOINT + CMD (or ENTRYPOINT + args
+  // when args are given), ENV (plus `env` overrides), WORKDIR and USER. Returns the process's
+  // exit code (128+signal for a signal). Output goes to the callbacks as it arrives.
+  struct RunOptions {
+    std::vector<std::string> args;
+    std::vector<std::string> env;                       // "K=V" overrides
+    std::string network;                                // "" = engine default; host | none
+    absl::Duration timeout = absl::InfiniteDuration();
+    solver::Cancellation* cancel = nullptr;             // not owned
+    std::function<void(std::string_view)> on_stdout;
+    std::function<void(std::string_view)> on_stderr;
+  };
+  virtual absl::StatusOr<int> RunImage(const std::string& ref, const RunOptions& options) {
+    (void)ref, (void)options;
     return absl::UnimplementedError("this engine cannot run images");
   }
 };

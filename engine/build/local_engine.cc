@@ -36,7 +36,9 @@
 #include "engine/image/store_resolver.h"
 #include "engine/oci/manifest.h"
 #include "engine/oci/media_types.h"
+#include "engine/solver/cancellation.h"
 #include "engine/solver/solver.h"
+#include "sandbox/cancel.h"
 #include "sandbox/sandbox.h"
 #include "snapshotter/probe.h"
 
@@ -195,9 +197,7 @@ class LocalEngine : public Engine {
   absl::StatusOr<std::vector<UsageRecord>> DiskUsage() override;
   absl::StatusOr<PruneReport> Prune(const PruneOptions& options) override;
   WorkerInfo Workers() override;
-  absl::StatusOr<int> RunImage(const std::string& ref, const std::vector<std::string>& args,
-                               std::function<void(std::string_view)> on_stdout,
-                               std::function<void(std::string_view)> on_stderr) override;
+  absl::StatusOr<int> RunImage(const std::string& ref, const RunOptions& options) override;
 
  private:
   absl::StatusOr<std::optional<oci::Image>> BaseImageOf(const LoweredBuild& lowered);
@@ -499,10 +499,8 @@ WorkerInfo LocalEngine::Workers() {
   return w;
 }
 
-absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref,
-                                          const std::vector<std::string>& args,
-                                          std::function<void(std::string_view)> on_stdout,
-                                          std::function<void(std::string_view)> on_stderr) {
+absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref, const RunOptions& options) {
+  const std::vector<std::string>& args = options.args;
   absl::ReaderMutexLock gc_lock(&gc_mu_);
   KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, images_->Get(ref));
   KILN_ASSIGN_OR_RETURN(base::Digest manifest, PlatformManifest(rec.target));
@@ -530,10 +528,22 @@ absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref,
   spec.cwd = img.config.working_dir.empty() ? "/" : img.config.working_dir;
   spec.user = img.config.user;
   spec.rootfs = ForUserXattr(mounts);
-  spec.network = options_.default_network == "none" ? sandbox::NetworkMode::kNone
-                                                    : sandbox::NetworkMode::kHost;
-  spec.on_stdout = std::move(on_stdout);
-  spec.on_stderr = std::move(on_stderr);
+  for (const std::string& kv : options.env) {
+    size_t eq = kv.find('=');
+    oci::EnvSet(spec.env, kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
+  }
+  std::string net = options.network.empty() ? options_.default_network : options.network;
+  spec.network = net == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kHost;
+  spec.timeout = options.timeout;
+  spec.kill_grace = absl::Seconds(2);
+  spec.on_stdout = options.on_stdout;
+  spec.on_stderr = options.on_stderr;
+  sandbox::CancelHandle handle;
+  spec.cancel = &handle;
+  uint64_t cb = options.cancel != nullptr ? options.cancel->AddCallback([&handle] { handle.Cancel(); }) : 0;
+  absl::Cleanup drop_cb = [&] {
+    if (cb != 0) options.cancel->RemoveCallback(cb);
+  };
   KILN_ASSIGN_OR_RETURN(sandbox::Result r, sandbox_->Run(spec));
   return r.signal != 0 ? 128 + r.signal : r.exit_code;
 }

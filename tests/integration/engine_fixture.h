@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "base/temp_dir.h"
 #include "engine/build/engine.h"
 
@@ -28,6 +29,31 @@ inline std::string ImagesDir() {
   const char* s = std::getenv("KILN_IMAGES_DIR");
   if (s != nullptr && *s != '\0') return s;
   return "/var/cache/kiln/images";
+}
+
+inline void WriteFile(const std::string& path, const std::string& content) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr) << path;
+  std::fputs(content.c_str(), f);
+  std::fclose(f);
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::string out;
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return out;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+// Copies a shared example into a fresh writable context dir.
+inline std::string CopyExample(const std::string& from, const std::string& to) {
+  std::string cmd = "cp -a '" + from + "/.' '" + to + "/'";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  return to;
 }
 
 inline bool Exists(const std::string& p) {
@@ -109,8 +135,12 @@ class EngineTest : public ::testing::Test {
   // Runs `ref` and returns its stdout; the exit code goes to *code.
   static std::string Run(const std::string& ref, const std::vector<std::string>& args, int* code) {
     std::string out;
-    auto rc = engine_->RunImage(ref, args, [&](std::string_view s) { out.append(s); },
-                                [&](std::string_view s) { out.append(s); });
+    engine::Engine::RunOptions o;
+    o.args = args;
+    o.timeout = absl::Seconds(120);
+    o.on_stdout = [&](std::string_view s) { out.append(s); };
+    o.on_stderr = [&](std::string_view s) { out.append(s); };
+    auto rc = engine_->RunImage(ref, o);
     EXPECT_TRUE(rc.ok()) << rc.status();
     *code = rc.ok() ? *rc : -1;
     return out;
