@@ -14,9 +14,12 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON \
   -DKILN_SHARED_DIR="$(cd .. && pwd)/shared" >/dev/null
 cmake --build "$build" -j "$(nproc)"
 
-if [ -x tools/images/build.sh ]; then
-  ./tools/images/build.sh
-fi
+# Base images (busybox:1.35, golang:1.19) from Debian packages; built once, then reused.
+./tools/images/build.sh
+
+# A short fuzz run of the Dockerfile frontend (clang libFuzzer), seeded with the conformance
+# corpus; a crash fails the run.
+./tools/fuzz/run.sh "${KILN_FUZZ_SECONDS:-30}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
