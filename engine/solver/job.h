@@ -2,8 +2,9 @@
 // that needs it), a BuildState is one Solve call. Not API.
 //
 // Locking: fields marked "mu" are guarded by Scheduler::mu_ (one lock for the whole graph);
-// fields marked "emit_mu" by Job::emit_mu. The two are never held together: progress sinks
-// run under emit_mu only, so a slow sink never blocks scheduling of other jobs.
+// fields marked "emit_mu" by Job::emit_mu. Lock order: mu_ then emit_mu, never the reverse.
+// Progress sinks run under emit_mu only (never under mu_), so a slow sink never blocks the
+// scheduling of other jobs.
 #ifndef KILN_ENGINE_SOLVER_JOB_H_
 #define KILN_ENGINE_SOLVER_JOB_H_
 
@@ -88,9 +89,15 @@ struct Job {
   std::shared_ptr<Job> leader;
 
   // --- emit_mu ---
+  // A build's sink. A build that attaches to a job which already emitted events starts
+  // "pending": it first gets the `replay` earliest lifecycle events, then what was buffered
+  // meanwhile, then live events (FlushSubscription), so it sees them all, in order.
   struct Subscriber {
-    uint64_t build_id;
-    const ProgressSink* sink;
+    uint64_t build_id = 0;
+    const ProgressSink* sink = nullptr;
+    bool pending = false;
+    size_t replay = 0;
+    std::vector<ProgressEvent> buffered;
   };
   absl::Mutex emit_mu;
   std::vector<Subscriber> subscribers ABSL_GUARDED_BY(emit_mu);
@@ -110,7 +117,9 @@ struct BuildState : std::enable_shared_from_this<BuildState> {
   std::deque<std::shared_ptr<Job>> ready;
   std::vector<std::shared_ptr<Job>> jobs;  // every job it holds an interest in
   absl::flat_hash_set<Job*> job_set;
-  std::vector<std::shared_ptr<Job>> roots;  // per requested output
+  std::vector<std::shared_ptr<Job>> roots;       // per requested output
+  std::vector<std::shared_ptr<Job>> subscribed;  // jobs whose events go to `sink`
+  std::vector<std::shared_ptr<Job>> to_flush;    // subscriptions still pending a replay
   absl::flat_hash_set<Job*> pending_roots;
   bool finished = false;
   bool cancel_requested = false;

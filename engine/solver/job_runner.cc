@@ -51,6 +51,17 @@ Outcome Failure(Job& job, const absl::Status& cause) {
                  nullptr, false};
 }
 
+// Hands `event` to the job's subscribers (buffering it for those still awaiting replay).
+void Deliver(Job& job, const ProgressEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(job.emit_mu) {
+  for (Job::Subscriber& subscriber : job.subscribers) {
+    if (subscriber.pending) {
+      subscriber.buffered.push_back(event);
+    } else {
+      (*subscriber.sink)(event);
+    }
+  }
+}
+
 }  // namespace
 
 void Scheduler::RunJob(const JobRef& job) {
@@ -137,7 +148,8 @@ void Scheduler::Follow(const JobRef& job, const JobRef& leader) {
       job->leader = leader;
       leader->followers.push_back(job);
       // The follower's builds now need the leader: it must not be cancelled under them.
-      for (BuildState* build : job->builds) AddInterest(*build, leader);
+      // Their sinks stay on the follower's own vertex, so no subscription.
+      for (BuildState* build : job->builds) AddInterest(*build, leader, /*subscribe=*/false);
       leader_done = IsTerminal(leader->state);
       if (leader_done) now = Outcome{leader->status, leader->result, leader->result != nullptr};
       ReleaseCharge(*job);
@@ -266,7 +278,7 @@ void Scheduler::Emit(Job& job, const ProgressEvent& event) {
     if (job.lifecycle.empty()) job.lifecycle.reserve(3);  // started, cached, completed
     job.lifecycle.push_back(event);
   }
-  for (const Job::Subscriber& subscriber : job.subscribers) (*subscriber.sink)(event);
+  Deliver(job, event);
 }
 
 void Scheduler::EmitLog(Job& job, LogStream stream, std::string_view bytes) {
@@ -276,13 +288,34 @@ void Scheduler::EmitLog(Job& job, LogStream stream, std::string_view bytes) {
   job.tail.Append(bytes);
   if (job.subscribers.empty()) return;
   event.data = std::string(bytes);
-  for (const Job::Subscriber& subscriber : job.subscribers) (*subscriber.sink)(event);
+  Deliver(job, event);
 }
 
-void Scheduler::Subscribe(Job& job, const BuildState& build) {
+void Scheduler::Subscribe(const JobRef& job, BuildState& build) {
+  bool pending = false;
+  {
+    absl::MutexLock lock(&job->emit_mu);
+    Job::Subscriber subscriber;
+    subscriber.build_id = build.id;
+    subscriber.sink = &build.sink;
+    // Events already emitted are replayed later, outside mu_ (sinks never run under it).
+    subscriber.pending = pending = !job->lifecycle.empty();
+    subscriber.replay = job->lifecycle.size();
+    job->subscribers.push_back(std::move(subscriber));
+  }
+  build.subscribed.push_back(job);
+  if (pending) build.to_flush.push_back(job);
+}
+
+void Scheduler::FlushSubscription(Job& job, const BuildState& build) {
   absl::MutexLock lock(&job.emit_mu);
-  for (const ProgressEvent& event : job.lifecycle) build.sink(event);
-  job.subscribers.push_back(Job::Subscriber{build.id, &build.sink});
+  for (Job::Subscriber& subscriber : job.subscribers) {
+    if (subscriber.build_id != build.id || !subscriber.pending) continue;
+    for (size_t i = 0; i < subscriber.replay; ++i) (*subscriber.sink)(job.lifecycle[i]);
+    for (const ProgressEvent& event : subscriber.buffered) (*subscriber.sink)(event);
+    subscriber.buffered.clear();
+    subscriber.pending = false;
+  }
 }
 
 void Scheduler::Unsubscribe(Job& job, const BuildState& build) {

@@ -35,15 +35,16 @@ absl::StatusOr<SolveResult> Scheduler::Solve(const BuildRequest& request) {
       build->cancel_requested = true;
     });
   }
-  std::vector<JobRef> subscribed;
+  std::vector<JobRef> to_flush;
   {
     absl::MutexLock lock(&mu_);
     build->id = next_build_id_++;
     if (!build->cancel_requested) StartBuild(*build, request.outputs);
-    if (build->sink) subscribed = build->jobs;
+    to_flush.swap(build->to_flush);
   }
-  for (const JobRef& job : subscribed) Subscribe(*job, *build);
-  absl::StatusOr<SolveResult> result = FinishBuild(*build);
+  for (const JobRef& job : to_flush) FlushSubscription(*job, *build);
+  std::vector<JobRef> subscribed;
+  absl::StatusOr<SolveResult> result = FinishBuild(*build, subscribed);
   for (const JobRef& job : subscribed) Unsubscribe(*job, *build);
   if (request.cancel != nullptr) request.cancel->RemoveCallback(cancel_id);
   return result;
@@ -80,7 +81,7 @@ Scheduler::JobRef Scheduler::AttachVertex(BuildState& build, const VertexRef& ro
       auto it = jobs_.find(JobKey{digest, no_cache});
       if (it != jobs_.end()) {
         seen.emplace(digest, it->second);
-        AddInterest(build, it->second);
+        AddInterest(build, it->second, /*subscribe=*/true);
         continue;
       }
       stack.push_back({vertex, true});
@@ -116,7 +117,7 @@ Scheduler::JobRef Scheduler::CreateJob(BuildState& build, const VertexRef& verte
   job->inputs = std::move(inputs);
   job->pending_inputs = pending;
   jobs_.emplace(JobKey{vertex->digest(), job->no_cache}, job);
-  AddInterest(build, job);
+  AddInterest(build, job, /*subscribe=*/true);
   if (failed_input != nullptr) {
     job->state = JobState::kFailed;
     job->status = failed_input->status;
@@ -126,7 +127,7 @@ Scheduler::JobRef Scheduler::CreateJob(BuildState& build, const VertexRef& verte
   return job;
 }
 
-void Scheduler::AddInterest(BuildState& build, const JobRef& start) {
+void Scheduler::AddInterest(BuildState& build, const JobRef& start, bool subscribe) {
   std::vector<JobRef> found = {start};
   while (!found.empty()) {
     JobRef job = std::move(found.back());
@@ -135,6 +136,7 @@ void Scheduler::AddInterest(BuildState& build, const JobRef& start) {
     if (!build.job_set.insert(job.get()).second) continue;
     job->builds.push_back(&build);
     if (job->state == JobState::kReady) build.ready.push_back(job);
+    if (subscribe && build.sink) Subscribe(job, build);
     for (const JobRef& input : job->inputs) {
       if (!build.job_set.contains(input.get())) found.push_back(input);
     }
@@ -199,7 +201,8 @@ void Scheduler::ReleaseCharge(Job& job) {
   if (build->live) Pump(*build);
 }
 
-absl::StatusOr<SolveResult> Scheduler::FinishBuild(BuildState& build) {
+absl::StatusOr<SolveResult> Scheduler::FinishBuild(BuildState& build,
+                                                   std::vector<JobRef>& subscribed) {
   absl::StatusOr<SolveResult> result;
   std::vector<JobRef> to_cancel;
   Garbage garbage;
@@ -216,6 +219,7 @@ absl::StatusOr<SolveResult> Scheduler::FinishBuild(BuildState& build) {
       for (const JobRef& root : build.roots) outputs.outputs.push_back(root->result);
       result = std::move(outputs);
     }
+    subscribed.swap(build.subscribed);
     DropInterest(build, to_cancel, garbage);
   }
   // Cancel callbacks belong to ops (they may kill processes): run them without mu_.

@@ -38,10 +38,14 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   JobRef CreateJob(BuildState& build, const VertexRef& vertex, std::vector<JobRef> inputs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AddInterest(BuildState& build, const JobRef& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes `build` hold `job` and its inputs; with `subscribe`, the build's sink also gets
+  // their progress events.
+  void AddInterest(BuildState& build, const JobRef& job, bool subscribe)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartBuild(BuildState& build, const std::vector<VertexRef>& outputs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<SolveResult> FinishBuild(BuildState& build);
+  // Waits for the build to end, releases it; returns the jobs to unsubscribe from.
+  absl::StatusOr<SolveResult> FinishBuild(BuildState& build, std::vector<JobRef>& subscribed);
   void DropInterest(BuildState& build, std::vector<JobRef>& to_cancel, Garbage& garbage)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropJob(BuildState& build, const JobRef& job, std::vector<JobRef>& to_cancel,
@@ -79,7 +83,8 @@ class Scheduler {
   ProgressEvent MakeEvent(const Job& job, ProgressKind kind) const;
   void Emit(Job& job, const ProgressEvent& event);
   void EmitLog(Job& job, LogStream stream, std::string_view bytes);
-  void Subscribe(Job& job, const BuildState& build);
+  void Subscribe(const JobRef& job, BuildState& build) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FlushSubscription(Job& job, const BuildState& build) ABSL_LOCKS_EXCLUDED(mu_);
   void Unsubscribe(Job& job, const BuildState& build);
 
   SolverOptions options_;

@@ -16,7 +16,7 @@ namespace {
 
 using testing::FakeGraph;
 
-TEST(CancellationTest, CallbacksRunOnceOnCancel) {
+TEST(SolverCancellationTest, CallbacksRunOnceOnCancel) {
   Cancellation cancel;
   int calls = 0;
   uint64_t id = cancel.AddCallback([&] { ++calls; });
@@ -31,7 +31,7 @@ TEST(CancellationTest, CallbacksRunOnceOnCancel) {
   EXPECT_EQ(calls, 2);
 }
 
-TEST(CancellationTest, RemovedCallbackNeverRuns) {
+TEST(SolverCancellationTest, RemovedCallbackNeverRuns) {
   Cancellation cancel;
   int calls = 0;
   uint64_t id = cancel.AddCallback([&] { ++calls; });
@@ -40,7 +40,7 @@ TEST(CancellationTest, RemovedCallbackNeverRuns) {
   EXPECT_EQ(calls, 0);
 }
 
-TEST(CancellationTest, WaitForWakesOnCancelFromAnotherThread) {
+TEST(SolverCancellationTest, WaitForWakesOnCancelFromAnotherThread) {
   Cancellation cancel;
   EXPECT_FALSE(cancel.WaitFor(absl::Milliseconds(1)));
   std::thread t([&] { cancel.Cancel(); });
@@ -48,7 +48,7 @@ TEST(CancellationTest, WaitForWakesOnCancelFromAnotherThread) {
   t.join();
 }
 
-TEST(CancellationTest, RemoveWaitsForRunningCallback) {
+TEST(SolverCancellationTest, RemoveWaitsForRunningCallback) {
   Cancellation cancel;
   testing::Latch entered;
   testing::Latch release;
@@ -70,7 +70,7 @@ TEST(CancellationTest, RemoveWaitsForRunningCallback) {
   opener.join();
 }
 
-TEST(LogTailTest, KeepsLastLinesAcrossChunks) {
+TEST(SolverLogTailTest, KeepsLastLinesAcrossChunks) {
   internal::LogTail tail(3, 8);
   tail.Append("one\ntw");
   tail.Append("o\nthree\r\nfour\nfive-is-too-long\nsix");
@@ -81,12 +81,12 @@ TEST(LogTailTest, KeepsLastLinesAcrossChunks) {
   EXPECT_EQ(lines[2], "six");
 }
 
-TEST(LogTailTest, EmptyWhenNothingLogged) {
+TEST(SolverLogTailTest, EmptyWhenNothingLogged) {
   internal::LogTail tail(5, 100);
   EXPECT_TRUE(tail.Lines().empty());
 }
 
-TEST(StepErrorTest, ProcessExitErrorCarriesExitCode) {
+TEST(SolverStepErrorTest, ProcessExitErrorCarriesExitCode) {
   absl::Status status = ProcessExitError("/bin/sh -c exit 3", 3);
   EXPECT_EQ(status.message(),
             "process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3");
@@ -96,7 +96,7 @@ TEST(StepErrorTest, ProcessExitErrorCarriesExitCode) {
   EXPECT_FALSE(StepFailureOf(status).has_value());
 }
 
-TEST(StepErrorTest, StepErrorNamesVertexAndKeepsTail) {
+TEST(SolverStepErrorTest, StepErrorNamesVertexAndKeepsTail) {
   absl::Status step = internal::MakeStepError(ProcessExitError("make", 2), "[build 2/3] RUN make",
                                               "sha256:abc", {"cc -c x.c", "x.c:1: error"});
   EXPECT_EQ(step.code(), absl::StatusCode::kUnknown);
@@ -113,7 +113,7 @@ TEST(StepErrorTest, StepErrorNamesVertexAndKeepsTail) {
 
 // Golden digests (cross-checked with an independent Python hashlib computation of the
 // documented recipes): a change to either recipe must show up here as a visible diff.
-TEST(DigestRecipeTest, VertexDigestGolden) {
+TEST(SolverDigestRecipeTest, VertexDigestGolden) {
   FakeGraph g;
   VertexRef a = g.Add("source local://context");
   VertexRef b = g.Add("exec /bin/sh -c make", {a});
@@ -136,7 +136,7 @@ TEST(DigestRecipeTest, VertexDigestGolden) {
   EXPECT_NE((*no_inputs)->digest(), b->digest());
 }
 
-TEST(DigestRecipeTest, DefaultCacheKeyGolden) {
+TEST(SolverDigestRecipeTest, DefaultCacheKeyGolden) {
   EXPECT_EQ(DefaultCacheKey("exec make", {}).str(),
             "sha256:51bf5e94c336f351c12599aacdad2e0feb751f3ac9f9432e127987d1272f8326");
   InputRef input;
@@ -145,7 +145,7 @@ TEST(DigestRecipeTest, DefaultCacheKeyGolden) {
             "sha256:5bb3cb57e9d6cdec4cc86d85fc10e6e9630373c7329bbd1decb51964e8990458");
 }
 
-TEST(VertexTest, NullOpOrInputIsInvalidArgument) {
+TEST(SolverVertexTest, NullOpOrInputIsInvalidArgument) {
   auto no_op = Vertex::Create(nullptr, {}, VertexDisplay{"x", {}});
   EXPECT_EQ(no_op.status().code(), absl::StatusCode::kInvalidArgument);
   FakeGraph g;

@@ -15,7 +15,7 @@ using testing::FakeGraph;
 using testing::FakeOpSpec;
 using testing::InMemoryCache;
 
-class ProgressTest : public ::testing::Test {
+class SolverProgressTest : public ::testing::Test {
  protected:
   std::vector<ProgressEvent> Build(std::vector<VertexRef> outputs, bool expect_ok = true) {
     ProgressRecorder recorder;
@@ -40,7 +40,7 @@ class ProgressTest : public ::testing::Test {
   Solver solver_{SolverOptions{.max_parallelism = 2, .cache = &cache_, .clock = &clock_}};
 };
 
-TEST_F(ProgressTest, EventsPerVertexComeInOrder) {
+TEST_F(SolverProgressTest, EventsPerVertexComeInOrder) {
   FakeOpSpec logger;
   logger.definition = "logger";
   logger.log_lines = {"hello", "world"};
@@ -81,7 +81,7 @@ TEST_F(ProgressTest, EventsPerVertexComeInOrder) {
   EXPECT_EQ(logged, "hello\nworld\n");
 }
 
-TEST_F(ProgressTest, CachedVerticesReportStartedCachedCompleted) {
+TEST_F(SolverProgressTest, CachedVerticesReportStartedCachedCompleted) {
   VertexRef top = g_.Add("top", {g_.Add("a")});
   Build({top});
   auto by = ByVertex(Build({top}));
@@ -90,7 +90,7 @@ TEST_F(ProgressTest, CachedVerticesReportStartedCachedCompleted) {
   EXPECT_EQ(by["top"], (std::vector<K>{K::kStarted, K::kCached, K::kCompleted}));
 }
 
-TEST_F(ProgressTest, FailedVertexReportsErrorAndSkippedOnesNothing) {
+TEST_F(SolverProgressTest, FailedVertexReportsErrorAndSkippedOnesNothing) {
   FakeOpSpec bad;
   bad.definition = "bad";
   bad.exit_code = 1;
@@ -107,7 +107,7 @@ TEST_F(ProgressTest, FailedVertexReportsErrorAndSkippedOnesNothing) {
   }
 }
 
-TEST_F(ProgressTest, SummaryHasOneTimingPerStep) {
+TEST_F(SolverProgressTest, SummaryHasOneTimingPerStep) {
   VertexRef top = g_.Add("top", {g_.Add("a"), g_.Add("b")});
   std::vector<ProgressEvent> events = Build({top});
   std::vector<StepTiming> steps = SummarizeSteps(events);
@@ -126,7 +126,7 @@ TEST_F(ProgressTest, SummaryHasOneTimingPerStep) {
   for (const StepTiming& step : cached) EXPECT_TRUE(step.cached);
 }
 
-TEST_F(ProgressTest, ChromeTraceIsValidJson) {
+TEST_F(SolverProgressTest, ChromeTraceIsValidJson) {
   FakeOpSpec weird;
   weird.definition = "bad utf8 \xff\xfe name";
   VertexRef top = g_.Add("top", {g_.Add(weird), g_.Add("b")});
@@ -155,7 +155,7 @@ TEST_F(ProgressTest, ChromeTraceIsValidJson) {
   EXPECT_EQ(spans, 3);
 }
 
-TEST(TraceTest, EmptyEventListGivesEmptyTrace) {
+TEST(SolverTraceTest, EmptyEventListGivesEmptyTrace) {
   absl::StatusOr<std::string> json = ChromeTraceJson({});
   ASSERT_TRUE(json.ok());
   nlohmann::json doc = nlohmann::json::parse(*json, nullptr, false);

@@ -41,7 +41,7 @@ struct SharedGraph {
   VertexRef shared, left, right;
 };
 
-TEST(SharingTest, TwoConcurrentBuildsRunASharedVertexOnce) {
+TEST(SolverSharingTest, TwoConcurrentBuildsRunASharedVertexOnce) {
   InMemoryCache cache;
   Solver solver(SolverOptions{.max_parallelism = 2, .cache = &cache});
   SharedGraph sg;
@@ -78,7 +78,7 @@ TEST(SharingTest, TwoConcurrentBuildsRunASharedVertexOnce) {
   EXPECT_TRUE(completed);
 }
 
-TEST(SharingTest, CancellingOneBuildKeepsSharedVertexRunningForTheOther) {
+TEST(SolverSharingTest, CancellingOneBuildKeepsSharedVertexRunningForTheOther) {
   InMemoryCache cache;
   Solver solver(SolverOptions{.max_parallelism = 2, .cache = &cache});
   SharedGraph sg;
@@ -112,7 +112,7 @@ TEST(SharingTest, CancellingOneBuildKeepsSharedVertexRunningForTheOther) {
   EXPECT_EQ(sg.g.execs("right"), 1);
 }
 
-TEST(SharingTest, CancellingEveryBuildCancelsTheSharedVertex) {
+TEST(SolverSharingTest, CancellingEveryBuildCancelsTheSharedVertex) {
   Solver solver(SolverOptions{.max_parallelism = 2});
   FakeGraph g;
   auto started = std::make_shared<Latch>();
@@ -152,7 +152,7 @@ TEST(SharingTest, CancellingEveryBuildCancelsTheSharedVertex) {
   EXPECT_EQ(g.world.results->live.load(), 0);
 }
 
-TEST(SharingTest, FailureOfASharedVertexFailsBothBuilds) {
+TEST(SolverSharingTest, FailureOfASharedVertexFailsBothBuilds) {
   Solver solver(SolverOptions{.max_parallelism = 2});
   FakeGraph g;
   auto started = std::make_shared<Latch>();
@@ -190,7 +190,7 @@ TEST(SharingTest, FailureOfASharedVertexFailsBothBuilds) {
 
 // Many builds over overlapping random DAGs at once: every vertex runs at most once while
 // shared, and every build gets the right answer. Mostly a race detector workload.
-TEST(SharingTest, ManyConcurrentBuildsOverlappingGraphs) {
+TEST(SolverSharingTest, ManyConcurrentBuildsOverlappingGraphs) {
   InMemoryCache cache;
   Solver solver(SolverOptions{.max_parallelism = 2, .cache = &cache});
   FakeGraph g;
