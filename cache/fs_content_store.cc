@@ -7,14 +7,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "cache/codec.h"
@@ -70,12 +73,15 @@ void MergeLabels(Labels* into, Labels from) {
   }
 }
 
+// A unique-enough ingest name: getrandom, falling back to pid/time/counter if it fails
+// (O_EXCL at create time catches any collision).
 std::string RandomName() {
-  unsigned char raw[12];
-  size_t got = 0;
-  while (got < sizeof(raw)) {
-    ssize_t n = ::getrandom(raw + got, sizeof(raw) - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
+  unsigned char raw[12] = {};
+  if (::getrandom(raw, sizeof(raw), GRND_NONBLOCK) != static_cast<ssize_t>(sizeof(raw))) {
+    static std::atomic<uint64_t> counter{0};
+    uint64_t mix[2] = {static_cast<uint64_t>(::getpid()) << 32 | counter.fetch_add(1),
+                       static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))};
+    std::memcpy(raw, mix, sizeof(raw));
   }
   std::string out;
   char buf[3];
