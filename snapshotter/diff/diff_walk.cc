@@ -206,7 +206,8 @@ absl::StatusOr<bool> Walker::Changed(int lowerfd, int upperfd, const std::string
   KILN_ASSIGN_OR_RETURN(Xattrs ux, ListXattrsAt(upperfd, name, path));
   if (lx != ux) return true;
   bool same_inode = l.st_dev == u.st_dev && l.st_ino == u.st_ino;
-  if (S_ISREG(u.st_mode) && !same_inode && u.st_mtim.tv_nsec == 0) {
+  if (S_ISREG(u.st_mode) && !same_inode &&
+      (u.st_mtim.tv_nsec == 0 || options_.always_compare_content)) {
     return ContentDiffers(lowerfd, upperfd, name, path);
   }
   return false;

@@ -14,6 +14,7 @@ namespace kiln::snapshotter::internal {
 
 struct WalkOptions {
   std::optional<int64_t> source_date_epoch;
+  bool always_compare_content = false;
 };
 
 // Walks an overlay upperdir.

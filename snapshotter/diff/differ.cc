@@ -22,6 +22,7 @@ absl::StatusOr<LayerDescriptor> Encode(const DiffOptions& options, ByteSink* sin
   internal::TarWriter tar(enc.get());
   internal::WalkOptions wo;
   wo.source_date_epoch = options.source_date_epoch;
+  wo.always_compare_content = options.always_compare_content;
   KILN_RETURN_IF_ERROR(walk(wo, &tar));
   KILN_RETURN_IF_ERROR(tar.Close());
   return enc->Finish();

@@ -9,8 +9,10 @@
 //     Redirected or metacopy entries ({trusted,user}.overlay.redirect/metacopy) are rejected
 //     with FailedPrecondition (Kiln mounts overlay without redirect_dir/metacopy).
 //   - DiffTrees: two directory trees compared (native snapshotter). An entry is changed if its
-//     type, mode, uid, gid, size, mtime, symlink target, device number or xattrs differ, or
-//     (same size and an mtime with zero nanoseconds, which may hide a change) its content.
+//     type, mode, uid, gid, size, mtime (ns), symlink target, device number or xattrs differ,
+//     or its content differs; content is compared when the mtime has zero nanoseconds (a
+//     copy or a tool may have truncated it, hiding a change) or always_compare_content is set.
+//     Two names of the same inode are never compared.
 //     Entries only in lower become whiteouts. Unchanged parent directories of changed entries
 //     are included so that ownership and modes survive the apply.
 //
@@ -45,6 +47,9 @@ struct DiffOptions {
   EncoderOptions encoder;
   // SOURCE_DATE_EPOCH: when set, every mtime later than it is written as it.
   std::optional<int64_t> source_date_epoch;
+  // DiffTrees: also compare the content of regular files whose metadata (incl. a nanosecond
+  // mtime) is identical. Off by default, as containerd: reads both trees in full.
+  bool always_compare_content = false;
 };
 
 // Layer from an overlay upperdir. `sink` is borrowed.
