@@ -31,6 +31,7 @@ struct SharedGraph {
     spec.definition = "shared";
     spec.started = shared_started;
     spec.wait_for = release;
+    spec.log_lines = {"compiling"};
     shared = g.Add(spec);
     left = g.Add("left", {shared});
     right = g.Add("right", {shared});
@@ -70,12 +71,21 @@ TEST(SolverSharingTest, TwoConcurrentBuildsRunASharedVertexOnce) {
   EXPECT_EQ(sg.g.op("shared").key_calls.load(), 1);
   EXPECT_EQ(first->outputs[0]->Id(), "left(shared())");
   EXPECT_EQ(second->outputs[0]->Id(), "right(shared())");
-  // The second build saw the shared vertex complete, not cached: it was computed once.
-  bool completed = false;
+  // The second build attached mid-run: it gets the replayed start, then the live output,
+  // then the completion (not cached: it was computed once, for both).
+  using K = ProgressKind;
+  std::vector<K> kinds;
+  std::string output;
   for (const ProgressEvent& e : second_events.Events()) {
-    if (e.vertex == sg.shared && e.kind == ProgressKind::kCompleted) completed = !e.cached;
+    if (e.vertex != sg.shared) continue;
+    kinds.push_back(e.kind);
+    if (e.kind == K::kLog) output += e.data;
+    if (e.kind == K::kCompleted) {
+      EXPECT_FALSE(e.cached);
+    }
   }
-  EXPECT_TRUE(completed);
+  EXPECT_EQ(kinds, (std::vector<K>{K::kStarted, K::kLog, K::kProgress, K::kCompleted}));
+  EXPECT_EQ(output, "compiling\n");
 }
 
 TEST(SolverSharingTest, CancellingOneBuildKeepsSharedVertexRunningForTheOther) {
