@@ -267,56 +267,63 @@ absl::Status LocalSnapshotter::InsertRecord(const SnapshotRecord& record) {
   return txn.Commit();
 }
 
+absl::StatusOr<LocalSnapshotter::PendingCommit> LocalSnapshotter::ReserveCommit(
+    std::string_view name, std::string_view key) {
+  absl::MutexLock lock(&mu_);
+  KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
+  KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> r, txn.Get(key));
+  if (!r) return NotFound("commit", key);
+  bool busy = busy_.contains(base::AsAbsl(key));
+  if (r->info.kind != Kind::kActive || busy) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "commit '", base::AsAbsl(key), "': snapshot is ", base::AsAbsl(KindName(r->info.kind)),
+        busy ? " and busy" : "", ", not active"));
+  }
+  KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> taken, txn.Get(name));
+  if (taken || busy_.contains(base::AsAbsl(name))) {
+    return absl::AlreadyExistsError(absl::StrCat("commit '", base::AsAbsl(key), "' as '",
+                                                 base::AsAbsl(name), "': name already exists"));
+  }
+  PendingCommit out;
+  out.record = std::move(*r);
+  out.record.depth = 1;
+  if (!out.record.info.parent.empty()) {
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(out.record.info.parent));
+    if (!p) return NotFound("commit on parent", out.record.info.parent);
+    out.parent_stack = StackOf(*p);
+    out.parent_lowers = p->lowers;
+    out.record.depth = p->depth + 1;
+  }
+  busy_.emplace(std::string(key));
+  busy_.emplace(std::string(name));
+  return out;
+}
+
 absl::Status LocalSnapshotter::Commit(std::string_view name, std::string_view key,
                                       const Labels& labels) {
   KILN_RETURN_IF_ERROR(CheckKey("commit", key));
   KILN_RETURN_IF_ERROR(CheckKey("commit as", name));
-  SnapshotRecord committed;
-  std::vector<std::string> stack;
-  {
-    absl::MutexLock lock(&mu_);
-    KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
-    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> r, txn.Get(key));
-    if (!r) return NotFound("commit", key);
-    if (r->info.kind != Kind::kActive || busy_.contains(base::AsAbsl(key))) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "commit '", base::AsAbsl(key), "': snapshot is ", base::AsAbsl(KindName(r->info.kind)),
-          busy_.contains(base::AsAbsl(key)) ? " and busy" : "", ", not active"));
-    }
-    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> taken, txn.Get(name));
-    if (taken || busy_.contains(base::AsAbsl(name))) {
-      return absl::AlreadyExistsError(absl::StrCat("commit '", base::AsAbsl(key), "' as '",
-                                                   base::AsAbsl(name), "': name already exists"));
-    }
-    committed = std::move(*r);
-    committed.depth = 1;
-    if (!committed.info.parent.empty()) {
-      KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(committed.info.parent));
-      if (!p) return NotFound("commit on parent", committed.info.parent);
-      stack = StackOf(*p);
-      committed.depth = p->depth + 1;
-      committed.lowers = p->lowers;
-    }
-    busy_.emplace(std::string(key));
-    busy_.emplace(std::string(name));
-  }
+  KILN_ASSIGN_OR_RETURN(PendingCommit pending, ReserveCommit(name, key));
   auto release = absl::MakeCleanup([&] {
     Release(key, "");
     Release(name, "");
   });
+  SnapshotRecord& committed = pending.record;
   committed.info.name = std::string(name);
   committed.info.kind = Kind::kCommitted;
   committed.info.labels = labels;
   committed.info.updated = absl::Now();
-  std::vector<std::string> parent_lowers = std::move(committed.lowers);
-  KILN_RETURN_IF_ERROR(PrepareCommit(committed, stack));
+  KILN_RETURN_IF_ERROR(PrepareCommit(committed, pending.parent_stack));
   committed.lowers = {StackDir(committed)};
   if (!committed.flattened) {
-    committed.lowers.insert(committed.lowers.end(), parent_lowers.begin(), parent_lowers.end());
+    committed.lowers.insert(committed.lowers.end(), pending.parent_lowers.begin(),
+                            pending.parent_lowers.end());
   }
   committed.depth = static_cast<uint32_t>(committed.lowers.size());
   Fault("commit.before_txn");
-  return FinishCommit(committed, key);
+  KILN_RETURN_IF_ERROR(FinishCommit(committed, key));
+  Committed(committed);
+  return absl::OkStatus();
 }
 
 absl::Status LocalSnapshotter::FinishCommit(const SnapshotRecord& committed, std::string_view key) {

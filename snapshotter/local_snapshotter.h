@@ -88,6 +88,8 @@ class LocalSnapshotter : public Snapshotter {
   // length without flattening; implementations may flatten and must set flattened/depth.
   virtual absl::Status PrepareCommit(SnapshotRecord& record,
                                      const std::vector<std::string>& parent_stack) = 0;
+  // Called after `record` was committed; best effort (e.g. dropping scratch dirs).
+  virtual void Committed(const SnapshotRecord& /*record*/) {}
   // Removes half-done commit artefacts of an existing snapshot (called by Init).
   virtual absl::Status RecoverLayer(const SnapshotRecord& record) = 0;
   // The dir that stands for committed `record` in a child's stack, relative to
@@ -106,6 +108,13 @@ class LocalSnapshotter : public Snapshotter {
   // Layer dirs of committed `parent`, top-most first, as absolute paths.
   std::vector<std::string> StackOf(const SnapshotRecord& parent) const;
   absl::Status InsertRecord(const SnapshotRecord& record);
+  struct PendingCommit {
+    SnapshotRecord record;                  // the active record; depth = chain length
+    std::vector<std::string> parent_stack;  // absolute
+    std::vector<std::string> parent_lowers; // relative, as stored
+  };
+  // Validates a Commit and reserves `key` and `name`.
+  absl::StatusOr<PendingCommit> ReserveCommit(std::string_view name, std::string_view key);
   absl::Status FinishCommit(const SnapshotRecord& committed, std::string_view key);
   absl::Status RecoverAll();
   void Release(std::string_view key, std::string_view pinned_parent);

@@ -105,20 +105,22 @@ absl::Status OverlaySnapshotter::Flatten(uint64_t id, const std::vector<std::str
 
 absl::Status OverlaySnapshotter::PrepareCommit(SnapshotRecord& record,
                                                const std::vector<std::string>& parent_stack) {
-  std::string dir = SnapshotDir(record.id);
   if (record.depth > static_cast<uint32_t>(max_lower_dirs_)) {
     std::vector<std::string> layers;
     layers.reserve(parent_stack.size() + 1);
-    layers.push_back(dir + "/fs");
+    layers.push_back(SnapshotDir(record.id) + "/fs");
     layers.insert(layers.end(), parent_stack.begin(), parent_stack.end());
     KILN_RETURN_IF_ERROR(Flatten(record.id, layers));
     record.flattened = true;
     record.depth = 1;
   }
-  // The work dir is not needed once committed; an interrupted commit gets it back in
-  // RecoverLayer.
-  KILN_ASSIGN_OR_RETURN(base::UniqueFd fd, internal::OpenDir(dir));
-  return internal::RemoveAt(fd.get(), "work");
+  return absl::OkStatus();
+}
+
+void OverlaySnapshotter::Committed(const SnapshotRecord& record) {
+  // The work dir is not needed once committed; RecoverLayer retries if this fails.
+  absl::StatusOr<base::UniqueFd> fd = internal::OpenDir(SnapshotDir(record.id));
+  if (fd.ok()) (void)internal::RemoveAt(fd->get(), "work");
 }
 
 absl::Status OverlaySnapshotter::RecoverLayer(const SnapshotRecord& record) {

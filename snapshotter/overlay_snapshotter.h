@@ -42,6 +42,7 @@ class OverlaySnapshotter : public internal::LocalSnapshotter {
                                      const std::vector<std::string>& parent_stack) override;
   absl::Status PrepareCommit(SnapshotRecord& record,
                              const std::vector<std::string>& parent_stack) override;
+  void Committed(const SnapshotRecord& record) override;
   absl::Status RecoverLayer(const SnapshotRecord& record) override;
   std::string StackDir(const SnapshotRecord& record) const override;
 
