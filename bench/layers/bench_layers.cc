@@ -12,8 +12,8 @@
 #include <zstd.h>
 
 #include <cstdio>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -76,7 +76,8 @@ void CopyFiles(const std::string& from, const std::string& to, int64_t limit, Fi
   std::error_code ec;
   int dir_index = 0, in_dir = 1000;
   std::string dir;
-  for (auto it = fs::recursive_directory_iterator(from, fs::directory_options::skip_permission_denied, ec);
+  for (auto it = fs::recursive_directory_iterator(
+           from, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator() && f->tree_bytes < limit; it.increment(ec)) {
     if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
     if (in_dir >= 200) {
@@ -122,8 +123,8 @@ Fixture& Get() {
       (c == Compression::kZstd ? fx->zstd_blob : fx->gzip_blob) = std::move(b.data);
     }
     std::fprintf(stderr, "tree: %d files, %.1f MB; tar %.1f MB; zstd %.1f MB; gzip %.1f MB\n",
-                 fx->files, fx->tree_bytes / 1e6, fx->tar.size() / 1e6,
-                 fx->zstd_blob.size() / 1e6, fx->gzip_blob.size() / 1e6);
+                 fx->files, fx->tree_bytes / 1e6, fx->tar.size() / 1e6, fx->zstd_blob.size() / 1e6,
+                 fx->gzip_blob.size() / 1e6);
     return fx;
   }();
   return *f;
@@ -295,9 +296,9 @@ void BM_SmallFilesDiff(benchmark::State& state) {
     NullSink sink;
     if (!DiffTrees("", s.tree, o, &sink).ok()) state.SkipWithError("diff");
   }
-  state.counters["files/s"] = benchmark::Counter(static_cast<double>(s.files) *
-                                                     static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+  state.counters["files/s"] =
+      benchmark::Counter(static_cast<double>(s.files) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
 
 void BM_SmallFilesApply(benchmark::State& state) {
@@ -311,10 +312,11 @@ void BM_SmallFilesApply(benchmark::State& state) {
   }
   // Removed only afterwards: ext4 scans past recently deleted inodes when creating new ones,
   // which would make each iteration measure the previous one's deletion.
-  for (int i = 0; i < round; ++i) (void)base::RemoveTree(s.tmp.path() + "/apply" + std::to_string(i));
-  state.counters["files/s"] = benchmark::Counter(static_cast<double>(s.files) *
-                                                     static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+  for (int i = 0; i < round; ++i)
+    (void)base::RemoveTree(s.tmp.path() + "/apply" + std::to_string(i));
+  state.counters["files/s"] =
+      benchmark::Counter(static_cast<double>(s.files) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
 
 #define KILN_BENCH_OPTS(n) ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(n)

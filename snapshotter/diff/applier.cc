@@ -54,8 +54,7 @@ struct Place {
 
 class Applier {
  public:
-  Applier(internal::RootedDir root, internal::TarReader* tar, const ApplyOptions& o,
-          ApplyResult* r)
+  Applier(internal::RootedDir root, internal::TarReader* tar, const ApplyOptions& o, ApplyResult* r)
       : root_(std::move(root)), tar_(tar), options_(o), result_(r), buf_(1 << 20, '\0') {}
 
   absl::Status Run() {
@@ -105,9 +104,8 @@ absl::Status Applier::Apply(const TarEntry& e) {
   Place p;
   p.path = path;
   p.leaf = leaf;
-  KILN_ASSIGN_OR_RETURN(p.dir, root_.EnsureDir(parent, [this](const std::string& made) {
-    created_.insert(made);
-  }));
+  KILN_ASSIGN_OR_RETURN(
+      p.dir, root_.EnsureDir(parent, [this](const std::string& made) { created_.insert(made); }));
   KILN_RETURN_IF_ERROR(RemoveExisting(p, e.type == EntryType::kDir));
   created_.insert(path);
   switch (e.type) {
@@ -233,8 +231,7 @@ absl::Status Applier::CreateOther(const Place& p, const TarEntry& e) {
     }
   }
   KILN_RETURN_IF_ERROR(Chown(p, -1, e));
-  if (e.type != EntryType::kSymlink &&
-      ::fchmodat(dfd, leaf, e.mode, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (e.type != EntryType::kSymlink && ::fchmodat(dfd, leaf, e.mode, AT_SYMLINK_NOFOLLOW) != 0) {
     return base::ErrnoError("chmod '" + p.path + "'");
   }
   KILN_RETURN_IF_ERROR(SetXattrs(p, -1, e));
@@ -287,8 +284,7 @@ absl::Status Applier::SetDirTimes() {
     if (absl::IsNotFound(dir.status())) continue;  // removed by a later whiteout
     if (!dir.ok()) return dir.status();
     struct timespec times[2] = {Ts(it->second), Ts(it->second)};
-    if (::utimensat(dir->get(), leaf.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0 &&
-        errno != ENOENT) {
+    if (::utimensat(dir->get(), leaf.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0 && errno != ENOENT) {
       return base::ErrnoError("set mtime of '" + it->first + "'");
     }
   }
@@ -320,9 +316,8 @@ absl::StatusOr<ApplyResult> ApplyLayer(ByteSource* layer, const std::string& tar
   result.diff_id = hashed.Finish();
   result.uncompressed_size = hashed.size();
   if (!options.expected_diff_id.empty() && result.diff_id != options.expected_diff_id) {
-    return absl::DataLossError("apply layer to '" + target + "': diffID " +
-                               result.diff_id.str() + " does not match the expected " +
-                               options.expected_diff_id.str());
+    return absl::DataLossError("apply layer to '" + target + "': diffID " + result.diff_id.str() +
+                               " does not match the expected " + options.expected_diff_id.str());
   }
   return result;
 }

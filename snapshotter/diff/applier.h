@@ -54,10 +54,10 @@ struct ApplyOptions {
 };
 
 struct ApplyResult {
-  base::Digest diff_id;          // sha256 of the whole uncompressed tar stream
+  base::Digest diff_id;  // sha256 of the whole uncompressed tar stream
   int64_t uncompressed_size = 0;
   Compression compression = Compression::kNone;
-  int64_t entries = 0;           // tar entries processed (incl. whiteouts)
+  int64_t entries = 0;                // tar entries processed (incl. whiteouts)
   std::vector<std::string> warnings;  // skipped devices, xattrs, remapped ids
 };
 

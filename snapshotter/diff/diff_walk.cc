@@ -71,8 +71,7 @@ class Walker {
   absl::Status WalkDir(int lowerfd, int upperfd, const std::string& rel);
   absl::Status VisitBoth(int lowerfd, int upperfd, const Child& c, const std::string& path);
   absl::StatusOr<bool> Changed(int lowerfd, int upperfd, const std::string& name,
-                               const std::string& path, const struct stat& l,
-                               const struct stat& u);
+                               const std::string& path, const struct stat& l, const struct stat& u);
   absl::StatusOr<bool> ContentDiffers(int lowerfd, int upperfd, const std::string& name,
                                       const std::string& path);
   absl::StatusOr<TarEntry> MakeEntry(int dirfd, const std::string& name, const std::string& path,
@@ -274,8 +273,8 @@ absl::StatusOr<TarEntry> Walker::MakeEntry(int dirfd, const std::string& name,
       return absl::UnimplementedError("socket");  // caller skips
   }
   KILN_ASSIGN_OR_RETURN(Xattrs xs, ListXattrsAt(dirfd, name, path));
-  if (overlay_ && (HasOverlayXattr(xs, "redirect", nullptr) ||
-                   HasOverlayXattr(xs, "metacopy", nullptr))) {
+  if (overlay_ &&
+      (HasOverlayXattr(xs, "redirect", nullptr) || HasOverlayXattr(xs, "metacopy", nullptr))) {
     return absl::FailedPreconditionError("diff upperdir entry '" + path +
                                          "': overlay redirect/metacopy entries are unsupported");
   }
@@ -360,8 +359,7 @@ absl::Status Walker::WriteFileData(int dirfd, const std::string& name, const std
 
 }  // namespace
 
-absl::Status WalkUpperDir(const std::string& upperdir, const WalkOptions& options,
-                          TarWriter* out) {
+absl::Status WalkUpperDir(const std::string& upperdir, const WalkOptions& options, TarWriter* out) {
   Walker w(options, out, /*overlay=*/true);
   return w.Run("", upperdir);
 }

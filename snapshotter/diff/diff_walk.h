@@ -18,8 +18,7 @@ struct WalkOptions {
 };
 
 // Walks an overlay upperdir.
-absl::Status WalkUpperDir(const std::string& upperdir, const WalkOptions& options,
-                          TarWriter* out);
+absl::Status WalkUpperDir(const std::string& upperdir, const WalkOptions& options, TarWriter* out);
 
 // Compares `lower` (empty = nothing) with `upper`.
 absl::Status WalkTrees(const std::string& lower, const std::string& upper,

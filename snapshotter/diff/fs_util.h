@@ -26,8 +26,7 @@ absl::StatusOr<std::vector<std::string>> ListDir(int dirfd, const std::string& w
 absl::StatusOr<struct stat> StatAt(int dirfd, const std::string& name, const std::string& what);
 
 // Symlink target of `name` under `dirfd`.
-absl::StatusOr<std::string> ReadLinkAt(int dirfd, const std::string& name,
-                                       const std::string& what);
+absl::StatusOr<std::string> ReadLinkAt(int dirfd, const std::string& name, const std::string& what);
 
 // All xattrs of `name` under `dirfd` (not following a symlink), sorted by name. File
 // systems without xattr support give an empty list.

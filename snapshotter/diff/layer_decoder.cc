@@ -99,8 +99,8 @@ class GzipDecoder : public LayerDecoder {
       if (rc == Z_STREAM_END) {
         in_member_ = false;
       } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-        return absl::DataLossError(absl::StrCat("corrupt gzip stream: ",
-                                                zs_.msg != nullptr ? zs_.msg : "inflate error"));
+        return absl::DataLossError(
+            absl::StrCat("corrupt gzip stream: ", zs_.msg != nullptr ? zs_.msg : "inflate error"));
       }
       if (produced > 0) return produced;
     }

@@ -276,8 +276,8 @@ absl::StatusOr<std::unique_ptr<LayerEncoder>> MakeZstd(ByteSink* sink, int level
   if (!cctx) return absl::ResourceExhaustedError("zstd: cannot allocate a compression context");
   size_t rc = ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
   if (ZSTD_isError(rc)) {
-    return absl::InvalidArgumentError(absl::StrCat("zstd level ", level, ": ",
-                                                   ZSTD_getErrorName(rc)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("zstd level ", level, ": ", ZSTD_getErrorName(rc)));
   }
   // No frame checksum: the diffID and blob digest (SHA-256) already cover every byte.
   if (threads > 1) {

@@ -35,8 +35,8 @@ class RootedDir {
 
   // Like Resolve, creating missing directories (mode 0755) one component at a time;
   // `on_create` gets the clean relative path of each directory it made.
-  absl::StatusOr<base::UniqueFd> EnsureDir(const std::string& rel,
-                                           const std::function<void(const std::string&)>& on_create);
+  absl::StatusOr<base::UniqueFd> EnsureDir(
+      const std::string& rel, const std::function<void(const std::string&)>& on_create);
 
  private:
   RootedDir(base::UniqueFd fd, std::string path) : root_(std::move(fd)), path_(std::move(path)) {}

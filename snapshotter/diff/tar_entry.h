@@ -29,8 +29,8 @@ struct TarEntry {
   uint32_t mode = 0;  // permission bits incl. setuid/setgid/sticky (07777)
   uint32_t uid = 0;
   uint32_t gid = 0;
-  int64_t size = 0;   // data size (regular files only)
-  int64_t mtime = 0;  // seconds since the epoch
+  int64_t size = 0;      // data size (regular files only)
+  int64_t mtime = 0;     // seconds since the epoch
   std::string linkname;  // symlink target, or hardlink target path
   uint32_t devmajor = 0;
   uint32_t devminor = 0;

@@ -77,8 +77,8 @@ absl::Status TarReader::ReadFull(void* buf, size_t len, const char* what) {
   while (got < len) {
     KILN_ASSIGN_OR_RETURN(size_t n, in_->Read(p + got, len - got));
     if (n == 0) {
-      return absl::DataLossError(absl::StrCat("tar truncated at offset ", offset_ + got,
-                                              " (inside ", what, ")"));
+      return absl::DataLossError(
+          absl::StrCat("tar truncated at offset ", offset_ + got, " (inside ", what, ")"));
     }
     got += n;
   }
@@ -113,8 +113,8 @@ absl::StatusOr<size_t> TarReader::ReadData(void* buf, size_t len) {
   size_t want = static_cast<size_t>(std::min<int64_t>(remaining_, static_cast<int64_t>(len)));
   KILN_ASSIGN_OR_RETURN(size_t n, in_->Read(buf, want));
   if (n == 0) {
-    return absl::DataLossError(absl::StrCat("tar truncated at offset ", offset_,
-                                            " (inside file data)"));
+    return absl::DataLossError(
+        absl::StrCat("tar truncated at offset ", offset_, " (inside file data)"));
   }
   remaining_ -= static_cast<int64_t>(n);
   offset_ += static_cast<int64_t>(n);
@@ -126,8 +126,7 @@ namespace {
 absl::Status ParsePax(const std::string& text, int64_t at, Overrides* o) {
   size_t pos = 0;
   auto bad = [&](const char* why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tar pax header at offset ", at, ": ", why));
+    return absl::InvalidArgumentError(absl::StrCat("tar pax header at offset ", at, ": ", why));
   };
   while (pos < text.size()) {
     size_t sp = text.find(' ', pos);
@@ -198,10 +197,17 @@ absl::StatusOr<TarEntry> EntryFromHeader(const char* h, int64_t at, Overrides o,
   e.linkname = o.linkpath ? *o.linkpath : Field(h, 157, 100);
   char type = h[156];
   switch (type) {
-    case '0': case '\0': case '7':
+    case '0':
+    case '\0':
+    case '7':
       e.type = (!name.empty() && name.back() == '/') ? EntryType::kDir : EntryType::kFile;
       break;
-    case '1': case '2': case '3': case '4': case '5': case '6':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
       e.type = static_cast<EntryType>(type);
       break;
     default:
@@ -265,8 +271,8 @@ absl::StatusOr<std::optional<TarEntry>> TarReader::Next() {
     if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
       int64_t size = 0;
       if (!ParseNumber(h, 124, 12, &size)) {
-        return absl::InvalidArgumentError(absl::StrCat("tar header at offset ", at,
-                                                       ": bad size field"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("tar header at offset ", at, ": bad size field"));
       }
       KILN_ASSIGN_OR_RETURN(std::string data, ReadExtended(size));
       have_overrides = true;

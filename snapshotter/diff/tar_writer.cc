@@ -12,8 +12,8 @@ namespace {
 
 constexpr size_t kBlock = 512;
 constexpr size_t kFlushAt = 256 * 1024;
-constexpr int64_t kMaxOctal8 = 07777777;            // 7 digits (uid/gid/mode fields)
-constexpr int64_t kMaxOctal12 = 077777777777LL;      // 11 digits (size/mtime fields)
+constexpr int64_t kMaxOctal8 = 07777777;         // 7 digits (uid/gid/mode fields)
+constexpr int64_t kMaxOctal12 = 077777777777LL;  // 11 digits (size/mtime fields)
 
 // width-1 zero-padded octal digits, then NUL. Callers clamp `value` to fit.
 void PutOctal(char* field, size_t width, uint64_t value) {
@@ -55,7 +55,10 @@ std::string UstarHeader(const TarEntry& e, char typeflag) {
   PutOctal(b + 136, 12, static_cast<uint64_t>(std::clamp<int64_t>(e.mtime, 0, kMaxOctal12)));
   b[156] = typeflag;
   PutString(b + 157, 100, e.linkname);
-  std::memcpy(b + 257, "ustar\0" "00", 8);
+  std::memcpy(b + 257,
+              "ustar\0"
+              "00",
+              8);
   if (e.type == EntryType::kChar || e.type == EntryType::kBlock) {
     PutOctal(b + 329, 8, e.devmajor);
     PutOctal(b + 337, 8, e.devminor);

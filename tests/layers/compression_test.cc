@@ -66,7 +66,8 @@ class CompressionTest : public ::testing::Test {
     while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
       names.insert(archive_entry_pathname(e));
       la_ssize_t n;
-      while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) *data_bytes += static_cast<size_t>(n);
+      while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+        *data_bytes += static_cast<size_t>(n);
       EXPECT_EQ(n, 0) << archive_error_string(a);
     }
     EXPECT_EQ(rc, ARCHIVE_EOF) << archive_error_string(a);

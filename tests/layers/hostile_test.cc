@@ -24,7 +24,9 @@ using testing::RawTarEntry;
 using testing::Snapshot;
 
 RawHeader File(const std::string& name) { return RawHeader{.name = name}; }
-RawHeader Dir(const std::string& name) { return RawHeader{.name = name, .type = '5', .mode = 0755}; }
+RawHeader Dir(const std::string& name) {
+  return RawHeader{.name = name, .type = '5', .mode = 0755};
+}
 RawHeader Symlink(const std::string& name, const std::string& target) {
   return RawHeader{.name = name, .type = '2', .mode = 0777, .linkname = target};
 }
@@ -54,8 +56,8 @@ class HostileTarTest : public ::testing::Test {
         << "the sentinel next to the target changed";
     testing::Tree top = Snapshot(tmp_.path(), /*with_mtimes=*/false);
     for (const auto& [path, node] : top) {
-      bool inside = path == "target" || path.rfind("target/", 0) == 0 ||
-                    path == "sentinel" || path.rfind("sentinel/", 0) == 0;
+      bool inside = path == "target" || path.rfind("target/", 0) == 0 || path == "sentinel" ||
+                    path.rfind("sentinel/", 0) == 0;
       EXPECT_TRUE(inside) << "written outside the target: " << path;
     }
     struct stat now {};
@@ -80,8 +82,8 @@ class HostileTarTest : public ::testing::Test {
 };
 
 TEST_F(HostileTarTest, DotDotTraversalIsRejected) {
-  for (const char* name : {"../../etc/x", "../sentinel/pwn", "a/../../sentinel/pwn",
-                           "./../sentinel/secret"}) {
+  for (const char* name :
+       {"../../etc/x", "../sentinel/pwn", "a/../../sentinel/pwn", "./../sentinel/secret"}) {
     auto r = Apply(RawTarEntry(File(name), "pwned") + RawTarEnd());
     ASSERT_FALSE(r.ok()) << name;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
@@ -119,8 +121,8 @@ TEST_F(HostileTarTest, SymlinkToRootThenFileUnderItStaysInside) {
 }
 
 TEST_F(HostileTarTest, AbsoluteSymlinkChainsResolveInsideTheRoot) {
-  auto r = Apply(RawTarEntry(Dir(sentinel_ + "/")) +
-                 RawTarEntry(Symlink("a", "/b")) + RawTarEntry(Symlink("b", "../../..")) +
+  auto r = Apply(RawTarEntry(Dir(sentinel_ + "/")) + RawTarEntry(Symlink("a", "/b")) +
+                 RawTarEntry(Symlink("b", "../../..")) +
                  RawTarEntry(Symlink("c", "a/../../../../" + sentinel_)) +
                  RawTarEntry(File("a/chained"), "x") + RawTarEntry(File("c/secret"), "w") +
                  RawTarEntry(RawHeader{.name = "a/.wh.secret"}) + RawTarEnd());
@@ -152,7 +154,8 @@ TEST_F(HostileTarTest, HardlinksCannotReachOutside) {
                   RawTarEntry(Symlink("e", "/etc")) + RawTarEntry(Hardlink("h3", "e/passwd")) +
                   RawTarEnd());
   ASSERT_TRUE(r5.ok()) << r5.status();
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   ASSERT_EQ(::stat((target_ + "/etc/passwd").c_str(), &a), 0);
   ASSERT_EQ(::stat((target_ + "/h3").c_str(), &b), 0);
   EXPECT_EQ(a.st_ino, b.st_ino);
@@ -258,9 +261,9 @@ TEST_F(HostileTarTest, WhiteoutsCannotEscapeOrNameDotDot) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
   auto r2 = Apply(RawTarEntry(RawHeader{.name = "d/.wh.."}) + RawTarEnd());
   EXPECT_EQ(r2.status().code(), absl::StatusCode::kInvalidArgument) << r2.status();
-  auto r3 = Apply(RawTarEntry(Symlink("s", sentinel_)) +
-                  RawTarEntry(RawHeader{.name = "s/.wh.secret"}) +
-                  RawTarEntry(RawHeader{.name = "s/.wh..wh..opq"}) + RawTarEnd());
+  auto r3 =
+      Apply(RawTarEntry(Symlink("s", sentinel_)) + RawTarEntry(RawHeader{.name = "s/.wh.secret"}) +
+            RawTarEntry(RawHeader{.name = "s/.wh..wh..opq"}) + RawTarEnd());
   EXPECT_TRUE(r3.ok()) << r3.status();
 }
 

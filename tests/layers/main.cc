@@ -15,7 +15,8 @@
 
 int main(int argc, char** argv) {
   if (::geteuid() == 0) {
-    if (::unshare(CLONE_NEWNS) != 0 || ::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       std::fprintf(stderr, "FATAL: cannot enter a private mount namespace: %s\n",
                    std::strerror(errno));
       return 1;

@@ -31,8 +31,8 @@ class OverlayDiffTest : public ::testing::Test {
     auto t = base::TempDir::Create("kiln-layers-ovl-");
     ASSERT_TRUE(t.ok()) << t.status();
     tmp_ = std::move(*t);
-    for (const char* d : {"lower", "upper", "work", "merged", "copy", "upper2", "work2",
-                          "merged2"}) {
+    for (const char* d :
+         {"lower", "upper", "work", "merged", "copy", "upper2", "work2", "merged2"}) {
       MakeDir(tmp_.path() + "/" + d);
     }
     std::string l = P("lower");
@@ -54,10 +54,9 @@ class OverlayDiffTest : public ::testing::Test {
 
   std::string P(const std::string& name) { return tmp_.path() + "/" + name; }
 
-  base::Mount Overlay(const std::string& lower, const std::string& upper,
-                      const std::string& work) {
-    base::Mount m{"overlay", "overlay", {"lowerdir=" + lower, "upperdir=" + upper,
-                                         "workdir=" + work}};
+  base::Mount Overlay(const std::string& lower, const std::string& upper, const std::string& work) {
+    base::Mount m{
+        "overlay", "overlay", {"lowerdir=" + lower, "upperdir=" + upper, "workdir=" + work}};
     if (base::InUserNamespace()) m.options.push_back("userxattr");
     return m;
   }

@@ -1,5 +1,7 @@
 // Round trips: tree -> diff -> apply -> identical tree; tree comparison; determinism and
 // SOURCE_DATE_EPOCH clamping.
+#include <archive.h>
+#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,15 +9,11 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <vector>
 
 #include "base/digest.h"
-#include "base/userns.h"
 #include "base/temp_dir.h"
+#include "base/userns.h"
 #include "gtest/gtest.h"
 #include "snapshotter/diff/applier.h"
 #include "snapshotter/diff/differ.h"
@@ -173,17 +171,17 @@ TEST_F(RoundTripTest, TreeCompareEmitsChangesWhiteoutsAndParents) {
   BuildRichTree(lower);
   testing::CopyTree(lower, upper);
   // Changes in upper.
-  WriteFile(upper + "/etc/new-file", "new");                       // add in unchanged dir
-  ASSERT_EQ(::unlink((upper + "/empty-file").c_str()), 0);        // delete file
-  ASSERT_EQ(testing::Shell("rm -rf '" + upper + "/a'"), 0);        // delete dir tree
-  ASSERT_EQ(::chmod((upper + "/bin/suid").c_str(), 0755), 0);      // mode change
+  WriteFile(upper + "/etc/new-file", "new");                   // add in unchanged dir
+  ASSERT_EQ(::unlink((upper + "/empty-file").c_str()), 0);     // delete file
+  ASSERT_EQ(testing::Shell("rm -rf '" + upper + "/a'"), 0);    // delete dir tree
+  ASSERT_EQ(::chmod((upper + "/bin/suid").c_str(), 0755), 0);  // mode change
   std::string tool = testing::ReadFile(upper + "/bin/tool");
-  tool[100] ^= 1;                                                   // same size, same mtime
+  tool[100] ^= 1;  // same size, same mtime
   WriteFile(upper + "/bin/tool", tool, 0755);
   SetMtime(upper + "/bin/tool", 1600000000);
   SetMtime(upper + "/bin", 1600000008);
   SetMtime(upper + "/etc", 1600000010);
-  ASSERT_EQ(::unlink((upper + "/fifo").c_str()), 0);               // type change
+  ASSERT_EQ(::unlink((upper + "/fifo").c_str()), 0);  // type change
   MakeDir(upper + "/fifo");
   WriteFile(upper + "/fifo/inside", "x");
   testing::Tree want = Snapshot(upper);
@@ -248,7 +246,8 @@ TEST_F(RoundTripTest, NewHardlinkToAnUnchangedFileStaysAHardlink) {
   LayerDescriptor d = Diff(lower, upper, Compression::kNone, &sink);
   EXPECT_LT(d.uncompressed_size, 10000) << "the link was written as a second copy";
   Apply(sink.data(), dst);
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   ASSERT_EQ(::stat((dst + "/a").c_str(), &a), 0);
   ASSERT_EQ(::stat((dst + "/b").c_str(), &b), 0);
   EXPECT_EQ(a.st_ino, b.st_ino);

@@ -159,8 +159,8 @@ int Shell(const std::string& cmd) {
 }
 
 std::string SomeBytes(size_t n, uint32_t seed) {
-  static const char* words[] = {"layer ", "kiln ", "overlay ", "digest ", "sha256 ", "tar ",
-                                "\x01\x02\x03", "build ", "cache ", "\n"};
+  static const char* words[] = {"layer ", "kiln ",        "overlay ", "digest ", "sha256 ",
+                                "tar ",   "\x01\x02\x03", "build ",   "cache ",  "\n"};
   std::string out;
   out.reserve(n + 16);
   uint32_t x = seed * 2654435761u + 1;
@@ -197,7 +197,10 @@ std::string RawTarHeader(const RawHeader& h) {
   octal(136, 12, static_cast<uint64_t>(h.mtime));
   b[156] = h.type;
   put(157, 100, h.linkname);
-  put(257, 8, std::string("ustar\0" "00", 8));
+  put(257, 8,
+      std::string("ustar\0"
+                  "00",
+                  8));
   octal(329, 8, h.devmajor);
   octal(337, 8, h.devminor);
   std::memset(b.data() + 148, ' ', 8);

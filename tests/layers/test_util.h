@@ -34,10 +34,10 @@ struct Node {
   unsigned mode = 0;
   uid_t uid = 0;
   gid_t gid = 0;
-  int64_t mtime = 0;  // seconds
+  int64_t mtime = 0;    // seconds
   std::string content;  // file content, or symlink target
   dev_t rdev = 0;
-  std::string link_group;  // first path sharing the inode (hardlinks), or empty
+  std::string link_group;                     // first path sharing the inode (hardlinks), or empty
   std::map<std::string, std::string> xattrs;  // user.* only
   bool operator==(const Node&) const = default;
 };
@@ -77,7 +77,8 @@ struct RawHeader {
 std::string RawTarHeader(const RawHeader& h);
 // Header + data + padding.
 std::string RawTarEntry(const RawHeader& h, const std::string& data = "");
-std::string RawPax(const std::string& name, const std::vector<std::pair<std::string, std::string>>& recs);
+std::string RawPax(const std::string& name,
+                   const std::vector<std::pair<std::string, std::string>>& recs);
 std::string RawTarEnd();
 
 }  // namespace kiln::snapshotter::testing
