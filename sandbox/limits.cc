@@ -172,19 +172,24 @@ absl::StatusOr<std::unique_ptr<RunCgroup>> RunCgroup::Create(const LimitProbe& p
     cg->dirs_[slot] = dir;
     return absl::OkStatus();
   };
-  std::string pids = pids_max > 0 ? std::to_string(pids_max) : "max";
+  // Only the controllers a limit is asked for: attaching to a v1 memory cgroup alone costs
+  // milliseconds (see bench/sandbox/README.md).
   if (probe.layer == LimitLayer::kCgroupV2) {
     KILN_RETURN_IF_ERROR(make(0, probe.v2_parent));
-    KILN_RETURN_IF_ERROR(WriteFile(cg->dirs_[0] + "/pids.max", pids));
+    if (pids_max > 0) {
+      KILN_RETURN_IF_ERROR(WriteFile(cg->dirs_[0] + "/pids.max", std::to_string(pids_max)));
+    }
     if (memory_max_bytes > 0) {
       KILN_RETURN_IF_ERROR(
           WriteFile(cg->dirs_[0] + "/memory.max", std::to_string(memory_max_bytes)));
     }
   } else if (probe.layer == LimitLayer::kCgroupV1) {
-    KILN_RETURN_IF_ERROR(make(0, probe.v1_pids));
-    KILN_RETURN_IF_ERROR(make(1, probe.v1_memory));
-    KILN_RETURN_IF_ERROR(WriteFile(cg->dirs_[0] + "/pids.max", pids));
+    if (pids_max > 0) {
+      KILN_RETURN_IF_ERROR(make(0, probe.v1_pids));
+      KILN_RETURN_IF_ERROR(WriteFile(cg->dirs_[0] + "/pids.max", std::to_string(pids_max)));
+    }
     if (memory_max_bytes > 0) {
+      KILN_RETURN_IF_ERROR(make(1, probe.v1_memory));
       KILN_RETURN_IF_ERROR(WriteFile(cg->dirs_[1] + "/memory.limit_in_bytes",
                                      std::to_string(memory_max_bytes)));
     }

@@ -40,7 +40,8 @@ LimitProbe ProbeLimitLayer(bool try_create = true);
 // removal retries briefly while the kernel tears the namespace down). Move-only.
 class RunCgroup {
  public:
-  // Creates the cgroup(s) and writes the limits (0 = unlimited). Errors name the file.
+  // Creates the cgroup(s) for the limits that are set (0 = unlimited: no cgroup for that
+  // controller) and writes them. Errors name the file.
   static absl::StatusOr<std::unique_ptr<RunCgroup>> Create(const LimitProbe& probe,
                                                            int64_t pids_max,
                                                            int64_t memory_max_bytes);

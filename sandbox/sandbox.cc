@@ -189,7 +189,7 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   plan.stdout_fd = out.write.get();
   plan.stderr_fd = err.write.get();
   std::unique_ptr<RunCgroup> cgroup;
-  if (limits_.layer != LimitLayer::kRlimit) {
+  if (limits_.layer != LimitLayer::kRlimit && (spec.pids_max > 0 || spec.memory_max_bytes > 0)) {
     KILN_ASSIGN_OR_RETURN(cgroup, RunCgroup::Create(limits_, spec.pids_max, spec.memory_max_bytes));
   }
   uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
