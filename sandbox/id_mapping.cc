@@ -95,14 +95,24 @@ absl::Status WriteProcFile(pid_t pid, const char* name, const std::string& conte
   return absl::OkStatus();
 }
 
-// Runs `tool pid args...` (newuidmap/newgidmap) and reports its own failure text.
-absl::Status RunMapTool(const std::string& tool, pid_t pid, const std::vector<std::string>& args) {
+// A running newuidmap/newgidmap whose output (stdout+stderr) is collected by Wait().
+struct MapTool {
+  std::string cmdline;
+  pid_t pid = -1;
+  base::UniqueFd output;
+};
+
+// Starts `tool pid args...` (posix_spawn: safe from a multi-threaded process).
+absl::StatusOr<MapTool> StartMapTool(const std::string& tool, pid_t pid,
+                                     const std::vector<std::string>& args) {
   std::vector<std::string> argv = {tool, std::to_string(pid)};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::string cmdline = absl::StrJoin(argv, " ");
+  MapTool t;
+  t.cmdline = absl::StrJoin(argv, " ");
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return base::ErrnoError("pipe for '" + tool + "'");
-  base::UniqueFd rd(fds[0]), wr(fds[1]);
+  t.output.reset(fds[0]);
+  base::UniqueFd wr(fds[1]);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -111,28 +121,32 @@ absl::Status RunMapTool(const std::string& tool, pid_t pid, const std::vector<st
   std::vector<char*> cargv;
   for (std::string& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  pid_t child = 0;
-  int rc = ::posix_spawnp(&child, tool.c_str(), &actions, nullptr, cargv.data(), environ);
+  int rc = ::posix_spawnp(&t.pid, tool.c_str(), &actions, nullptr, cargv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    return base::ErrnoError(rc, absl::StrCat("run '", cmdline, "' (is the uidmap package installed?)"));
+    return base::ErrnoError(rc, absl::StrCat("run '", t.cmdline,
+                                             "' (is the uidmap package installed?)"));
   }
-  wr.reset();
+  return t;
+}
+
+// Waits for the tool and reports its own failure text: "<cmdline>: exit status N: <output>".
+absl::Status WaitMapTool(MapTool& t) {
   std::string output;
   char buf[512];
-  for (ssize_t n; (n = ::read(rd.get(), buf, sizeof(buf))) != 0;) {
+  for (ssize_t n; (n = ::read(t.output.get(), buf, sizeof(buf))) != 0;) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
     output.append(buf, static_cast<size_t>(n));
   }
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(t.pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
   while (!output.empty() && output.back() == '\n') output.pop_back();
   std::string how = WIFEXITED(status) ? absl::StrCat("exit status ", WEXITSTATUS(status))
                                       : absl::StrCat("killed by signal ", WTERMSIG(status));
-  return absl::PermissionDeniedError(absl::StrCat(cmdline, ": ", how, ": ", output));
+  return absl::PermissionDeniedError(absl::StrCat(t.cmdline, ": ", how, ": ", output));
 }
 
 }  // namespace
@@ -229,8 +243,13 @@ absl::StatusOr<IdMapping> DetectIdMapping(const std::string& subuid_file,
 
 absl::Status WriteIdMapsFromParent(const IdMapping& mapping, pid_t pid) {
   if (mapping.mode == IdMappingMode::kSubordinateRange) {
-    KILN_RETURN_IF_ERROR(RunMapTool("newuidmap", pid, mapping.newuidmap_args));
-    return RunMapTool("newgidmap", pid, mapping.newgidmap_args);
+    // Both at once: each is a setuid exec costing about a millisecond.
+    KILN_ASSIGN_OR_RETURN(MapTool uid_tool, StartMapTool("newuidmap", pid, mapping.newuidmap_args));
+    absl::StatusOr<MapTool> gid_tool = StartMapTool("newgidmap", pid, mapping.newgidmap_args);
+    absl::Status uid_status = WaitMapTool(uid_tool);
+    if (!gid_tool.ok()) return gid_tool.status();
+    absl::Status gid_status = WaitMapTool(*gid_tool);
+    return uid_status.ok() ? gid_status : uid_status;
   }
   if (mapping.deny_setgroups) KILN_RETURN_IF_ERROR(WriteProcFile(pid, "setgroups", "deny"));
   KILN_RETURN_IF_ERROR(WriteProcFile(pid, "uid_map", mapping.uid_map));
