@@ -378,6 +378,17 @@ TEST_F(SandboxTest, BadMountIsAClearError) {
   EXPECT_EQ(RunCaptured(spec).result.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(SandboxTest, RlimitsAndHostname) {
+  Spec spec = ShellSpec(rootfs_, "ulimit -n; ulimit -Hn; hostname");
+  spec.rlimits = {{RLIMIT_NOFILE, 123, 456}};
+  spec.hostname = "builder-7";
+  Captured c = RunCaptured(spec);
+  ASSERT_TRUE(c.result.ok()) << c.result.status();
+  EXPECT_EQ(c.out, "123\n456\nbuilder-7\n");
+  EXPECT_GE(c.result->usage.user_time + c.result->usage.system_time, absl::ZeroDuration());
+  EXPECT_GT(c.result->usage.max_rss_kib, 0);
+}
+
 TEST_F(SandboxTest, SandboxRemovesItsStagingDir) {
   auto sb = Sandbox::Create();
   ASSERT_TRUE(sb.ok()) << sb.status();
