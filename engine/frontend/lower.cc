@@ -64,7 +64,7 @@ std::string CleanPath(std::string_view p) {
     if (i) r += '/';
     r.append(out[i].data(), out[i].size());
   }
-  if (r.empty()) r = ".";
+  if (r.empty()) r.push_back('.');
   return r;
 }
 

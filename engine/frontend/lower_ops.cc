@@ -201,7 +201,7 @@ absl::Status Lowerer::FinishMount(int stage, const Command& cmd, const std::stri
     if (m.sharing.empty()) m.sharing = "shared";
   }
   if (m.type == T::kBind || m.type == T::kCache) {
-    if (m.source.empty()) m.source = "/";
+    if (m.source.empty()) m.source.push_back('/');
     m.source = CleanPath("/" + m.source);
     if (!from.empty()) {
       KILN_ASSIGN_OR_RETURN(graph::VertexId v, FromVertex(stage, cmd.line, from, nullptr));

@@ -249,7 +249,11 @@ std::string DumpNode(const AstNode& node) {
 
 std::string DumpAst(const Ast& ast) {
   std::string out;
-  for (const AstNode& n : ast.nodes) out += "(" + DumpNode(n) + ")\n";
+  for (const AstNode& n : ast.nodes) {
+    out.push_back('(');
+    DumpInto(n, out);
+    out += ")\n";
+  }
   return out;
 }
 

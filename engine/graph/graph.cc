@@ -105,7 +105,7 @@ std::string RenderText(const Graph& g) {
       if (!ins.empty()) ins += ",";
       ins += g.vertex(in).digest.short_hex();
     }
-    if (ins.empty()) ins = "-";
+    if (ins.empty()) ins.push_back('-');
     absl::StrAppend(&out, v.digest.short_hex(), " ", OpKindName(v.op), " [", ins, "] ",
                     Label(v), "\n");
   }
