@@ -101,7 +101,7 @@ TEST_F(RoundTripTest, EveryCompressionReproducesTheTree) {
   testing::Tree want = Snapshot(src);
   ASSERT_GT(want.size(), 20u);
   // The comparison really covers xattrs, hardlinks, fifos, setuid and ownership.
-  EXPECT_EQ(want["etc/config"].xattrs.at("user.kiln.test"), std::string("value\0with nul", 14));
+  EXPECT_EQ(want["etc/config"].xattrs["user.kiln.test"], std::string("value\0with nul", 14));
   EXPECT_EQ(want["etc/config.hardlink"].link_group, "etc/config");
   EXPECT_EQ(want["fifo"].type, 'p');
   EXPECT_EQ(want["bin/suid"].mode, 04755u);
