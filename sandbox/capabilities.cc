@@ -34,10 +34,10 @@ absl::StatusOr<CapabilitySet> CapabilitySet::FromNames(const std::vector<std::st
 }
 
 CapabilitySet CapabilitySet::DockerDefault() {
-  const cap_value_t caps[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
-                              CAP_MKNOD,  CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
-                              CAP_SETFCAP, CAP_SETPCAP,     CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-                              CAP_KILL,   CAP_AUDIT_WRITE};
+  const cap_value_t caps[] = {CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+                              CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+                              CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+                              CAP_KILL,    CAP_AUDIT_WRITE};
   uint64_t mask = 0;
   for (cap_value_t c : caps) mask |= uint64_t{1} << c;
   return CapabilitySet(mask);

@@ -27,8 +27,7 @@ struct Range {
 };
 
 // First "name:start:count" or "uid:start:count" line for the user, if any.
-bool FindSubordinateRange(const std::string& file, const std::string& name, uid_t uid,
-                          Range* out) {
+bool FindSubordinateRange(const std::string& file, const std::string& name, uid_t uid, Range* out) {
   std::ifstream in(file);
   std::string line;
   while (std::getline(in, line)) {
@@ -124,8 +123,8 @@ absl::StatusOr<MapTool> StartMapTool(const std::string& tool, pid_t pid,
   int rc = ::posix_spawnp(&t.pid, tool.c_str(), &actions, nullptr, cargv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    return base::ErrnoError(rc, absl::StrCat("run '", t.cmdline,
-                                             "' (is the uidmap package installed?)"));
+    return base::ErrnoError(
+        rc, absl::StrCat("run '", t.cmdline, "' (is the uidmap package installed?)"));
   }
   return t;
 }
@@ -153,10 +152,14 @@ absl::Status WaitMapTool(MapTool& t) {
 
 const char* IdMappingModeName(IdMappingMode mode) {
   switch (mode) {
-    case IdMappingMode::kRootIdentity: return "root-identity";
-    case IdMappingMode::kSubordinateRange: return "subordinate-range";
-    case IdMappingMode::kSingleId: return "single-id";
-    case IdMappingMode::kNested: return "nested";
+    case IdMappingMode::kRootIdentity:
+      return "root-identity";
+    case IdMappingMode::kSubordinateRange:
+      return "subordinate-range";
+    case IdMappingMode::kSingleId:
+      return "single-id";
+    case IdMappingMode::kNested:
+      return "nested";
   }
   return "?";
 }
@@ -223,10 +226,10 @@ absl::StatusOr<IdMapping> DetectIdMapping(const std::string& subuid_file,
     m.mode = IdMappingMode::kSubordinateRange;
     uint64_t ucount = std::min<uint64_t>(subuid.count, 65535);
     uint64_t gcount = std::min<uint64_t>(subgid.count, 65535);
-    m.newuidmap_args = {"0", std::to_string(m.host_uid), "1", "1", std::to_string(subuid.start),
-                        std::to_string(ucount)};
-    m.newgidmap_args = {"0", std::to_string(gid), "1", "1", std::to_string(subgid.start),
-                        std::to_string(gcount)};
+    m.newuidmap_args = {"0", std::to_string(m.host_uid),   "1",
+                        "1", std::to_string(subuid.start), std::to_string(ucount)};
+    m.newgidmap_args = {"0", std::to_string(gid),          "1",
+                        "1", std::to_string(subgid.start), std::to_string(gcount)};
     m.mapped_uids = ucount + 1;
     m.mapped_gids = gcount + 1;
     return m;

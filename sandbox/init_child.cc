@@ -186,8 +186,8 @@ void InitMainInChild(LaunchPlan& plan) {
   }
   if (plan.loopback_up) LoopbackUpInChild();
   PivotRootInChild(plan);
-  int rootfd = static_cast<int>(
-      syscall(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  int rootfd =
+      static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (rootfd < 0) FailInChild(Step::kPivotRoot, errno);
   // stdin: the container's /dev/null, opened only now so no host file is ever fd 0.
   int null_fd = OpenInRootInChild(rootfd, "dev/null", O_RDONLY);

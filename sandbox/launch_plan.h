@@ -21,9 +21,29 @@ namespace kiln::sandbox::internal {
 
 // Steps the child reports failures for; names in StepName().
 enum class Step : int32_t {
-  kSetupFds = 1, kWaitParent, kMakePrivate, kMount, kHostname, kLoopback, kPivotRoot,
-  kResolveUser, kUnmappedUser, kWorkdir, kSignals, kSpawnWorker, kSetsid, kBoundingSet,
-  kSetgroups, kSetgid, kSetuid, kCapset, kAmbient, kRlimit, kNoNewPrivs, kSeccomp, kCloseFds,
+  kSetupFds = 1,
+  kWaitParent,
+  kMakePrivate,
+  kMount,
+  kHostname,
+  kLoopback,
+  kPivotRoot,
+  kResolveUser,
+  kUnmappedUser,
+  kWorkdir,
+  kSignals,
+  kSpawnWorker,
+  kSetsid,
+  kBoundingSet,
+  kSetgroups,
+  kSetgid,
+  kSetuid,
+  kCapset,
+  kAmbient,
+  kRlimit,
+  kNoNewPrivs,
+  kSeccomp,
+  kCloseFds,
   kExec,
 };
 const char* StepName(Step step);
@@ -56,26 +76,26 @@ enum class OpKind {
 
 struct MountOp {
   OpKind kind = OpKind::kFsMount;
-  bool at_staging = false;   // target is the staging dir (the rootfs itself)
-  std::string target;        // path inside the root, relative ("dev/pts")
-  std::string fstype;        // kFsMount
+  bool at_staging = false;  // target is the staging dir (the rootfs itself)
+  std::string target;       // path inside the root, relative ("dev/pts")
+  std::string fstype;       // kFsMount
   std::vector<std::pair<std::string, std::string>> strings;  // fsconfig SET_STRING
   std::vector<std::string> flags;                            // fsconfig SET_FLAG
-  std::string source;        // kBindHost: host path; kSymlink: link text
-  bool recursive = false;    // kBindHost/kRebindReadOnly: AT_RECURSIVE
-  uint64_t attr = 0;         // MOUNT_ATTR_* for the new mount
-  bool optional = false;     // missing target: skip (masked paths)
+  std::string source;           // kBindHost: host path; kSymlink: link text
+  bool recursive = false;       // kBindHost/kRebindReadOnly: AT_RECURSIVE
+  uint64_t attr = 0;            // MOUNT_ATTR_* for the new mount
+  bool optional = false;        // missing target: skip (masked paths)
   bool target_is_file = false;  // create the target as an empty file
   unsigned mode = 0755;
-  std::string describe;      // "mount tmpfs at '/dev'" for the parent's messages
+  std::string describe;  // "mount tmpfs at '/dev'" for the parent's messages
 };
 
 struct UserRequest {
-  bool is_root = true;          // "" or "0" or "root" with no group: skip the lookups
-  std::string user;             // the user part
+  bool is_root = true;  // "" or "0" or "root" with no group: skip the lookups
+  std::string user;     // the user part
   bool user_numeric = false;
-  uint64_t uid = 0;             // when numeric
-  std::string group;            // the group part ("" = primary group)
+  uint64_t uid = 0;   // when numeric
+  std::string group;  // the group part ("" = primary group)
   bool group_numeric = false;
   uint64_t gid = 0;
 };
@@ -110,7 +130,7 @@ struct LaunchPlan {
   sock_fprog filter{};
 
   // Left uninitialised on purpose (no page faults for memory the run never touches).
-  std::unique_ptr<char[]> scratch;       // file buffer for /etc/passwd and /etc/group
+  std::unique_ptr<char[]> scratch;  // file buffer for /etc/passwd and /etc/group
   size_t scratch_size = 0;
   std::unique_ptr<char[]> worker_stack;  // stack of the CLONE_VM|CLONE_VFORK worker
   size_t worker_stack_size = 0;

@@ -98,9 +98,12 @@ absl::Status WriteFile(const std::string& path, const std::string& value) {
 
 const char* LimitLayerName(LimitLayer layer) {
   switch (layer) {
-    case LimitLayer::kCgroupV2: return "cgroup-v2";
-    case LimitLayer::kCgroupV1: return "cgroup-v1";
-    case LimitLayer::kRlimit: return "rlimit";
+    case LimitLayer::kCgroupV2:
+      return "cgroup-v2";
+    case LimitLayer::kCgroupV1:
+      return "cgroup-v1";
+    case LimitLayer::kRlimit:
+      return "rlimit";
   }
   return "?";
 }
@@ -138,8 +141,7 @@ LimitProbe ProbeLimitLayer(bool try_create) {
       for (const MountEntry& m : mounts) {
         if (m.fstype != "cgroup") continue;
         bool pids = HasWord(c.controllers, "pids", ',') && HasWord(m.super_options, "pids", ',');
-        bool mem =
-            HasWord(c.controllers, "memory", ',') && HasWord(m.super_options, "memory", ',');
+        bool mem = HasWord(c.controllers, "memory", ',') && HasWord(m.super_options, "memory", ',');
         if (pids) p.v1_pids = OwnDir(m, c.path);
         if (mem) p.v1_memory = OwnDir(m, c.path);
       }
@@ -155,8 +157,8 @@ LimitProbe ProbeLimitLayer(bool try_create) {
   }
   p.v1_pids.clear();
   p.v1_memory.clear();
-  p.why = absl::StrCat(why_not_v2, "; cgroup v1: ", why_not_v1,
-                       "; using RLIMIT_NPROC and RLIMIT_AS");
+  p.why =
+      absl::StrCat(why_not_v2, "; cgroup v1: ", why_not_v1, "; using RLIMIT_NPROC and RLIMIT_AS");
   return p;
 }
 
@@ -190,8 +192,8 @@ absl::StatusOr<std::unique_ptr<RunCgroup>> RunCgroup::Create(const LimitProbe& p
     }
     if (memory_max_bytes > 0) {
       KILN_RETURN_IF_ERROR(make(1, probe.v1_memory));
-      KILN_RETURN_IF_ERROR(WriteFile(cg->dirs_[1] + "/memory.limit_in_bytes",
-                                     std::to_string(memory_max_bytes)));
+      KILN_RETURN_IF_ERROR(
+          WriteFile(cg->dirs_[1] + "/memory.limit_in_bytes", std::to_string(memory_max_bytes)));
     }
   }
   return cg;

@@ -26,10 +26,10 @@ const char* LimitLayerName(LimitLayer layer);
 
 struct LimitProbe {
   LimitLayer layer = LimitLayer::kRlimit;
-  std::string v2_parent;    // kCgroupV2: the directory run cgroups are created in
-  std::string v1_pids;      // kCgroupV1: pids hierarchy directory for run cgroups
-  std::string v1_memory;    // kCgroupV1: memory hierarchy directory
-  std::string why;          // one line: why this layer (e.g. "cgroup2 has no pids controller")
+  std::string v2_parent;  // kCgroupV2: the directory run cgroups are created in
+  std::string v1_pids;    // kCgroupV1: pids hierarchy directory for run cgroups
+  std::string v1_memory;  // kCgroupV1: memory hierarchy directory
+  std::string why;        // one line: why this layer (e.g. "cgroup2 has no pids controller")
 };
 
 // Probes /proc/self/cgroup and /proc/self/mountinfo. `try_create` also checks that a child

@@ -45,8 +45,8 @@ int ResolveTargetInChild(int rootfd, const MountOp& op, int32_t index) {
     if (rc < 0) FailInChild(Step::kMount, -rc, index);
     int pfd = OpenInRootInChild(rootfd, parent, O_PATH | O_DIRECTORY);
     if (pfd < 0) FailInChild(Step::kMount, errno, index);
-    int ffd = static_cast<int>(syscall(SYS_openat, pfd, base,
-                                       O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+    int ffd = static_cast<int>(
+        syscall(SYS_openat, pfd, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (ffd < 0 && errno != EEXIST) FailInChild(Step::kMount, errno, index);
     CloseInChild(ffd);
     CloseInChild(pfd);
@@ -62,8 +62,7 @@ int SetAttrInChild(int mfd, uint64_t attr, bool recursive) {
   ZeroBytes(&ma, sizeof(ma));
   ma.attr_set = attr;
   return static_cast<int>(syscall(SYS_mount_setattr, mfd, "",
-                                  AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &ma,
-                                  sizeof(ma)));
+                                  AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &ma, sizeof(ma)));
 }
 
 // Creates the detached mount for `op`. Returns its fd or fails the child.
@@ -140,11 +139,10 @@ void RunOneOpInChild(const LaunchPlan& plan, const MountOp& op, int rootfd, int3
       FailInChild(Step::kMount, errno, index, "mount_setattr");
     }
   }
-  long rc = op.at_staging
-                ? syscall(SYS_move_mount, mfd, "", AT_FDCWD, plan.staging.c_str(),
-                          MOVE_MOUNT_F_EMPTY_PATH)
-                : syscall(SYS_move_mount, mfd, "", tfd, "",
-                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+  long rc = op.at_staging ? syscall(SYS_move_mount, mfd, "", AT_FDCWD, plan.staging.c_str(),
+                                    MOVE_MOUNT_F_EMPTY_PATH)
+                          : syscall(SYS_move_mount, mfd, "", tfd, "",
+                                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
   if (rc < 0) FailInChild(Step::kMount, errno, index, "move_mount");
   CloseInChild(mfd);
   CloseInChild(tfd);

@@ -18,17 +18,15 @@ constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 
 // runc's default masked and read-only paths.
 const char* const kMaskedPaths[] = {
-    "proc/acpi",         "proc/asound",    "proc/interrupts", "proc/kcore",
-    "proc/keys",         "proc/latency_stats", "proc/timer_list", "proc/timer_stats",
-    "proc/sched_debug",  "proc/scsi",
+    "proc/acpi",          "proc/asound",     "proc/interrupts",  "proc/kcore",       "proc/keys",
+    "proc/latency_stats", "proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi",
 };
 const char* const kMaskedSysPaths[] = {"sys/firmware", "sys/devices/virtual/powercap"};
 const char* const kReadOnlyPaths[] = {"proc/bus", "proc/fs", "proc/irq", "proc/sys",
                                       "proc/sysrq-trigger"};
 const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
-constexpr uint64_t kNoSuidDevExec =
-    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+constexpr uint64_t kNoSuidDevExec = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
 bool IsDigits(const std::string& s) {
   if (s.empty() || s.size() > 10) return false;
@@ -104,16 +102,22 @@ absl::StatusOr<MountOp> FromDescription(const base::Mount& m, const std::string&
   }
   bool has_userxattr = false;
   for (const std::string& o : m.options) {
-    if (o == "ro") op.attr |= MOUNT_ATTR_RDONLY;
-    else if (o == "nosuid") op.attr |= MOUNT_ATTR_NOSUID;
-    else if (o == "nodev") op.attr |= MOUNT_ATTR_NODEV;
-    else if (o == "noexec") op.attr |= MOUNT_ATTR_NOEXEC;
-    else if (o == "rw" || o == "bind" || o == "private" || o == "rprivate") continue;
-    else if (o == "rbind") op.recursive = true;
+    if (o == "ro")
+      op.attr |= MOUNT_ATTR_RDONLY;
+    else if (o == "nosuid")
+      op.attr |= MOUNT_ATTR_NOSUID;
+    else if (o == "nodev")
+      op.attr |= MOUNT_ATTR_NODEV;
+    else if (o == "noexec")
+      op.attr |= MOUNT_ATTR_NOEXEC;
+    else if (o == "rw" || o == "bind" || o == "private" || o == "rprivate")
+      continue;
+    else if (o == "rbind")
+      op.recursive = true;
     else if (bind) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sandbox: bind mount of '", m.source, "': unknown option '", o,
-          "', expected ro, rw, rbind, nosuid, nodev or noexec"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("sandbox: bind mount of '", m.source, "': unknown option '", o,
+                       "', expected ro, rw, rbind, nosuid, nodev or noexec"));
     } else if (size_t eq = o.find('='); eq != std::string::npos) {
       op.strings.emplace_back(o.substr(0, eq), o.substr(eq + 1));
     } else {
@@ -159,9 +163,9 @@ void AddProcAndDev(const PlanContext& ctx, bool own_netns, std::vector<MountOp>*
   shm.strings = {{"source", "shm"}, {"mode", "1777"}, {"size", "65536k"}};
   ops->push_back(shm);
   const std::pair<const char*, const char*> links[] = {
-      {"dev/fd", "/proc/self/fd"},         {"dev/stdin", "/proc/self/fd/0"},
-      {"dev/stdout", "/proc/self/fd/1"},   {"dev/stderr", "/proc/self/fd/2"},
-      {"dev/ptmx", "pts/ptmx"},            {"dev/core", "/proc/kcore"}};
+      {"dev/fd", "/proc/self/fd"},       {"dev/stdin", "/proc/self/fd/0"},
+      {"dev/stdout", "/proc/self/fd/1"}, {"dev/stderr", "/proc/self/fd/2"},
+      {"dev/ptmx", "pts/ptmx"},          {"dev/core", "/proc/kcore"}};
   for (const auto& [link, text] : links) {
     MountOp op;
     op.kind = OpKind::kSymlink;
@@ -178,8 +182,8 @@ void AddProcAndDev(const PlanContext& ctx, bool own_netns, std::vector<MountOp>*
 }
 
 absl::Status AddEtcFiles(const Spec& spec, std::vector<MountOp>* ops) {
-  const std::pair<std::string, const char*> files[] = {
-      {spec.resolv_conf, "resolv.conf"}, {spec.hosts, "hosts"}};
+  const std::pair<std::string, const char*> files[] = {{spec.resolv_conf, "resolv.conf"},
+                                                       {spec.hosts, "hosts"}};
   for (const auto& [given, name] : files) {
     std::string source = given.empty() ? absl::StrCat("/etc/", name) : given;
     struct stat st;
@@ -187,8 +191,8 @@ absl::Status AddEtcFiles(const Spec& spec, std::vector<MountOp>* ops) {
       if (given.empty()) continue;  // the host has none: skip
       return base::ErrnoError(absl::StrCat("sandbox: /etc/", name, " source '", source, "'"));
     }
-    ops->push_back(BindOp(source, absl::StrCat("etc/", name),
-                          MOUNT_ATTR_RDONLY | kNoSuidDevExec, true));
+    ops->push_back(
+        BindOp(source, absl::StrCat("etc/", name), MOUNT_ATTR_RDONLY | kNoSuidDevExec, true));
   }
   return absl::OkStatus();
 }
@@ -226,8 +230,8 @@ absl::StatusOr<UserRequest> ParseUserSpec(const std::string& user) {
   r.user = user.substr(0, colon);
   if (colon != std::string::npos) r.group = user.substr(colon + 1);
   if (r.user.empty() || (colon != std::string::npos && r.group.empty())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sandbox: user '", user, "': expected name, uid, uid:gid or name:group"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sandbox: user '", user, "': expected name, uid, uid:gid or name:group"));
   }
   r.user_numeric = IsDigits(r.user);
   if (r.user_numeric) r.uid = std::stoull(r.user);

@@ -9,30 +9,54 @@ namespace kiln::sandbox::internal {
 
 const char* StepName(Step step) {
   switch (step) {
-    case Step::kSetupFds: return "set up fds";
-    case Step::kWaitParent: return "wait for parent";
-    case Step::kMakePrivate: return "make / private";
-    case Step::kMount: return "mount";
-    case Step::kHostname: return "sethostname";
-    case Step::kLoopback: return "bring lo up";
-    case Step::kPivotRoot: return "pivot_root";
-    case Step::kResolveUser: return "resolve user";
-    case Step::kUnmappedUser: return "switch user";
-    case Step::kWorkdir: return "workdir";
-    case Step::kSignals: return "reset signals";
-    case Step::kSpawnWorker: return "start process";
-    case Step::kSetsid: return "setsid";
-    case Step::kBoundingSet: return "drop bounding capabilities";
-    case Step::kSetgroups: return "setgroups";
-    case Step::kSetgid: return "setgid";
-    case Step::kSetuid: return "setuid";
-    case Step::kCapset: return "capset";
-    case Step::kAmbient: return "clear ambient capabilities";
-    case Step::kRlimit: return "setrlimit";
-    case Step::kNoNewPrivs: return "no_new_privs";
-    case Step::kSeccomp: return "install seccomp filter";
-    case Step::kCloseFds: return "close fds";
-    case Step::kExec: return "exec";
+    case Step::kSetupFds:
+      return "set up fds";
+    case Step::kWaitParent:
+      return "wait for parent";
+    case Step::kMakePrivate:
+      return "make / private";
+    case Step::kMount:
+      return "mount";
+    case Step::kHostname:
+      return "sethostname";
+    case Step::kLoopback:
+      return "bring lo up";
+    case Step::kPivotRoot:
+      return "pivot_root";
+    case Step::kResolveUser:
+      return "resolve user";
+    case Step::kUnmappedUser:
+      return "switch user";
+    case Step::kWorkdir:
+      return "workdir";
+    case Step::kSignals:
+      return "reset signals";
+    case Step::kSpawnWorker:
+      return "start process";
+    case Step::kSetsid:
+      return "setsid";
+    case Step::kBoundingSet:
+      return "drop bounding capabilities";
+    case Step::kSetgroups:
+      return "setgroups";
+    case Step::kSetgid:
+      return "setgid";
+    case Step::kSetuid:
+      return "setuid";
+    case Step::kCapset:
+      return "capset";
+    case Step::kAmbient:
+      return "clear ambient capabilities";
+    case Step::kRlimit:
+      return "setrlimit";
+    case Step::kNoNewPrivs:
+      return "no_new_privs";
+    case Step::kSeccomp:
+      return "install seccomp filter";
+    case Step::kCloseFds:
+      return "close fds";
+    case Step::kExec:
+      return "exec";
   }
   return "?";
 }
@@ -62,8 +86,8 @@ absl::Status ReportToStatus(const ChildReport& r, const LaunchPlan& plan, const 
       break;
     case Step::kExec:
       if (r.err == ENOENT) {
-        return absl::NotFoundError(absl::StrCat("sandbox: exec '", detail,
-                                                "': executable file not found in $PATH"));
+        return absl::NotFoundError(
+            absl::StrCat("sandbox: exec '", detail, "': executable file not found in $PATH"));
       }
       return base::ErrnoError(r.err, absl::StrCat("sandbox: exec '", detail, "'"));
     case Step::kMount:

@@ -107,8 +107,8 @@ struct RunMonitor {
 
   // Runs until the init has exited and every pipe reached EOF.
   void Loop(absl::Time start) {
-    absl::Time deadline = spec.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
-                                                                   : start + spec.timeout;
+    absl::Time deadline =
+        spec.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + spec.timeout;
     int cancel_fd = spec.cancel != nullptr ? spec.cancel->fd() : -1;
     while (!init_exited || report || out || err) {
       absl::Time now = absl::Now();
@@ -122,11 +122,12 @@ struct RunMonitor {
       }
       if (!init_exited && now >= kill_at) init.Signal(SIGKILL);
       absl::Time next = std::min(term_sent ? kill_at : deadline, kill_at);
-      int timeout_ms = next == absl::InfiniteFuture()
-                           ? -1
-                           : static_cast<int>(std::max<int64_t>(
-                                 0, absl::ToInt64Milliseconds(next - now) + 1));
-      if (spec.cancel != nullptr && cancel_fd < 0) timeout_ms = std::min(timeout_ms < 0 ? 50 : timeout_ms, 50);
+      int timeout_ms =
+          next == absl::InfiniteFuture()
+              ? -1
+              : static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(next - now) + 1));
+      if (spec.cancel != nullptr && cancel_fd < 0)
+        timeout_ms = std::min(timeout_ms < 0 ? 50 : timeout_ms, 50);
       pollfd fds[5] = {{report.get(), POLLIN, 0},
                        {out.get(), POLLIN, 0},
                        {err.get(), POLLIN, 0},
@@ -145,6 +146,44 @@ void FillUsage(const struct rusage& ru, ResourceUsage* u) {
   u->user_time = absl::DurationFromTimeval(ru.ru_utime);
   u->system_time = absl::DurationFromTimeval(ru.ru_stime);
   u->max_rss_kib = ru.ru_maxrss;
+}
+
+// Clones the run's pid 1 in its new namespaces. The child runs InitMainInChild and never
+// returns here.
+absl::StatusOr<std::unique_ptr<ScopedInit>> CloneInit(internal::LaunchPlan& plan,
+                                                      NetworkMode network) {
+  uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+                   CLONE_PIDFD | (network == NetworkMode::kNone ? CLONE_NEWNET : 0);
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = flags;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof(args));
+  if (pid == 0) internal::InitMainInChild(plan);
+  if (pid < 0) return base::ErrnoError("sandbox: clone3 (new user/mount/pid namespaces)");
+  return std::make_unique<ScopedInit>(static_cast<pid_t>(pid), pidfd);
+}
+
+// The Result of a run whose init has been reaped without an error report.
+absl::StatusOr<Result> ResultOf(const RunMonitor& mon, int init_status, absl::Time start) {
+  Result result;
+  result.timed_out = mon.timed_out;
+  result.cancelled = mon.cancelled;
+  result.wall_time = absl::Now() - start;
+  if (mon.exit_report) {
+    int st = mon.exit_report->wait_status;
+    result.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    result.signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    FillUsage(mon.exit_report->usage, &result.usage);
+    return result;
+  }
+  if (mon.term_sent) {  // killed before the worker's exit could be reported
+    result.signal = SIGKILL;
+    return result;
+  }
+  return absl::InternalError(absl::StrCat("sandbox: init exited (wait status ", init_status,
+                                          ") without reporting the process's status"));
 }
 
 }  // namespace
@@ -192,17 +231,8 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   if (limits_.layer != LimitLayer::kRlimit && (spec.pids_max > 0 || spec.memory_max_bytes > 0)) {
     KILN_ASSIGN_OR_RETURN(cgroup, RunCgroup::Create(limits_, spec.pids_max, spec.memory_max_bytes));
   }
-  uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-                   CLONE_PIDFD | (spec.network == NetworkMode::kNone ? CLONE_NEWNET : 0);
-  int pidfd = -1;
-  clone_args args{};
-  args.flags = flags;
-  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-  args.exit_signal = SIGCHLD;
-  long pid = syscall(SYS_clone3, &args, sizeof(args));
-  if (pid == 0) internal::InitMainInChild(plan);
-  if (pid < 0) return base::ErrnoError("sandbox: clone3 (new user/mount/pid namespaces)");
-  ScopedInit init(static_cast<pid_t>(pid), pidfd);
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<ScopedInit> init_owner, CloneInit(plan, spec.network));
+  ScopedInit& init = *init_owner;
   report.write.reset();
   sync.read.reset();
   out.write.reset();
@@ -220,23 +250,7 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   if (mon.error_report) {
     return internal::ReportToStatus(*mon.error_report, plan, spec, mapping_);
   }
-  Result result;
-  result.timed_out = mon.timed_out;
-  result.cancelled = mon.cancelled;
-  result.wall_time = absl::Now() - start;
-  if (mon.exit_report) {
-    int st = mon.exit_report->wait_status;
-    result.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    result.signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-    FillUsage(mon.exit_report->usage, &result.usage);
-    return result;
-  }
-  if (mon.term_sent) {  // killed before the worker's exit could be reported
-    result.signal = SIGKILL;
-    return result;
-  }
-  return absl::InternalError(absl::StrCat("sandbox: init exited (wait status ", init_status,
-                                          ") without reporting the process's status"));
+  return ResultOf(mon, init_status, start);
 }
 
 }  // namespace kiln::sandbox

@@ -41,13 +41,13 @@ struct ArgCondition {
 struct SyscallRule {
   std::string name;
   SeccompAction action = SeccompAction::kAllow;
-  int errno_value = 0;  // for kErrno
+  int errno_value = 0;                   // for kErrno
   std::vector<ArgCondition> conditions;  // all must hold (AND)
 };
 
 struct SeccompPolicy {
   SeccompAction default_action = SeccompAction::kErrno;
-  int default_errno = 1;  // EPERM
+  int default_errno = 1;                  // EPERM
   std::vector<std::string> extra_arches;  // libseccomp names, e.g. "x86", "x32"
   std::vector<SyscallRule> rules;
 };

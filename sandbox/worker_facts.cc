@@ -22,10 +22,11 @@ absl::Status SelfTest(const Sandbox& sandbox, bool* overlay_ok, std::string* ove
   }
   Spec spec;
   spec.argv = {"/kiln-self-test-no-such-binary"};
-  spec.rootfs = {base::Mount{"overlay", "overlay",
-                             {"lowerdir+=" + dir.path() + "/lower",
-                              "upperdir=" + dir.path() + "/upper",
-                              "workdir=" + dir.path() + "/work"}}};
+  spec.rootfs = {
+      base::Mount{"overlay",
+                  "overlay",
+                  {"lowerdir+=" + dir.path() + "/lower", "upperdir=" + dir.path() + "/upper",
+                   "workdir=" + dir.path() + "/work"}}};
   spec.timeout = absl::Seconds(10);
   absl::StatusOr<Result> r = sandbox.Run(spec);
   if (!r.ok() && r.status().code() == absl::StatusCode::kNotFound &&

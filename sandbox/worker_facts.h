@@ -16,23 +16,23 @@ struct WorkerFacts {
   bool rootless = true;  // false only for real root in the initial user namespace
   uid_t euid = 0;
   IdMappingMode id_mapping = IdMappingMode::kSingleId;
-  bool full_mapping = false;    // >= 65536 ids mapped (USER nobody etc. work)
+  bool full_mapping = false;  // >= 65536 ids mapped (USER nobody etc. work)
   uint64_t mapped_uids = 0;
   uint64_t mapped_gids = 0;
-  std::string uid_map;          // as written for each run ("0 1000 1\n1 100000 65535\n")
+  std::string uid_map;  // as written for each run ("0 1000 1\n1 100000 65535\n")
   std::string gid_map;
-  std::string mapping_note;     // why the mapping is single, when it is
+  std::string mapping_note;                // why the mapping is single, when it is
   std::vector<std::string> network_modes;  // "none" (own netns, lo up), "host"
   std::vector<std::string> capabilities;   // kept capabilities (NET_RAW only with host net)
-  std::string seccomp;          // "docker-default, N BPF instructions, default ERRNO(EPERM)"
+  std::string seccomp;  // "docker-default, N BPF instructions, default ERRNO(EPERM)"
   bool no_new_privs = true;
   LimitLayer limit_layer = LimitLayer::kRlimit;
-  std::string limit_note;       // why this layer
-  std::string sys_mount;        // how /sys appears for each network mode
-  bool overlay = false;         // an overlay rootfs (userxattr) mounts inside a run
-  std::string overlay_note;     // the error when it does not
-  std::string self_test;        // "ok" or the error of a full run over an overlay rootfs
-  std::string kernel;           // uname -r
+  std::string limit_note;    // why this layer
+  std::string sys_mount;     // how /sys appears for each network mode
+  bool overlay = false;      // an overlay rootfs (userxattr) mounts inside a run
+  std::string overlay_note;  // the error when it does not
+  std::string self_test;     // "ok" or the error of a full run over an overlay rootfs
+  std::string kernel;        // uname -r
 };
 
 // Probes `sandbox`'s machine facts and runs a self-test: a full run (network none) on an

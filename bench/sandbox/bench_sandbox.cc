@@ -103,9 +103,10 @@ void BM_TrueOverlayRootfs(benchmark::State& state) {
   std::string upper = tmp->path() + "/upper", work = tmp->path() + "/work";
   ::mkdir(upper.c_str(), 0755);
   ::mkdir(work.c_str(), 0755);
-  spec.rootfs = {base::Mount{"overlay", "overlay",
-                             {"lowerdir+=" + SharedRootfs().root, "upperdir=" + upper,
-                              "workdir=" + work}}};
+  spec.rootfs = {
+      base::Mount{"overlay",
+                  "overlay",
+                  {"lowerdir+=" + SharedRootfs().root, "upperdir=" + upper, "workdir=" + work}}};
   RunTrue(state, spec);
 }
 

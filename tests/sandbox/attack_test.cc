@@ -19,23 +19,61 @@
 namespace kiln::sandbox {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::BusyboxRootfs;
 using testing::Captured;
+using ::testing::HasSubstr;
 using testing::RunCaptured;
 using testing::SharedSandbox;
 using testing::ShellSpec;
 
 const char* const kAttacks[] = {
-    "mount_tmpfs", "mount_proc", "bind_root", "umount_resolv_conf", "umount_proc_sys",
-    "remount_proc_sys_rw", "fsopen", "open_tree", "unshare_user", "unshare_mount",
-    "clone_newuser", "setns_user", "pivot_root", "chroot_escape", "ptrace_init",
-    "ptrace_host_pid", "read_marker", "proc1_root", "proc_self_root_dotdot", "dotdot_chain",
-    "read_kcore", "read_proc_keys", "write_proc_sys", "write_drop_caches", "write_sysrq",
-    "write_sys", "mknod_block", "mknod_mem", "kexec_load", "kexec_file_load", "init_module",
-    "finit_module", "delete_module", "keyctl", "add_key", "reboot", "sethostname", "raw_socket",
-    "packet_socket", "connect_host_loopback", "connect_host_ip", "host_fd", "open_by_handle_at",
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup",
+    "mount_tmpfs",
+    "mount_proc",
+    "bind_root",
+    "umount_resolv_conf",
+    "umount_proc_sys",
+    "remount_proc_sys_rw",
+    "fsopen",
+    "open_tree",
+    "unshare_user",
+    "unshare_mount",
+    "clone_newuser",
+    "setns_user",
+    "pivot_root",
+    "chroot_escape",
+    "ptrace_init",
+    "ptrace_host_pid",
+    "read_marker",
+    "proc1_root",
+    "proc_self_root_dotdot",
+    "dotdot_chain",
+    "read_kcore",
+    "read_proc_keys",
+    "write_proc_sys",
+    "write_drop_caches",
+    "write_sysrq",
+    "write_sys",
+    "mknod_block",
+    "mknod_mem",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "keyctl",
+    "add_key",
+    "reboot",
+    "sethostname",
+    "raw_socket",
+    "packet_socket",
+    "connect_host_loopback",
+    "connect_host_ip",
+    "host_fd",
+    "open_by_handle_at",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
 };
 
 class AttackTest : public ::testing::Test {
@@ -70,8 +108,12 @@ class AttackTest : public ::testing::Test {
     base::UniqueFd leaky(::open(marker_.c_str(), O_RDONLY));
     EXPECT_TRUE(leaky.valid());
     Spec spec;
-    spec.argv = {"/bin/attack_probe", "attacks", marker_, absl::StrCat(ntohs(addr.sin_port)),
-                 "192.0.2.1", absl::StrCat(::getpid())};
+    spec.argv = {"/bin/attack_probe",
+                 "attacks",
+                 marker_,
+                 absl::StrCat(ntohs(addr.sin_port)),
+                 "192.0.2.1",
+                 absl::StrCat(::getpid())};
     spec.env = {"PATH=/bin"};
     spec.user = user;
     spec.rootfs = {rootfs_.BindMount()};
@@ -107,8 +149,7 @@ TEST_F(AttackTest, EveryAttackFailsAsUnprivilegedUser) {
     // Only one id is mapped: a non-root user cannot even start, with a clear message.
     Spec spec = ShellSpec(rootfs_, "true");
     spec.user = "app";
-    EXPECT_EQ(RunCaptured(spec).result.status().code(),
-              absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(RunCaptured(spec).result.status().code(), absl::StatusCode::kFailedPrecondition);
     return;
   }
   ExpectAllBlocked(RunAttacks("app"));

@@ -40,7 +40,8 @@ TEST(IdMappingToolTest, UnmappedIdMessageSaysHowToFixIt) {
   std::string msg = m.UnmappedIdMessage("nobody", 65534, 65534);
   EXPECT_THAT(msg, HasSubstr("'nobody' (uid 65534"));
   EXPECT_THAT(msg, HasSubstr("subordinate id range is missing"));
-  EXPECT_THAT(msg, HasSubstr("usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice"));
+  EXPECT_THAT(msg,
+              HasSubstr("usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice"));
 }
 
 }  // namespace

@@ -10,8 +10,9 @@
 
 int main(int argc, char** argv) {
   if (::geteuid() == 0) {
-    std::fprintf(stderr, "FATAL: sandbox_nested_test must run as an unprivileged user "
-                         "(tests/run_as_user.sh); as root no user namespace is entered\n");
+    std::fprintf(stderr,
+                 "FATAL: sandbox_nested_test must run as an unprivileged user "
+                 "(tests/run_as_user.sh); as root no user namespace is entered\n");
     return 1;
   }
   auto info = kiln::base::EnterRootlessNamespace();

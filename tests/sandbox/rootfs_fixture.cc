@@ -142,8 +142,8 @@ std::vector<std::string> MountPoints() {
   while (std::getline(in, line)) {
     std::vector<std::string> f = absl::StrSplit(line, ' ');
     // Only ours: other tests share the host mount namespace.
-    if (f.size() > 4 && (absl::StrContains(f[4], "/kiln-sb") ||
-                         absl::StrContains(f[4], "/kiln-sandbox-"))) {
+    if (f.size() > 4 &&
+        (absl::StrContains(f[4], "/kiln-sb") || absl::StrContains(f[4], "/kiln-sandbox-"))) {
       out.push_back(f[4]);
     }
   }

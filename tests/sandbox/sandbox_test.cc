@@ -20,9 +20,9 @@
 namespace kiln::sandbox {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::BusyboxRootfs;
 using testing::Captured;
+using ::testing::HasSubstr;
 using testing::RunCaptured;
 using testing::SharedSandbox;
 using testing::ShellSpec;
@@ -263,16 +263,18 @@ TEST_F(SandboxTest, CancelFromAnotherThread) {
 
 TEST_F(SandboxTest, ZombiesAreReapedByInit) {
   // The shell execs into sleep; the orphaned children become zombies of pid 1 unless reaped.
-  Captured c = Sh("(sleep 0.1 &) ; (sleep 0.1 &); sleep 0.5; "
-                  "ps -o pid,stat,comm | grep -c ' Z ' || true; echo pid=$$");
+  Captured c =
+      Sh("(sleep 0.1 &) ; (sleep 0.1 &); sleep 0.5; "
+         "ps -o pid,stat,comm | grep -c ' Z ' || true; echo pid=$$");
   ASSERT_TRUE(c.result.ok()) << c.result.status();
   EXPECT_THAT(c.out, HasSubstr("0\n"));
   EXPECT_THAT(c.out, HasSubstr("pid=2\n")) << "the process should be pid 2 under the init";
 }
 
 TEST_F(SandboxTest, LockDownState) {
-  Captured c = Sh("grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status;"
-                  " umask; ls /proc/self/fd");
+  Captured c =
+      Sh("grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status;"
+         " umask; ls /proc/self/fd");
   ASSERT_TRUE(c.result.ok()) << c.result.status();
   // Docker's 14 minus NET_RAW (dropped with network none).
   EXPECT_THAT(c.out, HasSubstr("CapEff:\t00000000a80405fb"));
@@ -304,17 +306,18 @@ TEST_F(SandboxTest, NonRootUserHasNoEffectiveCaps) {
     return;
   }
   ASSERT_TRUE(c.result.ok()) << c.result.status();
-  EXPECT_EQ(c.out, "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
-                   "CapBnd:\t00000000a80405fb\n");
+  EXPECT_EQ(c.out,
+            "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
+            "CapBnd:\t00000000a80405fb\n");
 }
 
 TEST_F(SandboxTest, SystemMounts) {
-  Captured c = Sh(
-      "hostname; cat /proc/kcore | wc -c; ls /proc/acpi 2>&1 | wc -l;"
-      " echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sys-writable;"
-      " ls /dev | sort | tr '\\n' ' '; echo; mount | grep -c devpts;"
-      " echo x > /etc/resolv.conf 2>/dev/null && echo resolv-writable;"
-      " ls /sys/class/net; cat /proc/1/cmdline | wc -c; echo x > /dev/null && echo null-ok");
+  Captured c =
+      Sh("hostname; cat /proc/kcore | wc -c; ls /proc/acpi 2>&1 | wc -l;"
+         " echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sys-writable;"
+         " ls /dev | sort | tr '\\n' ' '; echo; mount | grep -c devpts;"
+         " echo x > /etc/resolv.conf 2>/dev/null && echo resolv-writable;"
+         " ls /sys/class/net; cat /proc/1/cmdline | wc -c; echo x > /dev/null && echo null-ok");
   ASSERT_TRUE(c.result.ok()) << c.result.status() << c.err;
   EXPECT_THAT(c.out, ::testing::StartsWith("kiln\n0\n0\n"));
   EXPECT_THAT(c.out, ::testing::Not(HasSubstr("writable")));
@@ -331,9 +334,8 @@ TEST_F(SandboxTest, OverlayRootfsWritesLandInUpper) {
   ASSERT_EQ(::mkdir(upper.c_str(), 0755), 0);
   ASSERT_EQ(::mkdir(work.c_str(), 0755), 0);
   Spec spec = ShellSpec(rootfs_, "echo data > /newfile; rm /etc/group; cat /newfile");
-  spec.rootfs = {base::Mount{"overlay", "overlay",
-                             {"lowerdir+=" + rootfs_.root, "upperdir=" + upper,
-                              "workdir=" + work}}};
+  spec.rootfs = {base::Mount{
+      "overlay", "overlay", {"lowerdir+=" + rootfs_.root, "upperdir=" + upper, "workdir=" + work}}};
   Captured c = RunCaptured(spec);
   ASSERT_TRUE(c.result.ok()) << c.result.status();
   EXPECT_EQ(c.result->exit_code, 0) << c.err;

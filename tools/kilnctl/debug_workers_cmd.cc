@@ -22,8 +22,8 @@ void PrintMap(const char* label, const std::string& map) {
 void PrintFacts(const sandbox::WorkerFacts& f) {
   std::printf("worker: local\n");
   std::printf("  %-14s%s (euid %u)\n", "rootless:", f.rootless ? "yes" : "no", f.euid);
-  std::printf("  %-14s%s, %s (%llu uids, %llu gids)%s%s\n", "userns:",
-              sandbox::IdMappingModeName(f.id_mapping),
+  std::printf("  %-14s%s, %s (%llu uids, %llu gids)%s%s\n",
+              "userns:", sandbox::IdMappingModeName(f.id_mapping),
               f.full_mapping ? "full range" : "single id",
               static_cast<unsigned long long>(f.mapped_uids),
               static_cast<unsigned long long>(f.mapped_gids), f.mapping_note.empty() ? "" : ": ",
@@ -33,10 +33,10 @@ void PrintFacts(const sandbox::WorkerFacts& f) {
   std::printf("  %-14s%s\n", "network:", absl::StrJoin(f.network_modes, ", ").c_str());
   std::printf("  %-14s%s\n", "/sys:", f.sys_mount.c_str());
   std::printf("  %-14s%s\n", "seccomp:", f.seccomp.c_str());
-  std::printf("  %-14s%s (NET_RAW dropped with network none); ambient cleared\n", "caps:",
-              absl::StrJoin(f.capabilities, ",").c_str());
-  std::printf("  %-14s%s, umask 022, fds > 2 closed\n", "no_new_privs:",
-              f.no_new_privs ? "yes" : "no");
+  std::printf("  %-14s%s (NET_RAW dropped with network none); ambient cleared\n",
+              "caps:", absl::StrJoin(f.capabilities, ",").c_str());
+  std::printf("  %-14s%s, umask 022, fds > 2 closed\n",
+              "no_new_privs:", f.no_new_privs ? "yes" : "no");
   std::printf("  %-14s%s\n", "overlay:", f.overlay ? "yes (userxattr)" : f.overlay_note.c_str());
   std::printf("  %-14s%s: %s\n", "limits:", sandbox::LimitLayerName(f.limit_layer),
               f.limit_note.c_str());
