@@ -143,7 +143,6 @@ int WorkerMainInChild(void* arg) {
 }
 
 [[noreturn]] void ReapForeverInChild(pid_t worker) {
-  syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
   for (int fd = 0; fd < 3; ++fd) CloseInChild(fd);
   uint64_t all = ~0ULL;
   for (;;) {
@@ -201,6 +200,9 @@ void InitMainInChild(LaunchPlan& plan) {
   w.cwdfd = OpenInRootInChild(rootfd, plan.cwd.c_str(), O_PATH | O_DIRECTORY);
   if (w.cwdfd < 0) FailInChild(Step::kWorkdir, errno, 0, plan.cwd.c_str());
   CloseInChild(rootfd);
+  // Not ptrace-able or /proc/1-readable from the run, before any of its code starts (execve
+  // makes the worker dumpable again).
+  syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
   uint64_t all = ~0ULL;
   if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, 8) < 0) {
     FailInChild(Step::kSignals, errno);

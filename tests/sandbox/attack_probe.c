@@ -3,6 +3,7 @@
 // it knows to be BLOCKED.
 //   attack_probe attacks <host-marker-path> <host-port> <host-ip|-> <host-pid>
 //   attack_probe forkbomb   (forks until fork fails; prints "forked=N errno=E")
+//   attack_probe memhog MB  (touches MB MiB; prints "allocated=N")
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -149,8 +150,22 @@ static int ForkBomb(void) {
   return 0;
 }
 
+// Touches `mb` MiB in 1 MiB chunks; prints how many it got.
+static int MemHog(int mb) {
+  int got = 0;
+  for (; got < mb; ++got) {
+    char* p = malloc(1 << 20);
+    if (p == NULL) break;
+    memset(p, 1, 1 << 20);
+  }
+  printf("allocated=%d\n", got);
+  fflush(stdout);
+  return got == mb ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   if (argc >= 2 && strcmp(argv[1], "forkbomb") == 0) return ForkBomb();
+  if (argc >= 3 && strcmp(argv[1], "memhog") == 0) return MemHog(atoi(argv[2]));
   if (argc < 6) {
     fprintf(stderr, "usage: attack_probe attacks MARKER PORT IP PID\n");
     return 2;

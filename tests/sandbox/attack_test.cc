@@ -1,6 +1,7 @@
 // The attack suite: a static probe inside the sandbox tries to escape in every way the issue
 // lists; every attempt must fail. Also the fork bomb, bounded by the limit layer in force.
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -169,6 +170,25 @@ TEST_F(AttackTest, ForkBombIsBounded) {
   EXPECT_GT(forked, 5);
   EXPECT_LT(forked, 40) << "limit layer " << LimitLayerName(SharedSandbox().limits().layer);
   EXPECT_STREQ(err, "EAGAIN");
+}
+
+TEST_F(AttackTest, MemoryHogIsBounded) {
+  Spec spec;
+  spec.argv = {"/bin/attack_probe", "memhog", "256"};
+  spec.rootfs = {rootfs_.BindMount()};
+  spec.timeout = absl::Seconds(60);
+  Captured free_run = RunCaptured(spec);
+  ASSERT_TRUE(free_run.result.ok()) << free_run.result.status();
+  EXPECT_EQ(free_run.out, "allocated=256\n") << "control run without a limit should succeed";
+  spec.memory_max_bytes = 64 << 20;
+  Captured c = RunCaptured(spec);
+  ASSERT_TRUE(c.result.ok()) << c.result.status();
+  // RLIMIT_AS: malloc fails (exit 1); a memory cgroup: the OOM killer (SIGKILL).
+  EXPECT_TRUE(c.result->exit_code == 1 || c.result->signal == SIGKILL)
+      << c.out << " exit " << c.result->exit_code << " signal " << c.result->signal;
+  EXPECT_NE(c.out, "allocated=256\n")
+      << "256 MiB under a 64 MiB limit (layer " << LimitLayerName(SharedSandbox().limits().layer)
+      << ")";
 }
 
 TEST_F(AttackTest, ShellForkBombIsBoundedAndTornDown) {
