@@ -78,8 +78,8 @@ absl::Status DiffHasher::Decode(const char* data, size_t len) {
       c.z.avail_out = static_cast<uInt>(c.out.size());
       int r = inflate(&c.z, Z_NO_FLUSH);
       if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "gunzip layer: ", c.z.msg != nullptr ? c.z.msg : "corrupt gzip data"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("gunzip layer: ", c.z.msg != nullptr ? c.z.msg : "corrupt gzip data"));
       }
       sha_.Update(c.out.data(), c.out.size() - c.z.avail_out);
       if (r == Z_STREAM_END) {

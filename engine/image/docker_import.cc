@@ -69,15 +69,19 @@ absl::StatusOr<std::vector<DockerEntry>> ParseDockerManifest(const ImportSource&
 std::string DigestInName(const std::string& name) {
   std::string base = name.substr(name.rfind('/') + 1);
   if (base.size() == 69 && base.ends_with(".json")) base.resize(64);
-  if (base.size() != 64 || base.find_first_not_of("0123456789abcdef") != std::string::npos) return "";
+  if (base.size() != 64 || base.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return "";
   return "sha256:" + base;
 }
 
 std::string LayerMediaType(Compression c) {
   switch (c) {
-    case Compression::kGzip: return std::string(oci::kMediaTypeOciLayerGzip);
-    case Compression::kZstd: return std::string(oci::kMediaTypeOciLayerZstd);
-    default: return std::string(oci::kMediaTypeOciLayer);
+    case Compression::kGzip:
+      return std::string(oci::kMediaTypeOciLayerGzip);
+    case Compression::kZstd:
+      return std::string(oci::kMediaTypeOciLayerZstd);
+    default:
+      return std::string(oci::kMediaTypeOciLayer);
   }
 }
 
@@ -103,9 +107,10 @@ absl::Status IngestLayers(cache::ContentStore& store, ImportSource& src,
       return base::Annotate(diff_id.status(), absl::StrCat("import '", src.path(), "': ", name));
     }
     if (*diff_id != l.expected_diff_id) {
-      return absl::DataLossError(absl::StrCat(
-          "import '", src.path(), "': layer ", name, " has diff_id ", diff_id->str(),
-          " but the config lists ", l.expected_diff_id.str(), " (the file is corrupt or was altered)"));
+      return absl::DataLossError(absl::StrCat("import '", src.path(), "': layer ", name,
+                                              " has diff_id ", diff_id->str(),
+                                              " but the config lists ", l.expected_diff_id.str(),
+                                              " (the file is corrupt or was altered)"));
     }
     l.desc.media_type = LayerMediaType(hasher.compression());
     l.desc.size = writer->Offset();
@@ -123,14 +128,16 @@ absl::StatusOr<std::vector<std::string>> LoadConfigs(ImportSource& src,
   std::vector<std::string> configs;
   for (const auto& e : entries) {
     if (options.name.empty() && e.repo_tags.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("import '", src.path(), "': image ", e.config,
-                                                     " has no RepoTags; give it a name with --name REF"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("import '", src.path(), "': image ", e.config,
+                       " has no RepoTags; give it a name with --name REF"));
     }
     KILN_ASSIGN_OR_RETURN(std::string config, src.ReadSmall(e.config));
     std::string promised = DigestInName(e.config);
     if (!promised.empty() && base::Digest::Of(config).str() != promised) {
-      return absl::DataLossError(absl::StrCat("import '", src.path(), "': ", e.config,
-                                              " does not match its digest (the file is corrupt or was altered)"));
+      return absl::DataLossError(
+          absl::StrCat("import '", src.path(), "': ", e.config,
+                       " does not match its digest (the file is corrupt or was altered)"));
     }
     std::string what = absl::StrCat("import '", src.path(), "': ", e.config);
     KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(config, what));
@@ -139,8 +146,8 @@ absl::StatusOr<std::vector<std::string>> LoadConfigs(ImportSource& src,
                                    " diff_ids but the image has ", e.layers.size(), " layers"));
     }
     for (size_t i = 0; i < e.layers.size(); ++i) {
-      auto [it, fresh] = layers.try_emplace(src.Canonical(e.layers[i]),
-                                            LayerResult{img.diff_ids[i], {}});
+      auto [it, fresh] =
+          layers.try_emplace(src.Canonical(e.layers[i]), LayerResult{img.diff_ids[i], {}});
       if (!fresh && it->second.expected_diff_id != img.diff_ids[i]) {
         return Bad(src, absl::StrCat("layer ", e.layers[i], " is listed with two diff_ids"));
       }
@@ -166,8 +173,8 @@ absl::StatusOr<ImportedImage> PublishEntry(cache::ContentStore& store, ImportSou
   image.manifest = {std::string(oci::kMediaTypeOciManifest), man_info.digest, man_info.size};
   auto img = oci::ParseImage(config);
   if (img.ok()) image.manifest.platform = img->platform();
-  std::vector<std::string> names = options.name.empty() ? e.repo_tags
-                                                        : std::vector<std::string>{options.name};
+  std::vector<std::string> names =
+      options.name.empty() ? e.repo_tags : std::vector<std::string>{options.name};
   for (const auto& n : names) {
     KILN_ASSIGN_OR_RETURN(oci::Reference ref, oci::NormalizeReference(n));
     image.refs.push_back(ref.String());
@@ -183,9 +190,9 @@ absl::StatusOr<std::vector<ImportedImage>> ImportDockerArchive(cache::ContentSto
   KILN_ASSIGN_OR_RETURN(std::string text, src.ReadSmall("manifest.json"));
   KILN_ASSIGN_OR_RETURN(std::vector<DockerEntry> entries, ParseDockerManifest(src, text));
   if (!options.name.empty() && entries.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "import '", src.path(), "': --name needs an input with one image, this one has ",
-        entries.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("import '", src.path(),
+                     "': --name needs an input with one image, this one has ", entries.size()));
   }
   std::map<std::string, LayerResult> layers;
   KILN_ASSIGN_OR_RETURN(std::vector<std::string> configs,

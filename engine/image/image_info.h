@@ -16,8 +16,8 @@ namespace kiln::engine::image {
 
 struct ImageInfo {
   ImageRecord record;
-  base::Digest manifest_digest;  // the linux/amd64 manifest when the record is an index
-  int64_t size = 0;              // manifest + config + layer blobs, as stored (compressed)
+  base::Digest manifest_digest;       // the linux/amd64 manifest when the record is an index
+  int64_t size = 0;                   // manifest + config + layer blobs, as stored (compressed)
   std::optional<absl::Time> created;  // the config's "created", if set and valid
   oci::Platform platform;
 };

@@ -63,15 +63,18 @@ absl::Status WriteFileAtomic(int dirfd, const char* name, std::string_view bytes
                              const std::string& root) {
   std::string tmp = absl::StrCat(name, ".tmp-", ::getpid());
   std::string shown = absl::StrCat(root, "/", tmp);
-  base::UniqueFd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  base::UniqueFd fd(
+      ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) return base::ErrnoError(absl::StrCat("create '", shown, "'"));
   absl::Status st;
   size_t off = 0;
   while (st.ok() && off < bytes.size()) {
     ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) st = base::ErrnoError(absl::StrCat("write '", shown, "'"));
-    else off += static_cast<size_t>(n);
+    if (n < 0)
+      st = base::ErrnoError(absl::StrCat("write '", shown, "'"));
+    else
+      off += static_cast<size_t>(n);
   }
   if (st.ok() && ::fsync(fd.get()) != 0) st = base::ErrnoError(absl::StrCat("fsync '", shown, "'"));
   if (st.ok() && ::renameat(dirfd, tmp.c_str(), dirfd, name) != 0) {
@@ -137,7 +140,8 @@ absl::Status ImageStore::SaveLocked(const std::vector<ImageRecord>& records) {
   for (const auto& r : records) {
     oci::Descriptor d = r.target;
     d.annotations[std::string(oci::kAnnotationRefName)] = r.ref;
-    d.annotations[kCreatedAnnotation] = absl::FormatTime(absl::RFC3339_full, r.created, absl::UTCTimeZone());
+    d.annotations[kCreatedAnnotation] =
+        absl::FormatTime(absl::RFC3339_full, r.created, absl::UTCTimeZone());
     index.manifests.push_back(std::move(d));
   }
   return WriteFileAtomic(dir_.get(), kIndexFile, oci::SerializeIndex(index), root_);
@@ -179,7 +183,8 @@ absl::Status ImageStore::PutLocked(const std::string& ref, const oci::Descriptor
   KILN_ASSIGN_OR_RETURN(FileLock lock, FileLock::Take(dir_.get(), root_));
   KILN_ASSIGN_OR_RETURN(std::vector<ImageRecord> records, LoadLocked());
   std::string label = absl::StrCat(AsAbsl(kLabelImageRefPrefix), ref);
-  auto it = std::find_if(records.begin(), records.end(), [&](const auto& r) { return r.ref == ref; });
+  auto it =
+      std::find_if(records.begin(), records.end(), [&](const auto& r) { return r.ref == ref; });
   if (it != records.end() && it->target.digest != target.digest) {
     // The old manifest loses this ref's root label (it may still be held by other refs).
     if (content_->Has(it->target.digest)) {

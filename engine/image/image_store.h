@@ -36,9 +36,9 @@ inline constexpr std::string_view kLabelImageRefPrefix = "kiln.ref.image.";
 inline constexpr std::string_view kLabelGcRefPrefix = "kiln.gc.ref.content.";
 
 struct ImageRecord {
-  std::string ref;          // normalized
-  oci::Descriptor target;   // the manifest (or index) descriptor
-  absl::Time created;       // when the ref was stored
+  std::string ref;         // normalized
+  oci::Descriptor target;  // the manifest (or index) descriptor
+  absl::Time created;      // when the ref was stored
 };
 
 class ImageStore {

@@ -77,9 +77,9 @@ class DirSource final : public ImportSource {
     return out;
   }
 
-  absl::Status Stream(const std::set<std::string>& names,
-                      const std::function<absl::Status(const std::string&, const ChunkReader&)>& fn)
-      override {
+  absl::Status Stream(
+      const std::set<std::string>& names,
+      const std::function<absl::Status(const std::string&, const ChunkReader&)>& fn) override {
     for (const auto& name : names) {
       KILN_ASSIGN_OR_RETURN(base::UniqueFd fd, Open(name));
       std::string shown = absl::StrCat(path_, "/", name);
@@ -158,22 +158,23 @@ class TarSource final : public ImportSource {
     auto it = sizes_.find(clean);
     if (it == sizes_.end()) return Missing(clean);
     if (it->second > static_cast<int64_t>(max_size)) {
-      return absl::InvalidArgumentError(absl::StrCat("read '", path_, ":", clean,
-                                                     "': larger than ", max_size, " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("read '", path_, ":", clean, "': larger than ", max_size, " bytes"));
     }
     if (auto c = cache_.find(clean); c != cache_.end()) return c->second;
     std::string out;
-    KILN_RETURN_IF_ERROR(Walk([&](const std::string& n, archive* a, archive_entry*) -> absl::Status {
-      if (n != clean) return absl::OkStatus();
-      KILN_ASSIGN_OR_RETURN(out, ReadEntry(a, n, max_size));
-      return absl::OkStatus();
-    }));
+    KILN_RETURN_IF_ERROR(
+        Walk([&](const std::string& n, archive* a, archive_entry*) -> absl::Status {
+          if (n != clean) return absl::OkStatus();
+          KILN_ASSIGN_OR_RETURN(out, ReadEntry(a, n, max_size));
+          return absl::OkStatus();
+        }));
     return out;
   }
 
-  absl::Status Stream(const std::set<std::string>& names,
-                      const std::function<absl::Status(const std::string&, const ChunkReader&)>& fn)
-      override {
+  absl::Status Stream(
+      const std::set<std::string>& names,
+      const std::function<absl::Status(const std::string&, const ChunkReader&)>& fn) override {
     for (const auto& n : names) {
       if (!sizes_.contains(Canonical(n))) return Missing(Canonical(n));
     }
@@ -195,7 +196,8 @@ class TarSource final : public ImportSource {
 
  private:
   absl::Status Missing(const std::string& name) {
-    return absl::NotFoundError(absl::StrCat("read '", path_, "': archive has no file '", name, "'"));
+    return absl::NotFoundError(
+        absl::StrCat("read '", path_, "': archive has no file '", name, "'"));
   }
 
   absl::Status Error(archive* a, std::string_view what) {

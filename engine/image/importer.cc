@@ -40,7 +40,8 @@ absl::StatusOr<std::string> ReadVerified(ImportSource& src, const oci::Descripto
   std::string name = BlobName(d.digest);
   KILN_ASSIGN_OR_RETURN(std::string bytes, src.ReadSmall(name));
   if (static_cast<int64_t>(bytes.size()) != d.size) {
-    return Mismatch(src, name, absl::StrCat("has ", bytes.size(), " bytes, descriptor says ", d.size));
+    return Mismatch(src, name,
+                    absl::StrCat("has ", bytes.size(), " bytes, descriptor says ", d.size));
   }
   if (base::Digest::Of(bytes) != d.digest) return Mismatch(src, name, "does not match its digest");
   return bytes;
@@ -70,8 +71,8 @@ absl::Status ValidateConfig(const ImportSource& src, const oci::Manifest& m,
   KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(config_bytes, what));
   if (img.diff_ids.size() != m.layers.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "import '", src.path(), "': config ", m.config.digest.str(), " lists ",
-        img.diff_ids.size(), " diff_ids but the manifest has ", m.layers.size(), " layers"));
+        "import '", src.path(), "': config ", m.config.digest.str(), " lists ", img.diff_ids.size(),
+        " diff_ids but the manifest has ", m.layers.size(), " layers"));
   }
   return absl::OkStatus();
 }
@@ -86,7 +87,8 @@ absl::StatusOr<Pending> LoadOciEntry(ImportSource& src, const oci::Descriptor& e
     std::string what = absl::StrCat("import '", src.path(), "': index ", entry.digest.str());
     KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(bytes, what));
     auto chosen = oci::SelectPlatform(index, options.platform);
-    if (!chosen.ok()) return base::Annotate(chosen.status(), absl::StrCat("import '", src.path(), "'"));
+    if (!chosen.ok())
+      return base::Annotate(chosen.status(), absl::StrCat("import '", src.path(), "'"));
     p.manifest_desc = *chosen;
     KILN_ASSIGN_OR_RETURN(bytes, ReadVerified(src, p.manifest_desc));
   } else if (!oci::IsManifestMediaType(mt)) {
@@ -100,8 +102,8 @@ absl::StatusOr<Pending> LoadOciEntry(ImportSource& src, const oci::Descriptor& e
   KILN_ASSIGN_OR_RETURN(p.config_bytes, ReadVerified(src, m.config));
   KILN_RETURN_IF_ERROR(ValidateConfig(src, m, p.config_bytes));
   if (p.manifest_desc.media_type.empty()) {
-    p.manifest_desc.media_type = m.media_type.empty() ? std::string(oci::kMediaTypeOciManifest)
-                                                      : m.media_type;
+    p.manifest_desc.media_type =
+        m.media_type.empty() ? std::string(oci::kMediaTypeOciManifest) : m.media_type;
   }
   p.manifest_desc.annotations.clear();
   if (!p.manifest_desc.platform) {
@@ -134,10 +136,11 @@ absl::Status IngestOciLayers(cache::ContentStore& store, ImportSource& src,
       KILN_RETURN_IF_ERROR(writer->Write(buf.data(), n));
     }
     if (writer->Offset() != d.size) {
-      return Mismatch(src, name, absl::StrCat("has ", writer->Offset(), " bytes, descriptor says ",
-                                              d.size));
+      return Mismatch(src, name,
+                      absl::StrCat("has ", writer->Offset(), " bytes, descriptor says ", d.size));
     }
-    if (writer->CurrentDigest() != d.digest) return Mismatch(src, name, "does not match its digest");
+    if (writer->CurrentDigest() != d.digest)
+      return Mismatch(src, name, "does not match its digest");
     return writer->Commit(d.digest).status();
   });
 }
@@ -153,7 +156,8 @@ absl::StatusOr<std::vector<ImportedImage>> ImportOci(cache::ContentStore& store,
   std::string what = absl::StrCat("import '", src.path(), "': index.json");
   KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(index_bytes, what));
   if (index.manifests.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("import '", src.path(), "': index.json lists no images"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("import '", src.path(), "': index.json lists no images"));
   }
   if (!options.name.empty() && index.manifests.size() > 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -164,9 +168,9 @@ absl::StatusOr<std::vector<ImportedImage>> ImportOci(cache::ContentStore& store,
   for (const auto& entry : index.manifests) {
     std::string name = options.name.empty() ? AnnotatedName(entry) : options.name;
     if (name.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "import '", src.path(), "': image ", entry.digest.str(),
-          " has no name in index.json; give one with --name REF"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("import '", src.path(), "': image ", entry.digest.str(),
+                       " has no name in index.json; give one with --name REF"));
     }
     KILN_ASSIGN_OR_RETURN(Pending p, LoadOciEntry(src, entry, options));
     KILN_ASSIGN_OR_RETURN(std::string ref, Normalized(name));
@@ -203,9 +207,10 @@ absl::StatusOr<std::vector<ImportedImage>> ImportImages(cache::ContentStore& sto
   }
   if (has_index) return ImportOci(store, *src, options);
   if (has_docker) return internal::ImportDockerArchive(store, *src, options);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "import '", path, "': not an OCI layout, oci-archive or docker-archive "
-      "(found neither index.json nor manifest.json)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("import '", path,
+                   "': not an OCI layout, oci-archive or docker-archive "
+                   "(found neither index.json nor manifest.json)"));
 }
 
 }  // namespace kiln::engine::image

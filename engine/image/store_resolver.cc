@@ -17,7 +17,8 @@ absl::Status NotInStore(std::string_view written, const oci::Reference& ref) {
   return absl::NotFoundError(absl::StrCat(
       "resolve image '", AsAbsl(written), "': ", ref.String(),
       " is not in the local image store (no registry is contacted); import it with "
-      "`kilnctl image import PATH --name ", ref.Familiar(),
+      "`kilnctl image import PATH --name ",
+      ref.Familiar(),
       "` (an OCI layout, oci-archive or docker-archive), or run tools/images/build.sh and "
       "import its layouts for the standard busybox:1.35 and golang:1.19 bases"));
 }
@@ -74,8 +75,8 @@ absl::StatusOr<ResolvedImage> StoreImageResolver::Resolve(std::string_view ref,
   if (!config_bytes.ok()) return config_bytes.status();
   KILN_ASSIGN_OR_RETURN(oci::Image image, oci::ParseImage(*config_bytes, what));
   if (!image.platform().Matches(want)) {
-    return absl::NotFoundError(absl::StrCat(what, ": the image is for ", image.platform().str(),
-                                            ", not ", want.str()));
+    return absl::NotFoundError(
+        absl::StrCat(what, ": the image is for ", image.platform().str(), ", not ", want.str()));
   }
   ResolvedImage out;
   out.ref = parsed.String();

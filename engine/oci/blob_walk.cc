@@ -29,7 +29,8 @@ absl::Status Walk(cache::ContentStore& store, const Descriptor& d, std::set<base
         KILN_RETURN_IF_ERROR(Walk(store, child, seen, out, depth + 1));
       }
     } else {
-      KILN_ASSIGN_OR_RETURN(Manifest m, ParseManifest(bytes, absl::StrCat("manifest ", d.digest.str())));
+      KILN_ASSIGN_OR_RETURN(Manifest m,
+                            ParseManifest(bytes, absl::StrCat("manifest ", d.digest.str())));
       if (!seen.contains(m.config.digest)) {
         seen.insert(m.config.digest);
         out.push_back(m.config);
@@ -73,8 +74,8 @@ absl::Status StreamBlob(cache::ContentStore& store, const Descriptor& d, const C
   if (!fd_or.ok() && fd_or.status().code() == absl::StatusCode::kUnimplemented) {
     KILN_ASSIGN_OR_RETURN(std::string bytes, store.ReadAll(d.digest));
     if (static_cast<int64_t>(bytes.size()) != d.size) {
-      return absl::DataLossError(absl::StrCat("read blob ", d.digest.str(), ": size ",
-                                              bytes.size(), ", descriptor says ", d.size));
+      return absl::DataLossError(absl::StrCat("read blob ", d.digest.str(), ": size ", bytes.size(),
+                                              ", descriptor says ", d.size));
     }
     return sink(bytes.data(), bytes.size());
   }

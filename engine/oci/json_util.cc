@@ -23,8 +23,7 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::strin
 namespace {
 
 absl::Status TypeError(std::string_view what, const char* key, const char* want) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(AsAbsl(what), ": \"", key, "\" must be ", want));
+  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(what), ": \"", key, "\" must be ", want));
 }
 
 }  // namespace
@@ -34,8 +33,7 @@ absl::Status GetString(const nlohmann::json& j, const char* key, std::string_vie
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
     if (required) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(AsAbsl(what), ": missing \"", key, "\""));
+      return absl::InvalidArgumentError(absl::StrCat(AsAbsl(what), ": missing \"", key, "\""));
     }
     return absl::OkStatus();
   }
@@ -44,13 +42,12 @@ absl::Status GetString(const nlohmann::json& j, const char* key, std::string_vie
   return absl::OkStatus();
 }
 
-absl::Status GetInt64(const nlohmann::json& j, const char* key, std::string_view what,
-                      int64_t* out, bool required) {
+absl::Status GetInt64(const nlohmann::json& j, const char* key, std::string_view what, int64_t* out,
+                      bool required) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
     if (required) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(AsAbsl(what), ": missing \"", key, "\""));
+      return absl::InvalidArgumentError(absl::StrCat(AsAbsl(what), ": missing \"", key, "\""));
     }
     return absl::OkStatus();
   }

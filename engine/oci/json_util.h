@@ -21,8 +21,8 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::strin
 // a present key of the wrong type is InvalidArgument "<what>: \"key\" must be <type>".
 absl::Status GetString(const nlohmann::json& j, const char* key, std::string_view what,
                        std::string* out, bool required = false);
-absl::Status GetInt64(const nlohmann::json& j, const char* key, std::string_view what,
-                      int64_t* out, bool required = false);
+absl::Status GetInt64(const nlohmann::json& j, const char* key, std::string_view what, int64_t* out,
+                      bool required = false);
 absl::Status GetStringMap(const nlohmann::json& j, const char* key, std::string_view what,
                           std::map<std::string, std::string>* out);
 absl::Status GetStringList(const nlohmann::json& j, const char* key, std::string_view what,

@@ -140,10 +140,12 @@ absl::Status WriteFileAt(int dirfd, const std::string& dir_path, const std::stri
                          const std::function<absl::Status(int fd)>& fill) {
   static std::atomic<uint64_t> counter{0};
   std::string tmp = absl::StrCat(".tmp-", name, "-", getpid(), "-", counter.fetch_add(1));
-  base::UniqueFd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  base::UniqueFd fd(
+      ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) return base::ErrnoError(absl::StrCat("create '", dir_path, "/", tmp, "'"));
   absl::Status st = fill(fd.get());
-  if (st.ok() && ::fsync(fd.get()) != 0) st = base::ErrnoError(absl::StrCat("fsync '", dir_path, "/", tmp, "'"));
+  if (st.ok() && ::fsync(fd.get()) != 0)
+    st = base::ErrnoError(absl::StrCat("fsync '", dir_path, "/", tmp, "'"));
   if (st.ok() && ::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) {
     st = base::ErrnoError(absl::StrCat("rename '", dir_path, "/", tmp, "'"));
   }
@@ -167,13 +169,15 @@ absl::StatusOr<base::UniqueFd> OpenOrMakeDir(int parent, const std::string& name
   if (::mkdirat(parent, name.c_str(), 0755) != 0 && errno != EEXIST) {
     return base::ErrnoError(absl::StrCat("mkdir '", shown, "'"));
   }
-  base::UniqueFd fd(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  base::UniqueFd fd(
+      ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return base::ErrnoError(absl::StrCat("open dir '", shown, "'"));
   return fd;
 }
 
 // Existing index.json entries other than ones named `ref_name`.
-absl::StatusOr<Index> ExistingIndex(int dirfd, const std::string& dir, const std::string& ref_name) {
+absl::StatusOr<Index> ExistingIndex(int dirfd, const std::string& dir,
+                                    const std::string& ref_name) {
   Index index;
   index.media_type = std::string(kMediaTypeOciIndex);
   base::UniqueFd fd(::openat(dirfd, "index.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -203,7 +207,8 @@ absl::Status WriteOciLayoutDir(cache::ContentStore& store, const Descriptor& roo
   }
   base::UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd) return base::ErrnoError(absl::StrCat("open dir '", dir, "'"));
-  KILN_ASSIGN_OR_RETURN(base::UniqueFd blobs_fd, OpenOrMakeDir(dirfd.get(), "blobs", dir + "/blobs"));
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd blobs_fd,
+                        OpenOrMakeDir(dirfd.get(), "blobs", dir + "/blobs"));
   std::string sha_dir = dir + "/blobs/sha256";
   KILN_ASSIGN_OR_RETURN(base::UniqueFd sha_fd, OpenOrMakeDir(blobs_fd.get(), "sha256", sha_dir));
   for (const auto& d : blobs) {
@@ -213,11 +218,11 @@ absl::Status WriteOciLayoutDir(cache::ContentStore& store, const Descriptor& roo
       continue;  // content-addressed: same name, same bytes
     }
     std::string shown = absl::StrCat(dir, "/", BlobPath(d.digest));
-    KILN_RETURN_IF_ERROR(WriteFileAt(sha_fd.get(), dir + "/blobs/sha256", d.digest.hex(), [&](int fd) {
-      return internal::StreamBlob(store, d, [&](const char* p, size_t n) {
-        return WriteAll(fd, p, n, shown);
-      });
-    }));
+    KILN_RETURN_IF_ERROR(
+        WriteFileAt(sha_fd.get(), dir + "/blobs/sha256", d.digest.hex(), [&](int fd) {
+          return internal::StreamBlob(
+              store, d, [&](const char* p, size_t n) { return WriteAll(fd, p, n, shown); });
+        }));
   }
   KILN_ASSIGN_OR_RETURN(Index index, ExistingIndex(dirfd.get(), dir, options.ref_name));
   index.manifests.push_back(IndexEntry(root, options));

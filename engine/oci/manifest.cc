@@ -40,7 +40,8 @@ absl::StatusOr<std::vector<Descriptor>> DescriptorList(const nlohmann::json& j, 
   }
   std::vector<Descriptor> out;
   for (size_t i = 0; i < it->size(); ++i) {
-    KILN_ASSIGN_OR_RETURN(Descriptor d, ChildDescriptor((*it)[i], what, absl::StrCat(key, "[", i, "]")));
+    KILN_ASSIGN_OR_RETURN(Descriptor d,
+                          ChildDescriptor((*it)[i], what, absl::StrCat(key, "[", i, "]")));
     out.push_back(std::move(d));
   }
   return out;
@@ -54,8 +55,8 @@ absl::StatusOr<Manifest> ParseManifest(std::string_view json, std::string_view w
   KILN_RETURN_IF_ERROR(CheckSchema(j, what, &m.schema_version));
   KILN_RETURN_IF_ERROR(internal::GetString(j, "mediaType", what, &m.media_type));
   if (!m.media_type.empty() && !IsManifestMediaType(m.media_type)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        AsAbsl(what), ": mediaType '", m.media_type, "' is not an image manifest"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(AsAbsl(what), ": mediaType '", m.media_type, "' is not an image manifest"));
   }
   KILN_RETURN_IF_ERROR(internal::GetString(j, "artifactType", what, &m.artifact_type));
   auto config = j.find("config");
@@ -91,8 +92,8 @@ absl::StatusOr<Index> ParseIndex(std::string_view json, std::string_view what) {
   KILN_RETURN_IF_ERROR(CheckSchema(j, what, &index.schema_version));
   KILN_RETURN_IF_ERROR(internal::GetString(j, "mediaType", what, &index.media_type));
   if (!index.media_type.empty() && !IsIndexMediaType(index.media_type)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        AsAbsl(what), ": mediaType '", index.media_type, "' is not an image index"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(AsAbsl(what), ": mediaType '", index.media_type, "' is not an image index"));
   }
   KILN_ASSIGN_OR_RETURN(index.manifests, DescriptorList(j, "manifests", what));
   KILN_RETURN_IF_ERROR(internal::GetStringMap(j, "annotations", what, &index.annotations));

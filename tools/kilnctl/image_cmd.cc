@@ -36,7 +36,8 @@ OpenedStore OpenStore(const ImageFlags& flags) {
   auto content = cache::OpenFsContentStore(engine::image::ContentStoreDir(root));
   ExitIfError(content.status());
   s.content = std::move(*content);
-  auto images = engine::image::ImageStore::Open(engine::image::ImageStoreDir(root), s.content.get());
+  auto images =
+      engine::image::ImageStore::Open(engine::image::ImageStoreDir(root), s.content.get());
   ExitIfError(images.status());
   s.images = std::move(*images);
   return s;
@@ -70,8 +71,8 @@ void RunList(const ImageFlags& flags) {
     }
     auto info = engine::image::DescribeImage(*s.content, r);
     if (!info.ok()) {
-      std::printf("%-50s %-14s %10s  %s\n", r.ref.c_str(), r.target.digest.short_hex().c_str(),
-                  "?", absl::StrCat("(broken: ", info.status().message(), ")").c_str());
+      std::printf("%-50s %-14s %10s  %s\n", r.ref.c_str(), r.target.digest.short_hex().c_str(), "?",
+                  absl::StrCat("(broken: ", info.status().message(), ")").c_str());
       continue;
     }
     std::string created =
@@ -109,25 +110,27 @@ CommandRegistrar registrar(40, [](CLI::App& root) {
   CLI::App* import = image->add_subcommand(
       "import", "Import an OCI layout dir, oci-archive or docker-archive (docker save) tar");
   import->add_option("PATH", import_flags->path, "Layout directory or tar file")->required();
-  import->add_option("--name", import_flags->name, "Reference to store it under (e.g. busybox:1.35)");
+  import->add_option("--name", import_flags->name,
+                     "Reference to store it under (e.g. busybox:1.35)");
   import->add_option("--platform", import_flags->platform,
                      "Platform to take from a multi-platform index (default linux/amd64)");
   AddRoot(import, import_flags.get());
-  import->callback([import_flags] { RunImport(*import_flags); });
+  import->callback([import_flags] { RunImport(*import_flags);
+});
 
-  auto ls_flags = std::make_shared<ImageFlags>();
-  CLI::App* ls = image->add_subcommand("ls", "List images in the local store");
-  ls->alias("list");
-  ls->add_flag("-q,--quiet", ls_flags->quiet, "Print references only");
-  AddRoot(ls, ls_flags.get());
-  ls->callback([ls_flags] { RunList(*ls_flags); });
+auto ls_flags = std::make_shared<ImageFlags>();
+CLI::App* ls = image->add_subcommand("ls", "List images in the local store");
+ls->alias("list");
+ls->add_flag("-q,--quiet", ls_flags->quiet, "Print references only");
+AddRoot(ls, ls_flags.get());
+ls->callback([ls_flags] { RunList(*ls_flags); });
 
-  auto rm_flags = std::make_shared<ImageFlags>();
-  CLI::App* rm = image->add_subcommand("rm", "Remove image references (blobs stay until prune)");
-  rm->alias("remove");
-  rm->add_option("REF", rm_flags->refs, "References to remove")->required();
-  AddRoot(rm, rm_flags.get());
-  rm->callback([rm_flags] { RunRemove(*rm_flags); });
+auto rm_flags = std::make_shared<ImageFlags>();
+CLI::App* rm = image->add_subcommand("rm", "Remove image references (blobs stay until prune)");
+rm->alias("remove");
+rm->add_option("REF", rm_flags->refs, "References to remove")->required();
+AddRoot(rm, rm_flags.get());
+rm->callback([rm_flags] { RunRemove(*rm_flags); });
 });
 
 }  // namespace

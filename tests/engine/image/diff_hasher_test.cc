@@ -12,10 +12,10 @@
 namespace kiln::engine::image::internal {
 namespace {
 
-using ::testing::HasSubstr;
 using test_util::ReadFile;
 using test_util::RunTool;
 using test_util::WriteFile;
+using ::testing::HasSubstr;
 
 class DiffHasherTest : public ::testing::Test {
  protected:

@@ -20,12 +20,12 @@
 namespace kiln::engine::image {
 namespace {
 
-using ::testing::HasSubstr;
 using test_util::MakeImage;
 using test_util::MakeIndex;
 using test_util::ReadFile;
 using test_util::RunTool;
 using test_util::WriteFile;
+using ::testing::HasSubstr;
 
 class ImportTest : public ::testing::Test {
  protected:
@@ -57,7 +57,7 @@ class ImportTest : public ::testing::Test {
   // Writes a tar of `dir`'s entries (sorted) to `out` with the tar CLI.
   void TarDir(const std::string& dir, const std::string& out) {
     auto r = RunTool({"tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", dir,
-                  "-cf", out, "."});
+                      "-cf", out, "."});
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
 
@@ -165,7 +165,8 @@ TEST_F(ImportTest, DockerSaveWithGzipLayerKeepsGzipMediaType) {
   MakeClassicDockerSave(Path("save"), "gz", R"(["gz:1"])");
   auto r = RunTool({"gzip", "-n", Path("save/abc123/layer.tar")});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  ASSERT_EQ(::rename(Path("save/abc123/layer.tar.gz").c_str(), Path("save/abc123/layer.tar").c_str()), 0);
+  ASSERT_EQ(
+      ::rename(Path("save/abc123/layer.tar.gz").c_str(), Path("save/abc123/layer.tar").c_str()), 0);
   TarDir(Path("save"), Path("save.tar"));
   auto records = store_->Import(Path("save.tar"));
   ASSERT_TRUE(records.ok()) << records.status();
@@ -182,15 +183,17 @@ TEST_F(ImportTest, DockerSaveWithSymlinkedRepeatedLayer) {
   ASSERT_EQ(::mkdir((save + "/l1").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir(Path("rootfs").c_str(), 0755), 0);
   WriteFile(Path("rootfs/f"), "same\n");
-  ASSERT_EQ(RunTool({"tar", "-C", Path("rootfs"), "-cf", save + "/l0/layer.tar", "f"}).exit_code, 0);
+  ASSERT_EQ(RunTool({"tar", "-C", Path("rootfs"), "-cf", save + "/l0/layer.tar", "f"}).exit_code,
+            0);
   ASSERT_EQ(::symlink("../l0/layer.tar", (save + "/l1/layer.tar").c_str()), 0);
   oci::Image img;
   base::Digest diff = base::Digest::Of(ReadFile(save + "/l0/layer.tar"));
   img.diff_ids = {diff, diff};
   std::string config = oci::SerializeImage(img);
   WriteFile(save + "/" + base::Digest::Of(config).hex() + ".json", config);
-  WriteFile(save + "/manifest.json", R"([{"Config":")" + base::Digest::Of(config).hex() +
-                                         R"(.json","RepoTags":["twice:1"],"Layers":["l0/layer.tar","l1/layer.tar"]}])");
+  WriteFile(save + "/manifest.json",
+            R"([{"Config":")" + base::Digest::Of(config).hex() +
+                R"(.json","RepoTags":["twice:1"],"Layers":["l0/layer.tar","l1/layer.tar"]}])");
   TarDir(save, Path("save.tar"));
   auto list = RunTool({"tar", "-tvf", Path("save.tar")});
   ASSERT_THAT(list.output, HasSubstr("l1/layer.tar -> ../l0/layer.tar")) << list.output;
@@ -281,8 +284,12 @@ TEST_F(ImportTest, MultiPlatformIndexWithoutAmd64ListsPlatforms) {
   oci::Descriptor arm = MakeImage(*src_, scratch_, "arm", true, "arm64");
   oci::Descriptor s390 = MakeImage(*src_, scratch_, "s390", true, "s390x");
   oci::Descriptor index = MakeIndex(*src_, {arm, s390});
-  ASSERT_TRUE(oci::WriteOciArchive(*src_, index, base::UniqueFd(::open(Path("m.tar").c_str(),
-      O_WRONLY | O_CREAT | O_TRUNC, 0644)).get(), {"multi:2"}).ok());
+  ASSERT_TRUE(
+      oci::WriteOciArchive(
+          *src_, index,
+          base::UniqueFd(::open(Path("m.tar").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644)).get(),
+          {"multi:2"})
+          .ok());
   auto records = store_->Import(Path("m.tar"));
   ASSERT_FALSE(records.ok());
   EXPECT_EQ(records.status().code(), absl::StatusCode::kNotFound);
@@ -308,7 +315,8 @@ TEST_F(ImportTest, RejectsThingsThatAreNotImages) {
   ASSERT_EQ(::mkdir(Path("empty").c_str(), 0755), 0);
   auto r = store_->Import(Path("empty"));
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("found neither index.json nor manifest.json"));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("found neither index.json nor manifest.json"));
   WriteFile(Path("junk.tar"), std::string(5000, 'x'));
   auto junk = store_->Import(Path("junk.tar"));
   ASSERT_FALSE(junk.ok());

@@ -1,6 +1,7 @@
 // OCI/Docker manifest, index and image config JSON: parsing, round trips, platform choice.
-#include "engine/oci/image.h"
 #include "engine/oci/manifest.h"
+
+#include "engine/oci/image.h"
 #include "engine/oci/media_types.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -16,8 +17,12 @@ TEST(ManifestTest, RoundTripsAllFields) {
   Manifest m;
   m.media_type = std::string(kMediaTypeOciManifest);
   m.config = {std::string(kMediaTypeOciConfig), D('a'), 1234};
-  m.layers.push_back({std::string(kMediaTypeOciLayerGzip), D('b'), 99, {"https://x/y"},
-                      {{"k", "v"}}, std::nullopt});
+  m.layers.push_back({std::string(kMediaTypeOciLayerGzip),
+                      D('b'),
+                      99,
+                      {"https://x/y"},
+                      {{"k", "v"}},
+                      std::nullopt});
   m.layers.push_back({std::string(kMediaTypeOciLayerZstd), D('c'), 7});
   m.annotations["org.opencontainers.image.created"] = "2024-01-01T00:00:00Z";
   m.subject = Descriptor{std::string(kMediaTypeOciManifest), D('d'), 5};
@@ -34,9 +39,11 @@ TEST(ManifestTest, ParsesDockerSchema2) {
     "schemaVersion": 2,
     "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
     "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
-               "digest": "sha256:)" + std::string(64, '1') + R"("},
+               "digest": "sha256:)" +
+                     std::string(64, '1') + R"("},
     "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": 32654, "digest": "sha256:)" + std::string(64, '2') + R"("}]})";
+                "size": 32654, "digest": "sha256:)" +
+                     std::string(64, '2') + R"("}]})";
   auto m = ParseManifest(json);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->media_type, kMediaTypeDockerManifest);
@@ -133,8 +140,7 @@ TEST(ImageTest, RoundTripsConfigDocument) {
   img.config.user = "65534:65534";
   img.config.exposed_ports = {"8080/tcp"};
   img.diff_ids = {D('1'), D('2')};
-  img.history = {{"2024-01-02T03:04:05Z", "RUN x", "", "", false},
-                 {"", "ENV A=b", "", "c", true}};
+  img.history = {{"2024-01-02T03:04:05Z", "RUN x", "", "", false}, {"", "ENV A=b", "", "c", true}};
   std::string json = SerializeImage(img);
   auto back = ParseImage(json);
   ASSERT_TRUE(back.ok()) << back.status();

@@ -15,12 +15,12 @@
 namespace kiln::engine::image {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using test_util::MakeImage;
 using test_util::MakeIndex;
 using test_util::ReadFile;
 using test_util::WriteFile;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -182,7 +182,8 @@ TEST_F(StoreTest, ResolverNormalizesAndReturnsConfig) {
 
   auto arm = resolver.Resolve("busybox:1.35", "linux/arm64");
   ASSERT_FALSE(arm.ok());
-  EXPECT_THAT(std::string(arm.status().message()), HasSubstr("is for linux/amd64, not linux/arm64"));
+  EXPECT_THAT(std::string(arm.status().message()),
+              HasSubstr("is for linux/amd64, not linux/arm64"));
   EXPECT_EQ(resolver.Resolve("busybox:1.35", "linux").status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -86,7 +86,7 @@ oci::Descriptor MakeImage(cache::ContentStore& store, const std::string& scratch
   WriteFile(dir + "/hello.txt", text + "\n");
   std::string tar = scratch + "/layer-" + text + ".tar";
   RunResult r = RunTool({"tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner",
-                     "--mtime=@0", "-C", dir, "-cf", tar, "hello.txt"});
+                         "--mtime=@0", "-C", dir, "-cf", tar, "hello.txt"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::string raw = ReadFile(tar);
   std::string blob = raw;
@@ -120,7 +120,8 @@ oci::Descriptor MakeImage(cache::ContentStore& store, const std::string& scratch
   return d;
 }
 
-oci::Descriptor MakeIndex(cache::ContentStore& store, const std::vector<oci::Descriptor>& manifests) {
+oci::Descriptor MakeIndex(cache::ContentStore& store,
+                          const std::vector<oci::Descriptor>& manifests) {
   oci::Index index;
   index.media_type = std::string(oci::kMediaTypeOciIndex);
   index.manifests = manifests;

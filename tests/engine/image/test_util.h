@@ -33,7 +33,8 @@ oci::Descriptor MakeImage(cache::ContentStore& store, const std::string& scratch
 
 // An OCI index over the given manifests (their platform fields must be set). Stored in
 // `store`; returns its descriptor.
-oci::Descriptor MakeIndex(cache::ContentStore& store, const std::vector<oci::Descriptor>& manifests);
+oci::Descriptor MakeIndex(cache::ContentStore& store,
+                          const std::vector<oci::Descriptor>& manifests);
 
 // Where tools/images/build.sh put the busybox layout, or empty if none is complete.
 std::string BusyboxLayoutDir();

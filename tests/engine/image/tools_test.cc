@@ -19,11 +19,11 @@
 namespace kiln::engine::image {
 namespace {
 
-using ::testing::HasSubstr;
 using test_util::FindTool;
 using test_util::MakeImage;
 using test_util::ReadFile;
 using test_util::RunTool;
+using ::testing::HasSubstr;
 
 class ToolsTest : public ::testing::Test {
  protected:
@@ -141,8 +141,9 @@ TEST_F(ToolsTest, ImportsAndResolvesTheRealBusyboxBase) {
   test_util::WriteFile(save + "/" + r->config_digest.hex() + ".json",
                        *content_->ReadAll(r->config_digest));
   test_util::WriteFile(save + "/l0/layer.tar", *content_->ReadAll(man->layers[0].digest));
-  test_util::WriteFile(save + "/manifest.json", R"([{"Config":")" + r->config_digest.hex() +
-                                                    R"(.json","RepoTags":["bb:classic"],"Layers":["l0/layer.tar"]}])");
+  test_util::WriteFile(save + "/manifest.json",
+                       R"([{"Config":")" + r->config_digest.hex() +
+                           R"(.json","RepoTags":["bb:classic"],"Layers":["l0/layer.tar"]}])");
   auto tar = RunTool({"tar", "-C", save, "-cf", Path("save.tar"), "."});
   ASSERT_EQ(tar.exit_code, 0) << tar.output;
   auto classic = (*store)->Import(Path("save.tar"));
@@ -155,7 +156,8 @@ TEST_F(ToolsTest, ImportsAndResolvesTheRealBusyboxBase) {
 
   // Export it again with the writer: skopeo reads the result, digests unchanged.
   ASSERT_TRUE(oci::WriteOciLayoutDir(*content_, (*records)[0].target, Path("again"),
-                                     {"docker.io/library/busybox:1.35"}).ok());
+                                     {"docker.io/library/busybox:1.35"})
+                  .ok());
   if (!FindTool("skopeo").empty()) {
     auto out = RunTool({"skopeo", "inspect", "oci:" + Path("again")});
     ASSERT_EQ(out.exit_code, 0) << out.output;
