@@ -91,7 +91,11 @@ absl::Status IngestLayers(cache::ContentStore& store, ImportSource& src,
   std::set<std::string> names;
   for (const auto& [n, l] : layers) names.insert(n);
   return src.Stream(names, [&](const std::string& name, const ChunkReader& read) {
-    LayerResult& l = layers.at(name);
+    auto found = layers.find(name);
+    if (found == layers.end()) {
+      return absl::InternalError(absl::StrCat("import '", src.path(), "': unexpected file ", name));
+    }
+    LayerResult& l = found->second;
     KILN_ASSIGN_OR_RETURN(auto writer, store.Writer(absl::StrCat("import ", name)));
     DiffHasher hasher;
     std::string buf(1 << 20, '\0');
@@ -166,7 +170,14 @@ absl::StatusOr<ImportedImage> PublishEntry(cache::ContentStore& store, ImportSou
   oci::Manifest m;
   m.media_type = std::string(oci::kMediaTypeOciManifest);
   m.config = {std::string(oci::kMediaTypeOciConfig), config_info.digest, config_info.size};
-  for (const auto& name : e.layers) m.layers.push_back(layers.at(src.Canonical(name)).desc);
+  for (const auto& name : e.layers) {
+    auto found = layers.find(src.Canonical(name));
+    if (found == layers.end()) {
+      return absl::InternalError(
+          absl::StrCat("import '", src.path(), "': layer ", name, " was not read"));
+    }
+    m.layers.push_back(found->second.desc);
+  }
   std::string bytes = oci::SerializeManifest(m);
   KILN_ASSIGN_OR_RETURN(cache::BlobInfo man_info, store.Put(bytes));
   ImportedImage image;

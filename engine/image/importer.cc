@@ -127,7 +127,11 @@ absl::Status IngestOciLayers(cache::ContentStore& store, ImportSource& src,
   std::set<std::string> names;
   for (const auto& [n, d] : wanted) names.insert(n);
   return src.Stream(names, [&](const std::string& name, const internal::ChunkReader& read) {
-    const oci::Descriptor& d = wanted.at(name);
+    auto found = wanted.find(name);
+    if (found == wanted.end()) {
+      return absl::InternalError(absl::StrCat("import '", src.path(), "': unexpected file ", name));
+    }
+    const oci::Descriptor& d = found->second;
     KILN_ASSIGN_OR_RETURN(auto writer, store.Writer(absl::StrCat("import ", d.digest.str())));
     std::string buf(1 << 20, '\0');
     while (true) {
