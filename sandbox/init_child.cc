@@ -66,7 +66,7 @@ void PivotRootInChild(const LaunchPlan& plan) {
   if (syscall(SYS_chdir, "/") < 0) FailInChild(Step::kPivotRoot, errno);
 }
 
-void ResetSignalsInChild() {
+KILN_CHILD_STACK_SAFE void ResetSignalsInChild() {
   KernelSigaction dfl;
   ZeroBytes(&dfl, sizeof(dfl));
   dfl.handler = SIG_DFL;
@@ -80,7 +80,7 @@ void ResetSignalsInChild() {
   }
 }
 
-void DropPrivilegesInChild(const WorkerArgs& w) {
+KILN_CHILD_STACK_SAFE void DropPrivilegesInChild(const WorkerArgs& w) {
   const LaunchPlan& plan = *w.plan;
   for (int c = 0; c <= plan.last_cap; ++c) {
     if (((plan.cap_mask >> c) & 1U) != 0) continue;
@@ -113,7 +113,7 @@ void DropPrivilegesInChild(const WorkerArgs& w) {
   }
 }
 
-int WorkerMainInChild(void* arg) {
+KILN_CHILD_STACK_SAFE int WorkerMainInChild(void* arg) {
   auto* w = static_cast<WorkerArgs*>(arg);
   const LaunchPlan& plan = *w->plan;
   ResetSignalsInChild();

@@ -1,8 +1,8 @@
 // The attack suite: a static probe inside the sandbox tries to escape in every way the issue
 // lists; every attempt must fail. Also the fork bomb, bounded by the limit layer in force.
 #include <fcntl.h>
-#include <signal.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -186,9 +186,8 @@ TEST_F(AttackTest, MemoryHogIsBounded) {
   // RLIMIT_AS: malloc fails (exit 1); a memory cgroup: the OOM killer (SIGKILL).
   EXPECT_TRUE(c.result->exit_code == 1 || c.result->signal == SIGKILL)
       << c.out << " exit " << c.result->exit_code << " signal " << c.result->signal;
-  EXPECT_NE(c.out, "allocated=256\n")
-      << "256 MiB under a 64 MiB limit (layer " << LimitLayerName(SharedSandbox().limits().layer)
-      << ")";
+  EXPECT_NE(c.out, "allocated=256\n") << "256 MiB under a 64 MiB limit (layer "
+                                      << LimitLayerName(SharedSandbox().limits().layer) << ")";
 }
 
 TEST_F(AttackTest, ShellForkBombIsBoundedAndTornDown) {

@@ -115,6 +115,7 @@ TEST_F(SandboxTest, CommandIsLookedUpInSpecPath) {
   spec.argv = {"no-such-command"};
   c = RunCaptured(spec);
   EXPECT_EQ(c.result.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(c.err, "") << "the sandbox itself must not write to the run's stderr";
   EXPECT_THAT(c.result.status().message(), HasSubstr("no-such-command"));
 }
 
