@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <set>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
@@ -20,6 +21,7 @@
 #include "base/temp_dir.h"
 #include "base/userns.h"
 #include "cache/fs_content_store.h"
+#include "cache/gc.h"
 #include "cache/lmdb_cache_index.h"
 #include "engine/build/cache_seam.h"
 #include "engine/build/converter.h"
@@ -202,6 +204,26 @@ class LocalEngine : public Engine {
  private:
   absl::StatusOr<std::optional<oci::Image>> BaseImageOf(const LoweredBuild& lowered);
   absl::StatusOr<base::Digest> PlatformManifest(const oci::Descriptor& target);
+  absl::Status MarkImageBlobs();
+
+  // cache::SnapshotRemover over the snapshotter, for GC.
+  class Remover : public cache::SnapshotRemover {
+   public:
+    explicit Remover(snapshotter::Snapshotter* s) : s_(s) {}
+    absl::Status Remove(const std::string& key) override {
+      if (key.empty()) return absl::OkStatus();  // the empty filesystem
+      absl::Status st = s_->Remove(key);
+      return st.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : st;
+    }
+    absl::StatusOr<int64_t> Usage(const std::string& key) override {
+      if (key.empty()) return int64_t{0};
+      KILN_ASSIGN_OR_RETURN(snapshotter::DiskUsage u, s_->Usage(key));
+      return u.size;
+    }
+
+   private:
+    snapshotter::Snapshotter* s_;
+  };
 
   EngineOptions options_;
   std::unique_ptr<cache::ContentStore> content_;
@@ -216,6 +238,8 @@ class LocalEngine : public Engine {
   std::unique_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<SnapshotCacheSeam> seam_;
   std::unique_ptr<solver::Solver> solver_;
+  std::unique_ptr<Remover> remover_;
+  std::unique_ptr<cache::GarbageCollector> gc_;
   // Builds hold it shared; Prune holds it exclusively, so GC never runs under a build.
   absl::Mutex gc_mu_;
 };
@@ -262,6 +286,12 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   sopts.max_parallelism = options.max_parallelism;
   sopts.cache = e->seam_.get();
   e->solver_ = std::make_unique<solver::Solver>(sopts);
+  e->remover_ = std::make_unique<Remover>(e->snapshots_.get());
+  cache::GcOptions gco;
+  gco.index = e->index_.get();
+  gco.snapshots = e->remover_.get();
+  gco.store = e->content_.get();
+  e->gc_ = std::make_unique<cache::GarbageCollector>(gco);
   return std::unique_ptr<Engine>(std::move(e));
 }
 
@@ -401,83 +431,85 @@ absl::StatusOr<std::vector<std::string>> LocalEngine::ImportImage(const std::str
 absl::Status LocalEngine::RemoveImage(const std::string& ref) { return images_->Remove(ref); }
 
 absl::StatusOr<std::vector<UsageRecord>> LocalEngine::DiskUsage() {
-  std::vector<UsageRecord> out;
-  std::map<std::string, int> snapshot_refs;
-  KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey&, const cache::CacheRecord& r) {
-    snapshot_refs[r.snapshot]++;
-  }));
+  KILN_ASSIGN_OR_RETURN(std::vector<cache::DiskUsageEntry> rows, gc_->DiskUsage());
+  std::map<std::string, std::string> descriptions;
   KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey& k, const cache::CacheRecord& r) {
-    UsageRecord u;
-    u.id = k.str();
-    u.kind = "snapshot";
-    if (auto it = r.extra.find("description"); it != r.extra.end()) u.description = it->second;
-    u.size_bytes = r.size;
-    u.last_used_unix = absl::ToUnixSeconds(r.last_used);
-    u.shared = snapshot_refs[r.snapshot] > 1;
-    out.push_back(std::move(u));
+    if (auto it = r.extra.find("description"); it != r.extra.end()) descriptions[k.str()] = it->second;
   }));
+  std::vector<UsageRecord> out;
+  for (const auto& row : rows) {
+    UsageRecord u;
+    u.id = row.key.str();
+    u.kind = row.snapshot.rfind("layer-", 0) == 0 ? "image-layer" : "snapshot";
+    u.description = descriptions[u.id];
+    u.size_bytes = row.size;
+    u.last_used_unix = absl::ToUnixSeconds(row.last_used);
+    u.shared = row.shared;
+    u.in_use = row.in_use;
+    out.push_back(std::move(u));
+  }
   return out;
+}
+
+absl::Status LocalEngine::MarkImageBlobs() {
+  // Mark: every blob reachable from a stored image gets kGcRefLabel; blobs no image reaches
+  // lose it. GC never deletes a blob carrying a "kiln.gc.ref." label.
+  static constexpr char kLabel[] = "kiln.gc.ref.image";
+  std::set<std::string> live;
+  KILN_ASSIGN_OR_RETURN(auto records, images_->List());
+  std::vector<oci::Descriptor> todo;
+  for (const auto& r : records) todo.push_back(r.target);
+  while (!todo.empty()) {
+    oci::Descriptor d = todo.back();
+    todo.pop_back();
+    if (!live.insert(d.digest.str()).second) continue;
+    if (d.media_type == oci::kMediaTypeOciIndex || d.media_type == oci::kMediaTypeDockerManifestList) {
+      auto json = content_->ReadAll(d.digest);
+      if (!json.ok()) continue;
+      auto index = oci::ParseIndex(*json);
+      if (index.ok()) todo.insert(todo.end(), index->manifests.begin(), index->manifests.end());
+    } else if (d.media_type == oci::kMediaTypeOciManifest ||
+               d.media_type == oci::kMediaTypeDockerManifest) {
+      auto json = content_->ReadAll(d.digest);
+      if (!json.ok()) continue;
+      auto m = oci::ParseManifest(*json);
+      if (!m.ok()) continue;
+      todo.push_back(m->config);
+      todo.insert(todo.end(), m->layers.begin(), m->layers.end());
+    }
+  }
+  std::vector<std::pair<base::Digest, bool>> changes;
+  KILN_RETURN_IF_ERROR(content_->Walk([&](const cache::BlobInfo& b) {
+    bool want = live.count(b.digest.str()) != 0;
+    bool has = b.labels.count(kLabel) != 0;
+    if (want != has) changes.emplace_back(b.digest, want);
+  }));
+  for (const auto& [digest, want] : changes) {
+    KILN_RETURN_IF_ERROR(content_->SetLabels(digest, {{kLabel, want ? "1" : ""}}));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
   absl::WriterMutexLock gc_lock(&gc_mu_);
+  KILN_RETURN_IF_ERROR(MarkImageBlobs());
+  cache::GcPolicy policy;
+  policy.all = options.all;
   int64_t keep_storage = options.keep_storage_bytes >= 0 ? options.keep_storage_bytes
                                                          : options_.gc_keep_storage_bytes;
+  if (keep_storage > 0) policy.keep_storage = keep_storage;
   absl::Duration keep = options.keep_duration == absl::InfiniteDuration()
                             ? options_.gc_keep_duration
                             : options.keep_duration;
-  struct Entry {
-    cache::CacheKey key;
-    cache::CacheRecord rec;
-  };
-  std::vector<Entry> entries;
-  KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey& k, const cache::CacheRecord& r) {
-    entries.push_back({k, r});
-  }));
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return a.rec.last_used < b.rec.last_used; });
-  int64_t total = 0;
-  for (const auto& e : entries) total += e.rec.size;
-  absl::Time now = absl::Now();
+  if (keep > absl::ZeroDuration()) policy.keep_duration = keep;
+  if (!policy.all && !policy.keep_storage && !policy.keep_duration) {
+    // Like `buildctl prune` without filters: everything that is not in use.
+    policy.all = true;
+  }
+  KILN_ASSIGN_OR_RETURN(cache::GcReport r, gc_->Prune(policy));
   PruneReport report;
-  std::vector<std::string> doomed;
-  for (const auto& e : entries) {
-    bool old = keep > absl::ZeroDuration() && now - e.rec.last_used > keep;
-    bool over = keep_storage > 0 && total > keep_storage;
-    if (!(options.all || old || over)) continue;
-    if (!index_->Delete(e.key).ok()) continue;
-    report.records_removed++;
-    total -= e.rec.size;
-    if (!e.rec.snapshot.empty()) doomed.push_back(e.rec.snapshot);
-  }
-  // Remove the dropped snapshots, children before parents; a snapshot still used by another
-  // record or as a parent stays.
-  std::set<std::string> live;
-  KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey&, const cache::CacheRecord& r) {
-    live.insert(r.snapshot);
-  }));
-  bool progress = true;
-  while (progress) {
-    progress = false;
-    for (auto it = doomed.begin(); it != doomed.end();) {
-      if (live.count(*it) != 0) {
-        it = doomed.erase(it);
-        continue;
-      }
-      auto usage = snapshots_->Usage(*it);
-      auto info = snapshots_->Stat(*it);
-      if (snapshots_->Remove(*it).ok()) {
-        if (usage.ok()) report.bytes_freed += usage->size;
-        if (info.ok() && !info->parent.empty() && info->parent.rfind("layer-", 0) != 0) {
-          doomed.push_back(info->parent);
-        }
-        it = doomed.erase(it);
-        progress = true;
-      } else {
-        ++it;
-      }
-    }
-  }
+  report.bytes_freed = r.bytes_freed;
+  report.records_removed = static_cast<int>(r.removed.size());
   return report;
 }
 

@@ -244,3 +244,34 @@ TEST_F(EngineTest, CancelStopsABuildPromptly) {
 
 }  // namespace
 }  // namespace kiln::testing
+
+namespace kiln::testing {
+namespace {
+
+TEST_F(EngineTest, PruneFreesTheCacheButKeepsImagesRunnable) {
+  auto req = Request(Example("multi-stage"));
+  req.exports = {engine::ExportSpec{"image", {{"name", "e2e/prune:1"}}}};
+  ASSERT_TRUE(engine_->Build(req, nullptr, nullptr).ok());
+  auto du = engine_->DiskUsage();
+  ASSERT_TRUE(du.ok()) << du.status();
+  EXPECT_FALSE(du->empty());
+  engine::PruneOptions all;
+  all.all = true;
+  auto report = engine_->Prune(all);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_GT(report->records_removed, 0);
+  EXPECT_GT(report->bytes_freed, 0);
+  auto after = engine_->DiskUsage();
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty()) << after->size() << " records left";
+  int code = -1;
+  EXPECT_NE(Run("e2e/prune:1", {}, &code).find("Welcome"), std::string::npos)
+      << "the image's blobs must survive a prune";
+  // The cache repairs itself: the next build runs again and succeeds.
+  EventLog log;
+  ASSERT_TRUE(engine_->Build(req, log.Sink(), nullptr).ok());
+  EXPECT_FALSE(log.Executed().empty());
+}
+
+}  // namespace
+}  // namespace kiln::testing
