@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -92,6 +93,15 @@ class AttackTest : public ::testing::Test {
   void TearDown() override {
     EXPECT_EQ(testing::MountPoints(), mounts_before_);
     EXPECT_THAT(testing::ChildPids(), ::testing::IsEmpty());
+    // Per-run cgroups (when a cgroup layer is in force) are gone too.
+    const LimitProbe& p = SharedSandbox().limits();
+    for (const std::string& dir : {p.v2_parent, p.v1_pids, p.v1_memory}) {
+      if (dir.empty()) continue;
+      std::string prefix = absl::StrCat("kiln-run-", ::getpid(), "-");
+      for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        EXPECT_NE(e.path().filename().string().rfind(prefix, 0), 0u) << "left " << e.path();
+      }
+    }
   }
 
   // Runs every attack as `user`; returns the probe's output.
