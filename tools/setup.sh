@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime helpers: newuidmap/newgidmap for rootless, busybox for test rootfs,
   # skopeo/umoci to check our OCI output, tmux for the tty progress test
-  uidmap busybox-static skopeo umoci tmux util-linux passwd procps iproute2 curl ca-certificates
+  uidmap busybox-static skopeo umoci tmux zstd util-linux passwd procps iproute2 curl ca-certificates
 )
 
 missing=()

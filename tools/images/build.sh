@@ -19,7 +19,10 @@ export LC_ALL=C
 
 readonly EPOCH=1680825600                # 2023-04-07T00:00:00Z, fixed mtime of every entry
 readonly CREATED="2023-04-07T00:00:00Z"
+here=$(cd "$(dirname "$0")" && pwd)
 readonly STAMP=".kiln-complete"
+# Bump when the image recipe changes, so cached layouts are rebuilt.
+readonly RECIPE="2"
 readonly BASE_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 die() { echo "images: $*" >&2; exit 1; }
@@ -185,6 +188,12 @@ busybox_rootfs() {
   done
   mkdir -p "$r/etc" "$r/root" "$r/tmp" "$r/home" "$r/var" "$r/usr/bin" "$r/usr/sbin" \
     "$r/sbin" "$r/dev" "$r/proc" "$r/sys"
+  # Debian's busybox-static has no adduser/addgroup applets; ship compatible scripts.
+  for tool in adduser addgroup; do
+    if [ ! -e "$r/bin/$tool" ]; then
+      install -m 0755 "$here/$tool.sh" "$r/usr/sbin/$tool"
+    fi
+  done
   chmod 0700 "$r/root"
   chmod 1777 "$r/tmp"
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
@@ -297,7 +306,7 @@ for img in "${images[@]}"; do
     golang) name=golang-1.19 ;;
   esac
   dest="$out/$name"
-  if [ $force -eq 0 ] && [ -f "$dest/$STAMP" ]; then
+  if [ $force -eq 0 ] && [ -f "$dest/$STAMP" ] && grep -qx "recipe $RECIPE" "$dest/$STAMP"; then
     echo "$dest"
     log "$name: up to date at $dest"
     continue
@@ -307,7 +316,7 @@ for img in "${images[@]}"; do
   rm -rf "$stage"
   mkdir -p "$stage"
   "build_$img" "$stage"
-  date -u +%Y-%m-%dT%H:%M:%SZ >"$stage/$STAMP"
+  { date -u +%Y-%m-%dT%H:%M:%SZ; echo "recipe $RECIPE"; } >"$stage/$STAMP"
   chmod -R a+rX "$stage"
   rm -rf "$dest"
   mv "$stage" "$dest"
