@@ -34,6 +34,7 @@ namespace internal {
 namespace {
 
 constexpr std::string_view kNextIdCounter = "next_id";
+constexpr uint64_t kIdBlock = 64;
 
 absl::Status CheckKey(std::string_view what, std::string_view key) {
   if (key.empty()) {
@@ -263,7 +264,11 @@ absl::Status LocalSnapshotter::InsertRecord(const SnapshotRecord& record) {
   }
   KILN_RETURN_IF_ERROR(txn.Put(record));
   KILN_ASSIGN_OR_RETURN(uint64_t next, txn.GetCounter(kNextIdCounter));
-  if (next <= record.id) KILN_RETURN_IF_ERROR(txn.SetCounter(kNextIdCounter, record.id + 1));
+  // Ids are persisted in blocks, so most transactions leave the counter page alone; Open
+  // continues after the block (and after every id in use), so ids are never reused.
+  if (next <= record.id) {
+    KILN_RETURN_IF_ERROR(txn.SetCounter(kNextIdCounter, record.id + kIdBlock));
+  }
   return txn.Commit();
 }
 

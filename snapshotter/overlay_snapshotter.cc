@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -118,7 +119,10 @@ absl::Status OverlaySnapshotter::PrepareCommit(SnapshotRecord& record,
 }
 
 void OverlaySnapshotter::Committed(const SnapshotRecord& record) {
-  // The work dir is not needed once committed; RecoverLayer retries if this fails.
+  // The work dir is not needed once committed; RecoverLayer retries if this fails. Overlay
+  // leaves only an empty work/work behind, so two rmdirs usually do it.
+  std::string work = SnapshotDir(record.id) + "/work";
+  if (::rmdir((work + "/work").c_str()) == 0 && ::rmdir(work.c_str()) == 0) return;
   absl::StatusOr<base::UniqueFd> fd = internal::OpenDir(SnapshotDir(record.id));
   if (fd.ok()) (void)internal::RemoveAt(fd->get(), "work");
 }
