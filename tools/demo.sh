@@ -21,8 +21,8 @@ kilnctl="$build/tools/kilnctl/kilnctl"
 "$kilnctl" image import "$images/busybox-1.35" --name busybox:1.35
 "$kilnctl" image import "$images/golang-1.19" --name golang:1.19
 
-echo "== kilnctl build -t kiln-demo:latest tools/demo/multi-stage"
-"$kilnctl" build --progress plain -t kiln-demo:latest tools/demo/multi-stage
+echo "== kilnctl build tools/demo/multi-stage -t kiln-demo:latest"
+"$kilnctl" build --progress plain tools/demo/multi-stage -t kiln-demo:latest
 "$kilnctl" image ls
 echo "== kilnctl run kiln-demo:latest"
 "$kilnctl" run kiln-demo:latest

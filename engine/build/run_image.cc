@@ -1,0 +1,98 @@
+#include "engine/build/run_image.h"
+
+#include <sys/stat.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "base/temp_dir.h"
+#include "base/unique_fd.h"
+#include "base/userns.h"
+#include "cache/fs_content_store.h"
+#include "engine/image/image_store.h"
+#include "engine/solver/cancellation.h"
+#include "engine/image/state_root.h"
+#include "engine/oci/image.h"
+#include "engine/oci/manifest.h"
+#include "engine/oci/media_types.h"
+#include "sandbox/cancel.h"
+#include "sandbox/sandbox.h"
+#include "snapshotter/diff/applier.h"
+#include "snapshotter/diff/sink.h"
+
+namespace kiln::engine {
+
+absl::StatusOr<int> RunStoredImage(const std::string& state_root, const std::string& ref,
+                                   const Engine::RunOptions& options) {
+  KILN_ASSIGN_OR_RETURN(auto content, cache::OpenFsContentStore(image::ContentStoreDir(state_root)));
+  KILN_ASSIGN_OR_RETURN(auto store, image::ImageStore::Open(image::ImageStoreDir(state_root), content.get()));
+  KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, store->Get(ref));
+  base::Digest manifest_digest = rec.target.digest;
+  if (rec.target.media_type == oci::kMediaTypeOciIndex ||
+      rec.target.media_type == oci::kMediaTypeDockerManifestList) {
+    KILN_ASSIGN_OR_RETURN(std::string ijson, content->ReadAll(rec.target.digest));
+    KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(ijson));
+    KILN_ASSIGN_OR_RETURN(oci::Descriptor d, oci::SelectPlatform(index, oci::Platform::Default()));
+    manifest_digest = d.digest;
+  }
+  KILN_ASSIGN_OR_RETURN(std::string mjson, content->ReadAll(manifest_digest));
+  KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
+  KILN_ASSIGN_OR_RETURN(std::string cjson, content->ReadAll(m.config.digest));
+  KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(cjson));
+
+  std::vector<std::string> argv = img.config.entrypoint.value_or(std::vector<std::string>{});
+  const std::vector<std::string> cmd = img.config.cmd.value_or(std::vector<std::string>{});
+  const std::vector<std::string>& tail = options.args.empty() ? cmd : options.args;
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  if (argv.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("run '", ref, "': the image has no ENTRYPOINT or CMD; give a command"));
+  }
+
+  KILN_ASSIGN_OR_RETURN(base::TempDir dir, base::TempDir::Create("kiln-run-"));
+  std::string rootfs = dir.path() + "/rootfs";
+  if (::mkdir(rootfs.c_str(), 0755) != 0) return base::ErrnoError("create rootfs dir");
+  snapshotter::ApplyOptions apply;
+  if (base::MappedUidCount() < 65536) apply.unmapped_ids = snapshotter::UnmappedIds::kMapToRoot;
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    KILN_ASSIGN_OR_RETURN(int raw, content->OpenRead(m.layers[i].digest));
+    base::UniqueFd fd(raw);
+    snapshotter::FdSource src(fd.get());
+    KILN_ASSIGN_OR_RETURN(snapshotter::ApplyResult r, snapshotter::ApplyLayer(&src, rootfs, apply));
+    if (i < img.diff_ids.size() && r.diff_id != img.diff_ids[i]) {
+      return absl::DataLossError(absl::StrCat("layer ", m.layers[i].digest.str(), " of '", ref,
+                                              "' does not match its diff_id"));
+    }
+  }
+
+  sandbox::SandboxOptions so;
+  so.state_dir = dir.path();
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<sandbox::Sandbox> sb, sandbox::Sandbox::Create(std::move(so)));
+  sandbox::Spec spec;
+  spec.argv = argv;
+  spec.env = img.config.env;
+  if (!oci::EnvLookup(spec.env, "PATH")) {
+    spec.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  }
+  for (const std::string& kv : options.env) {
+    size_t eq = kv.find('=');
+    oci::EnvSet(spec.env, kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
+  }
+  spec.cwd = img.config.working_dir.empty() ? "/" : img.config.working_dir;
+  spec.user = img.config.user;
+  spec.rootfs = {base::Mount{"bind", rootfs, {"rbind"}}};
+  spec.network = options.network == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kHost;
+  spec.timeout = options.timeout;
+  spec.on_stdout = options.on_stdout;
+  spec.on_stderr = options.on_stderr;
+  sandbox::CancelHandle handle;
+  spec.cancel = &handle;
+  uint64_t cb = options.cancel != nullptr ? options.cancel->AddCallback([&handle] { handle.Cancel(); }) : 0;
+  absl::Cleanup drop = [&] {
+    if (cb != 0) options.cancel->RemoveCallback(cb);
+  };
+  KILN_ASSIGN_OR_RETURN(sandbox::Result res, sb->Run(spec));
+  return res.signal != 0 ? 128 + res.signal : res.exit_code;
+}
+
+}  // namespace kiln::engine
