@@ -236,7 +236,7 @@ absl::Status Lowerer::LowerWorkdir(int stage, const Command& cmd, const WorkdirI
   }
   f.actions.push_back(std::move(a));
   KILN_ASSIGN_OR_RETURN(state(stage).vertex, Add(std::move(f), {state(stage).vertex}, stage, &cmd));
-  Commit(stage, "WORKDIR " + wd, false);
+  Commit(stage, "WORKDIR " + wd, true);  // the mkdir makes a (possibly empty) layer
   return absl::OkStatus();
 }
 
