@@ -24,6 +24,24 @@ struct SolveChannel {
 };
 
 constexpr absl::Duration kCancelPoll = absl::Milliseconds(50);
+constexpr size_t kMaxMessageBytes = 1 << 20;  // well under gRPC's 4 MiB default limit
+
+// Sends `batch` in messages of about kMaxMessageBytes. False if the client is gone.
+bool WriteBatch(const std::vector<BuildEvent>& batch,
+                grpc::ServerWriter<v1::SolveStatus>* writer) {
+  v1::SolveStatus status;
+  size_t bytes = 0;
+  for (const BuildEvent& event : batch) {
+    ToProto(event, status.add_events());
+    bytes += event.data.size() + event.name.size() + event.error.size() + 128;
+    if (bytes >= kMaxMessageBytes) {
+      if (!writer->Write(status)) return false;
+      status.Clear();
+      bytes = 0;
+    }
+  }
+  return status.events_size() == 0 || writer->Write(status);
+}
 
 }  // namespace
 
@@ -139,11 +157,7 @@ absl::StatusOr<BuildResult> ControlService::RunAndStream(
       done = channel.done;
     }
     if (!client_gone && ctx->IsCancelled()) client_gone = true;
-    if (!client_gone && !batch.empty()) {
-      v1::SolveStatus status;
-      for (const BuildEvent& event : batch) ToProto(event, status.add_events());
-      if (!writer->Write(status)) client_gone = true;
-    }
+    if (!client_gone && !batch.empty() && !WriteBatch(batch, writer)) client_gone = true;
     if (client_gone) cancel->Cancel();
   }
   builder.join();

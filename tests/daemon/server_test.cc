@@ -160,6 +160,10 @@ TEST_F(ServerTest, ClientCancelReachesTheBuild) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
   ASSERT_TRUE(engine_.WaitForIdle(absl::Seconds(10)));
   EXPECT_EQ(engine_.builds_cancelled(), 1);
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (server_->service().ActiveBuilds() != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   EXPECT_EQ(server_->service().ActiveBuilds(), 0);
   // The daemon is healthy afterwards.
   EXPECT_TRUE(client->Health(absl::Seconds(5)).ok());

@@ -22,6 +22,7 @@
 #include "engine/daemon/socket.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/security/credentials.h"
 
 extern char** environ;
@@ -153,8 +154,10 @@ absl::StatusOr<std::string> FindKilnd() {
 
 DaemonClient::DaemonClient(std::string socket_path, bool started)
     : socket_path_(std::move(socket_path)), started_daemon_(started) {
-  stub_ = v1::Control::NewStub(
-      grpc::CreateChannel(d::GrpcTarget(socket_path_), grpc::InsecureChannelCredentials()));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  stub_ = v1::Control::NewStub(grpc::CreateCustomChannel(
+      d::GrpcTarget(socket_path_), grpc::InsecureChannelCredentials(), args));
 }
 
 absl::StatusOr<std::unique_ptr<DaemonClient>> DaemonClient::Connect(

@@ -2,16 +2,20 @@
 //
 // Order matters: the rootless user+mount namespace is entered and the signal mask set while
 // the process is still single-threaded, i.e. before the engine's pool and gRPC start threads.
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
 #include "base/userns.h"
 #include "engine/build/engine.h"
 #include "engine/daemon/config.h"
@@ -72,6 +76,16 @@ int WaitForSignal(const sigset_t& set, engine::Engine& engine, absl::Duration gc
   }
 }
 
+// As root: a private mount namespace (host mounts still propagate in), so that every mount the
+// daemon makes disappears with it, even after kill -9.
+absl::Status EnterOwnMountNamespace() {
+  if (unshare(CLONE_NEWNS) != 0) return base::ErrnoError("unshare(CLONE_NEWNS)");
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+    return base::ErrnoError("make '/' a slave mount");
+  }
+  return absl::OkStatus();
+}
+
 int Run(const Flags& flags) {
   daemon::DefaultPaths defaults = daemon::DefaultPathsFor(getuid());
   bool rootless = geteuid() != 0;
@@ -79,6 +93,9 @@ int Run(const Flags& flags) {
     absl::StatusOr<base::UserNamespaceInfo> ns = base::EnterRootlessNamespace();
     if (!ns.ok()) return Fail(base::Annotate(ns.status(), "rootless setup"));
     if (!ns->note.empty()) std::fprintf(stderr, "kilnd: note: %s\n", ns->note.c_str());
+  } else if (!rootless) {
+    absl::Status mountns = EnterOwnMountNamespace();
+    if (!mountns.ok()) return Fail(mountns);
   }
   sigset_t signals = BlockShutdownSignals();
 
