@@ -175,7 +175,9 @@ inline std::vector<std::string> AsUser(const TestUser& user, const std::vector<s
                                   absl::StrCat("--regid=", user.gid), "--init-groups",
                                   "--inh-caps=-all", "env", "-i",
                                   "PATH=/usr/local/bin:/usr/bin:/bin"};
-  if (const char* asan = std::getenv("ASAN_OPTIONS")) out.push_back(absl::StrCat("ASAN_OPTIONS=", asan));
+  for (const char* name : {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"}) {
+    if (const char* value = std::getenv(name)) out.push_back(absl::StrCat(name, "=", value));
+  }
   out.insert(out.end(), env.begin(), env.end());
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
