@@ -51,7 +51,8 @@ void RunMain(const RunArgs& a) {
 }
 
 CommandRegistrar registrar(40, [](CLI::App& root) {
-  auto* a = new RunArgs();
+  static RunArgs args;  // lives as long as the CLI tree (no heap object to leak)
+  RunArgs* a = &args;
   CLI::App* cmd = root.add_subcommand("run", "Run an image from the local store in Kiln's sandbox");
   cmd->add_option("image", a->ref, "Image reference (e.g. hello:latest)")->required();
   cmd->add_option("args", a->args, "Command arguments (replace the image's CMD)");
