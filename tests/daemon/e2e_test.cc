@@ -219,7 +219,9 @@ TEST_F(E2eTest, EveryExampleBuildsAndRebuildsFromCache) {
   // builder-pattern: build the builder, copy the binary out, build the runtime around it.
   std::string bp = Example("builder-pattern");
   Build(bp, {"-f", bp + "/Dockerfile.build", "--output", "type=local,dest=" + bp + "/out"});
-  ASSERT_EQ(testing::Run({"cp", bp + "/out/myapp/welcome", bp + "/welcome"}).exit_code, 0);
+  ProcessResult copy = testing::Run({"cp", bp + "/out/myapp/welcome", bp + "/welcome"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.err << "\nexported tree:\n"
+                               << testing::Run({"ls", "-lanR", bp + "/out"}).out;
   nlohmann::json final_image = Build(bp, {"-t", "e2e/builder-pattern:1"});
   EXPECT_TRUE(final_image.contains("containerimage.digest")) << final_image.dump();
 }
