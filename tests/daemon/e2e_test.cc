@@ -168,6 +168,8 @@ class E2eTest : public ::testing::Test {
     std::string dest = dir_.path() + "/" + name;
     ProcessResult cp = testing::Run({"cp", "-r", SharedDir() + "/examples/" + name, dest});
     EXPECT_EQ(cp.exit_code, 0) << cp.err;
+    ProcessResult writable = testing::Run({"chmod", "-R", "u+w", dest});  // shared/ is read-only
+    EXPECT_EQ(writable.exit_code, 0) << writable.err;
     return dest;
   }
 
