@@ -24,8 +24,8 @@ absl::StatusOr<solver::ResultRef> SnapshotCacheSeam::Lookup(const base::Digest& 
 absl::Status SnapshotCacheSeam::Save(const base::Digest& key, const solver::ResultRef& result,
                                      const solver::Vertex& vertex) {
   auto* snap = dynamic_cast<const SnapshotResult*>(result.get());
-  // Only snapshots are cached; the empty filesystem (scratch) costs nothing to remake.
-  if (snap == nullptr || snap->snapshot().empty()) return absl::OkStatus();
+  // Only snapshots are cached (the empty filesystem too, so FROM scratch shows as cached).
+  if (snap == nullptr) return absl::OkStatus();
   cache::CacheRecord r;
   r.snapshot = snap->snapshot();
   if (!r.snapshot.empty()) {
