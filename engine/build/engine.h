@@ -28,7 +28,7 @@ class Cancellation;
 
 struct EngineOptions {
   std::string root;                 // state dir; empty = default (see DefaultStateRoot())
-  size_t max_parallelism = 0;       // 0 = one per CPU
+  size_t max_parallelism = 0;       // 0 = two per CPU, at least 4
   std::string default_network = "host";  // "host" or "none" for RUN without --network
   std::string snapshotter = "auto";       // "overlay", "native" or "auto"
   // GC policy applied by Prune() without arguments and by the daemon periodically.

@@ -205,6 +205,7 @@ class LocalEngine : public Engine {
   absl::StatusOr<std::optional<oci::Image>> BaseImageOf(const LoweredBuild& lowered);
   absl::StatusOr<base::Digest> PlatformManifest(const oci::Descriptor& target);
   absl::Status MarkImageBlobs();
+  absl::StatusOr<int64_t> RemoveOrphanSnapshots();
 
   // cache::SnapshotRemover over the snapshotter, for GC.
   class Remover : public cache::SnapshotRemover {
@@ -283,7 +284,11 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   KILN_ASSIGN_OR_RETURN(e->sandbox_, sandbox::Sandbox::Create(std::move(so)));
   e->seam_ = std::make_unique<SnapshotCacheSeam>(&e->worker_, e->index_.get());
   solver::SolverOptions sopts;
-  sopts.max_parallelism = options.max_parallelism;
+  // Steps wait on processes and I/O as much as on CPU, so by default run two per core (at
+  // least four): three independent `RUN sleep 2` stages then finish in about 2 s, not 4.
+  sopts.max_parallelism = options.max_parallelism != 0
+                              ? options.max_parallelism
+                              : std::max<size_t>(4, 2 * std::thread::hardware_concurrency());
   sopts.cache = e->seam_.get();
   e->solver_ = std::make_unique<solver::Solver>(sopts);
   e->remover_ = std::make_unique<Remover>(e->snapshots_.get());
@@ -490,6 +495,36 @@ absl::Status LocalEngine::MarkImageBlobs() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> LocalEngine::RemoveOrphanSnapshots() {
+  std::set<std::string> live;
+  KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey&, const cache::CacheRecord& r) {
+    live.insert(r.snapshot);
+  }));
+  std::vector<std::string> orphans;
+  KILN_RETURN_IF_ERROR(snapshots_->Walk([&](const snapshotter::Info& info) {
+    if (info.kind == snapshotter::Kind::kCommitted && live.count(info.name) == 0) {
+      orphans.push_back(info.name);
+    }
+    return absl::OkStatus();
+  }));
+  int64_t freed = 0;
+  bool progress = true;
+  while (progress && !orphans.empty()) {  // children before parents
+    progress = false;
+    for (auto it = orphans.begin(); it != orphans.end();) {
+      auto usage = snapshots_->Usage(*it);
+      if (snapshots_->Remove(*it).ok()) {
+        if (usage.ok()) freed += usage->size;
+        it = orphans.erase(it);
+        progress = true;
+      } else {
+        ++it;
+      }
+    }
+  }
+  return freed;
+}
+
 absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
   absl::WriterMutexLock gc_lock(&gc_mu_);
   KILN_RETURN_IF_ERROR(MarkImageBlobs());
@@ -506,10 +541,17 @@ absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
     // Like `buildctl prune` without filters: everything that is not in use.
     policy.all = true;
   }
-  KILN_ASSIGN_OR_RETURN(cache::GcReport r, gc_->Prune(policy));
   PruneReport report;
-  report.bytes_freed = r.bytes_freed;
-  report.records_removed = static_cast<int>(r.removed.size());
+  // Snapshots no record refers to (e.g. image layers unpacked for `run`) can hold up their
+  // parents' records, so with `all` remove them too and collect again.
+  for (int round = 0; round < (policy.all ? 2 : 1); ++round) {
+    KILN_ASSIGN_OR_RETURN(cache::GcReport r, gc_->Prune(policy));
+    report.bytes_freed += r.bytes_freed;
+    report.records_removed += static_cast<int>(r.removed.size());
+    if (!policy.all) break;
+    KILN_ASSIGN_OR_RETURN(int64_t freed, RemoveOrphanSnapshots());
+    report.bytes_freed += freed;
+  }
   return report;
 }
 

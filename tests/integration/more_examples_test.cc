@@ -263,7 +263,9 @@ TEST_F(EngineTest, PruneFreesTheCacheButKeepsImagesRunnable) {
   EXPECT_GT(report->bytes_freed, 0);
   auto after = engine_->DiskUsage();
   ASSERT_TRUE(after.ok());
-  EXPECT_TRUE(after->empty()) << after->size() << " records left";
+  std::string left;
+  for (const auto& u : *after) left += "\n  " + u.kind + " " + u.description + " " + u.id;
+  EXPECT_TRUE(after->empty()) << after->size() << " records left:" << left;
   int code = -1;
   EXPECT_NE(Run("e2e/prune:1", {}, &code).find("Welcome"), std::string::npos)
       << "the image's blobs must survive a prune";

@@ -92,13 +92,13 @@ CommandRegistrar registrar(10, [](CLI::App& root) {
   auto& b = flags->build;
   cmd->add_option("--frontend", b.frontend, "Frontend (dockerfile.v0)");
   cmd->add_option("--local", b.locals, "Local dirs: context=DIR, dockerfile=DIR")
-      ->allow_extra_args(false);
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--opt", b.opts, "Frontend options: filename=F, target=T, build-arg:K=V")
-      ->allow_extra_args(false);
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--output,-o", b.outputs,
                   "type=image,name=REF | type=oci,dest=out.tar[,tar=false] | "
                   "type=docker,dest=out.tar,name=REF | type=local,dest=DIR")
-      ->allow_extra_args(false);
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_flag("--no-cache", b.no_cache, "Do not use the build cache");
   cmd->add_option("--progress", flags->progress, "auto, tty, plain, rawjson or quiet");
   cmd->add_option("--trace", flags->trace, "Write a Chrome trace-event JSON timeline to FILE");
@@ -106,10 +106,10 @@ CommandRegistrar registrar(10, [](CLI::App& root) {
   cmd->add_option("--addr", flags->addr, "kilnd address (unix:///path); default: this user's");
   cmd->add_option("-f,--file", b.file, "Dockerfile path (short form)");
   cmd->add_option("-t,--tag", b.tags, "Image name; implies --output type=image,name=NAME")
-      ->allow_extra_args(false);
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--target", b.target, "Stage to build");
   cmd->add_option("--build-arg", b.build_args, "Build argument K=V")
-      ->allow_extra_args(false);
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("context", b.context, "Build context dir (short form)");
   cmd->callback([flags] {
     int code = RunBuild(*flags);

@@ -56,7 +56,7 @@ CommandRegistrar registrar(40, [](CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("run", "Run an image from the local store in Kiln's sandbox");
   cmd->add_option("image", a->ref, "Image reference (e.g. hello:latest)")->required();
   cmd->add_option("args", a->args, "Command arguments (replace the image's CMD)");
-  cmd->add_option("-e,--env", a->env, "Set an environment variable K=V")->expected(1)->allow_extra_args(false);
+  cmd->add_option("-e,--env", a->env, "Set an environment variable K=V")->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--network", a->network, "host (default) or none");
   cmd->add_option("--root", a->root, "State root (default: /var/lib/kiln, or $XDG_DATA_HOME/kiln rootless)");
   cmd->positionals_at_end(false);
