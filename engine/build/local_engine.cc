@@ -29,6 +29,7 @@
 #include "engine/build/image_source_op.h"
 #include "engine/build/layers.h"
 #include "engine/build/results.h"
+#include "engine/build/run_image.h"
 #include "engine/build/worker.h"
 #include "engine/build/context_checksums.h"
 #include "engine/frontend/dockerignore.h"
@@ -462,25 +463,25 @@ absl::Status LocalEngine::MarkImageBlobs() {
   static constexpr char kLabel[] = "kiln.gc.ref.image";
   std::set<std::string> live;
   KILN_ASSIGN_OR_RETURN(auto records, images_->List());
-  std::vector<oci::Descriptor> todo;
-  for (const auto& r : records) todo.push_back(r.target);
-  while (!todo.empty()) {
-    oci::Descriptor d = todo.back();
-    todo.pop_back();
+  std::vector<oci::Descriptor> pending;
+  for (const auto& r : records) pending.push_back(r.target);
+  while (!pending.empty()) {
+    oci::Descriptor d = pending.back();
+    pending.pop_back();
     if (!live.insert(d.digest.str()).second) continue;
     if (d.media_type == oci::kMediaTypeOciIndex || d.media_type == oci::kMediaTypeDockerManifestList) {
       auto json = content_->ReadAll(d.digest);
       if (!json.ok()) continue;
       auto index = oci::ParseIndex(*json);
-      if (index.ok()) todo.insert(todo.end(), index->manifests.begin(), index->manifests.end());
+      if (index.ok()) pending.insert(pending.end(), index->manifests.begin(), index->manifests.end());
     } else if (d.media_type == oci::kMediaTypeOciManifest ||
                d.media_type == oci::kMediaTypeDockerManifest) {
       auto json = content_->ReadAll(d.digest);
       if (!json.ok()) continue;
       auto m = oci::ParseManifest(*json);
       if (!m.ok()) continue;
-      todo.push_back(m->config);
-      todo.insert(todo.end(), m->layers.begin(), m->layers.end());
+      pending.push_back(m->config);
+      pending.insert(pending.end(), m->layers.begin(), m->layers.end());
     }
   }
   std::vector<std::pair<base::Digest, bool>> changes;
@@ -574,7 +575,6 @@ WorkerInfo LocalEngine::Workers() {
 }
 
 absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref, const RunOptions& options) {
-  const std::vector<std::string>& args = options.args;
   absl::ReaderMutexLock gc_lock(&gc_mu_);
   KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, images_->Get(ref));
   KILN_ASSIGN_OR_RETURN(base::Digest manifest, PlatformManifest(rec.target));
@@ -583,43 +583,13 @@ absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref, const RunOptio
   KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
   KILN_ASSIGN_OR_RETURN(std::string cjson, content_->ReadAll(m.config.digest));
   KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(cjson));
-  std::vector<std::string> argv = img.config.entrypoint.value_or(std::vector<std::string>{});
-  const std::vector<std::string>& tail =
-      args.empty() ? img.config.cmd.value_or(std::vector<std::string>{}) : args;
-  argv.insert(argv.end(), tail.begin(), tail.end());
-  if (argv.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("run '", ref, "': the image has no ENTRYPOINT or CMD; give a command"));
-  }
+  KILN_ASSIGN_OR_RETURN(sandbox::Spec spec,
+                        ImageRunSpec(ref, img, options, options_.default_network));
   std::string key = NewSnapshotKey("container");
   KILN_ASSIGN_OR_RETURN(auto mounts, snapshots_->Prepare(key, top));
   absl::Cleanup remove = [&] { (void)snapshots_->Remove(key); };
-  sandbox::Spec spec;
-  spec.argv = argv;
-  spec.env = img.config.env;
-  if (!oci::EnvLookup(spec.env, "PATH")) {
-    spec.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  }
-  spec.cwd = img.config.working_dir.empty() ? "/" : img.config.working_dir;
-  spec.user = img.config.user;
   spec.rootfs = ForUserXattr(mounts);
-  for (const std::string& kv : options.env) {
-    size_t eq = kv.find('=');
-    oci::EnvSet(spec.env, kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
-  }
-  std::string net = options.network.empty() ? options_.default_network : options.network;
-  spec.network = net == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kHost;
-  spec.timeout = options.timeout;
-  spec.kill_grace = absl::Seconds(2);
-  spec.on_stdout = options.on_stdout;
-  spec.on_stderr = options.on_stderr;
-  sandbox::CancelHandle handle;
-  spec.cancel = &handle;
-  uint64_t cb = options.cancel != nullptr ? options.cancel->AddCallback([&handle] { handle.Cancel(); }) : 0;
-  absl::Cleanup drop_cb = [&] {
-    if (cb != 0) options.cancel->RemoveCallback(cb);
-  };
-  KILN_ASSIGN_OR_RETURN(sandbox::Result r, sandbox_->Run(spec));
-  return r.signal != 0 ? 128 + r.signal : r.exit_code;
+  return RunWithCancel(*sandbox_, std::move(spec), options.cancel);
 }
 
 }  // namespace

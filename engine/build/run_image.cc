@@ -22,6 +22,50 @@
 
 namespace kiln::engine {
 
+absl::StatusOr<sandbox::Spec> ImageRunSpec(const std::string& ref, const oci::Image& img,
+                                           const Engine::RunOptions& options,
+                                           const std::string& default_network) {
+  std::vector<std::string> argv = img.config.entrypoint.value_or(std::vector<std::string>{});
+  const std::vector<std::string> cmd = img.config.cmd.value_or(std::vector<std::string>{});
+  const std::vector<std::string>& tail = options.args.empty() ? cmd : options.args;
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  if (argv.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("run '", ref, "': the image has no ENTRYPOINT or CMD; give a command"));
+  }
+  sandbox::Spec spec;
+  spec.argv = std::move(argv);
+  spec.env = img.config.env;
+  if (!oci::EnvLookup(spec.env, "PATH")) {
+    spec.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  }
+  for (const std::string& kv : options.env) {
+    size_t eq = kv.find('=');
+    oci::EnvSet(spec.env, kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
+  }
+  spec.cwd = img.config.working_dir.empty() ? "/" : img.config.working_dir;
+  spec.user = img.config.user;
+  std::string net = options.network.empty() ? default_network : options.network;
+  spec.network = net == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kHost;
+  spec.timeout = options.timeout;
+  spec.kill_grace = absl::Seconds(2);
+  spec.on_stdout = options.on_stdout;
+  spec.on_stderr = options.on_stderr;
+  return spec;
+}
+
+absl::StatusOr<int> RunWithCancel(const sandbox::Sandbox& sandbox, sandbox::Spec spec,
+                                  solver::Cancellation* cancel) {
+  sandbox::CancelHandle handle;
+  spec.cancel = &handle;
+  uint64_t cb = cancel != nullptr ? cancel->AddCallback([&handle] { handle.Cancel(); }) : 0;
+  absl::Cleanup drop = [&] {
+    if (cb != 0) cancel->RemoveCallback(cb);
+  };
+  KILN_ASSIGN_OR_RETURN(sandbox::Result res, sandbox.Run(spec));
+  return res.signal != 0 ? 128 + res.signal : res.exit_code;
+}
+
 absl::StatusOr<int> RunStoredImage(const std::string& state_root, const std::string& ref,
                                    const Engine::RunOptions& options) {
   KILN_ASSIGN_OR_RETURN(auto content, cache::OpenFsContentStore(image::ContentStoreDir(state_root)));
@@ -39,15 +83,6 @@ absl::StatusOr<int> RunStoredImage(const std::string& state_root, const std::str
   KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
   KILN_ASSIGN_OR_RETURN(std::string cjson, content->ReadAll(m.config.digest));
   KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(cjson));
-
-  std::vector<std::string> argv = img.config.entrypoint.value_or(std::vector<std::string>{});
-  const std::vector<std::string> cmd = img.config.cmd.value_or(std::vector<std::string>{});
-  const std::vector<std::string>& tail = options.args.empty() ? cmd : options.args;
-  argv.insert(argv.end(), tail.begin(), tail.end());
-  if (argv.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("run '", ref, "': the image has no ENTRYPOINT or CMD; give a command"));
-  }
 
   KILN_ASSIGN_OR_RETURN(base::TempDir dir, base::TempDir::Create("kiln-run-"));
   std::string rootfs = dir.path() + "/rootfs";
@@ -68,31 +103,9 @@ absl::StatusOr<int> RunStoredImage(const std::string& state_root, const std::str
   sandbox::SandboxOptions so;
   so.state_dir = dir.path();
   KILN_ASSIGN_OR_RETURN(std::unique_ptr<sandbox::Sandbox> sb, sandbox::Sandbox::Create(std::move(so)));
-  sandbox::Spec spec;
-  spec.argv = argv;
-  spec.env = img.config.env;
-  if (!oci::EnvLookup(spec.env, "PATH")) {
-    spec.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  }
-  for (const std::string& kv : options.env) {
-    size_t eq = kv.find('=');
-    oci::EnvSet(spec.env, kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
-  }
-  spec.cwd = img.config.working_dir.empty() ? "/" : img.config.working_dir;
-  spec.user = img.config.user;
+  KILN_ASSIGN_OR_RETURN(sandbox::Spec spec, ImageRunSpec(ref, img, options, "host"));
   spec.rootfs = {base::Mount{"bind", rootfs, {"rbind"}}};
-  spec.network = options.network == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kHost;
-  spec.timeout = options.timeout;
-  spec.on_stdout = options.on_stdout;
-  spec.on_stderr = options.on_stderr;
-  sandbox::CancelHandle handle;
-  spec.cancel = &handle;
-  uint64_t cb = options.cancel != nullptr ? options.cancel->AddCallback([&handle] { handle.Cancel(); }) : 0;
-  absl::Cleanup drop = [&] {
-    if (cb != 0) options.cancel->RemoveCallback(cb);
-  };
-  KILN_ASSIGN_OR_RETURN(sandbox::Result res, sb->Run(spec));
-  return res.signal != 0 ? 128 + res.signal : res.exit_code;
+  return RunWithCancel(*sb, std::move(spec), options.cancel);
 }
 
 }  // namespace kiln::engine

@@ -10,8 +10,23 @@
 
 #include "absl/status/statusor.h"
 #include "engine/build/engine.h"
+#include "engine/oci/image.h"
+#include "sandbox/sandbox.h"
 
 namespace kiln::engine {
+
+// The sandbox spec for running `img`: ENTRYPOINT + CMD (or + options.args), the image's ENV
+// with options.env overrides and a default PATH, WORKDIR, USER, network ("" = the default
+// given), timeout and output callbacks. The caller sets rootfs. InvalidArgument when there is
+// nothing to run.
+absl::StatusOr<sandbox::Spec> ImageRunSpec(const std::string& ref, const oci::Image& img,
+                                           const Engine::RunOptions& options,
+                                           const std::string& default_network);
+
+// Runs `spec`, cancelling it when `cancel` (may be null) fires. Returns the exit code
+// (128+signal when killed by a signal).
+absl::StatusOr<int> RunWithCancel(const sandbox::Sandbox& sandbox, sandbox::Spec spec,
+                                  solver::Cancellation* cancel);
 
 // Returns the exit code (128+signal when killed by a signal).
 absl::StatusOr<int> RunStoredImage(const std::string& state_root, const std::string& ref,

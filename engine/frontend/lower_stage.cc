@@ -67,12 +67,12 @@ absl::StatusOr<LoweredBuild> Lowerer::Run() {
   KILN_RETURN_IF_ERROR(ComputeMetaArgs());
   KILN_ASSIGN_OR_RETURN(int target, TargetIndex());
   std::set<int> reach;
-  std::vector<int> todo = {target};
-  while (!todo.empty()) {
-    int s = todo.back();
-    todo.pop_back();
+  std::vector<int> pending = {target};
+  while (!pending.empty()) {
+    int s = pending.back();
+    pending.pop_back();
     if (!reach.insert(s).second) continue;
-    for (int d : StageDeps(s)) todo.push_back(d);
+    for (int d : StageDeps(s)) pending.push_back(d);
   }
   for (int s : reach) KILN_RETURN_IF_ERROR(LowerStage(s));
   StageState& t = state(target);
