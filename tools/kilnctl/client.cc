@@ -92,11 +92,11 @@ absl::Status WaitForDaemon(const std::string& socket_path, pid_t pid, const std:
     if (d::ConnectUnixSocket(socket_path).ok()) {
       auto channel = grpc::CreateChannel(d::GrpcTarget(socket_path),
                                          grpc::InsecureChannelCredentials());
-      auto stub = v1::Control::NewStub(channel);
+      auto control = v1::Control::NewStub(channel);
       grpc::ClientContext ctx;
       SetDeadline(ctx, absl::Seconds(5));
       v1::HealthResponse resp;
-      if (stub->Health(&ctx, v1::HealthRequest(), &resp).ok()) return absl::OkStatus();
+      if (control->Health(&ctx, v1::HealthRequest(), &resp).ok()) return absl::OkStatus();
     }
     int status = 0;
     if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
@@ -156,7 +156,7 @@ DaemonClient::DaemonClient(std::string socket_path, bool started)
     : socket_path_(std::move(socket_path)), started_daemon_(started) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  stub_ = v1::Control::NewStub(grpc::CreateCustomChannel(
+  control_ = v1::Control::NewStub(grpc::CreateCustomChannel(
       d::GrpcTarget(socket_path_), grpc::InsecureChannelCredentials(), args));
 }
 
@@ -190,13 +190,13 @@ absl::Status DaemonClient::Health(absl::Duration timeout) {
   grpc::ClientContext ctx;
   SetDeadline(ctx, timeout);
   v1::HealthResponse resp;
-  return d::FromGrpc(stub_->Health(&ctx, v1::HealthRequest(), &resp));
+  return d::FromGrpc(control_->Health(&ctx, v1::HealthRequest(), &resp));
 }
 
 absl::StatusOr<v1::InfoResponse> DaemonClient::Info() {
   grpc::ClientContext ctx;
   v1::InfoResponse resp;
-  KILN_RETURN_IF_ERROR(d::FromGrpc(stub_->Info(&ctx, v1::InfoRequest(), &resp)));
+  KILN_RETURN_IF_ERROR(d::FromGrpc(control_->Info(&ctx, v1::InfoRequest(), &resp)));
   return resp;
 }
 
@@ -216,7 +216,7 @@ absl::StatusOr<engine::BuildResult> DaemonClient::Solve(const engine::BuildReque
     if (cancelled_) return absl::CancelledError("build cancelled");
     solve_ctx_ = &ctx;
   }
-  std::unique_ptr<grpc::ClientReader<v1::SolveStatus>> reader = stub_->Solve(&ctx, req);
+  std::unique_ptr<grpc::ClientReader<v1::SolveStatus>> reader = control_->Solve(&ctx, req);
   v1::SolveStatus msg;
   std::optional<absl::StatusOr<engine::BuildResult>> result;
   while (reader->Read(&msg)) {
@@ -249,7 +249,7 @@ absl::StatusOr<engine::BuildResult> DaemonClient::Solve(const engine::BuildReque
 absl::StatusOr<std::vector<engine::UsageRecord>> DaemonClient::DiskUsage() {
   grpc::ClientContext ctx;
   v1::DiskUsageResponse resp;
-  KILN_RETURN_IF_ERROR(d::FromGrpc(stub_->DiskUsage(&ctx, v1::DiskUsageRequest(), &resp)));
+  KILN_RETURN_IF_ERROR(d::FromGrpc(control_->DiskUsage(&ctx, v1::DiskUsageRequest(), &resp)));
   std::vector<engine::UsageRecord> records;
   for (const v1::UsageRecord& record : resp.records()) records.push_back(d::FromProto(record));
   return records;
@@ -260,14 +260,14 @@ absl::StatusOr<engine::PruneReport> DaemonClient::Prune(const engine::PruneOptio
   v1::PruneRequest req;
   d::ToProto(options, &req);
   v1::PruneResponse resp;
-  KILN_RETURN_IF_ERROR(d::FromGrpc(stub_->Prune(&ctx, req, &resp)));
+  KILN_RETURN_IF_ERROR(d::FromGrpc(control_->Prune(&ctx, req, &resp)));
   return engine::PruneReport{resp.bytes_freed(), resp.records_removed()};
 }
 
 absl::StatusOr<std::vector<engine::ImageSummary>> DaemonClient::ImageList() {
   grpc::ClientContext ctx;
   v1::ImageListResponse resp;
-  KILN_RETURN_IF_ERROR(d::FromGrpc(stub_->ImageList(&ctx, v1::ImageListRequest(), &resp)));
+  KILN_RETURN_IF_ERROR(d::FromGrpc(control_->ImageList(&ctx, v1::ImageListRequest(), &resp)));
   std::vector<engine::ImageSummary> images;
   for (const v1::ImageSummary& image : resp.images()) {
     KILN_ASSIGN_OR_RETURN(engine::ImageSummary summary, d::FromProto(image));
@@ -283,7 +283,7 @@ absl::StatusOr<std::vector<std::string>> DaemonClient::ImageImport(const std::st
   req.set_path(path);
   req.set_name(name);
   v1::ImageImportResponse resp;
-  KILN_RETURN_IF_ERROR(d::FromGrpc(stub_->ImageImport(&ctx, req, &resp)));
+  KILN_RETURN_IF_ERROR(d::FromGrpc(control_->ImageImport(&ctx, req, &resp)));
   return std::vector<std::string>(resp.refs().begin(), resp.refs().end());
 }
 
@@ -292,7 +292,7 @@ absl::Status DaemonClient::ImageRemove(const std::string& ref) {
   v1::ImageRemoveRequest req;
   req.set_ref(ref);
   v1::ImageRemoveResponse resp;
-  return d::FromGrpc(stub_->ImageRemove(&ctx, req, &resp));
+  return d::FromGrpc(control_->ImageRemove(&ctx, req, &resp));
 }
 
 }  // namespace kiln::tools

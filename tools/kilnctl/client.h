@@ -63,7 +63,7 @@ class DaemonClient {
 
   std::string socket_path_;
   bool started_daemon_ = false;
-  std::unique_ptr<engine::daemon::v1::Control::Stub> stub_;
+  std::unique_ptr<engine::daemon::v1::Control::Stub> control_;
   absl::Mutex mu_;
   grpc::ClientContext* solve_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
