@@ -51,27 +51,6 @@ class ContextOp : public solver::Op {
   std::string dir_;
 };
 
-absl::Status Unsupported(const ConvertContext& ctx, const graph::Vertex& v, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(ctx.dockerfile_name, ":", v.meta.line, ": ",
-                                                 base::AsAbsl(what), " is not supported yet"));
-}
-
-absl::StatusOr<std::shared_ptr<const solver::Op>> ConvertExec(const graph::ExecOp& e,
-                                                              const graph::Vertex& v,
-                                                              const ConvertContext& ctx) {
-  if (!e.mounts.empty()) return Unsupported(ctx, v, "RUN --mount");
-  if (e.security == "insecure") return Unsupported(ctx, v, "RUN --security=insecure");
-  ExecParams p;
-  p.argv = e.args;
-  p.env = e.env;
-  for (const auto& kv : e.proxy_env) p.env.push_back(kv);
-  p.cwd = e.cwd;
-  p.user = e.user;
-  p.network = e.network == "sandbox" ? "" : e.network;
-  p.display_command = v.meta.instruction;
-  return std::make_shared<ExecOp>(ctx.worker, ctx.sandbox, std::move(p),
-                                  graph::SerializeOp(v.op));
-}
 
 std::string ChownSpec(const std::optional<graph::Chown>& c) {
   if (!c) return "";
@@ -79,6 +58,11 @@ std::string ChownSpec(const std::optional<graph::Chown>& c) {
 }
 
 }  // namespace
+
+absl::Status UnsupportedStep(const ConvertContext& ctx, const graph::Vertex& v, std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(ctx.dockerfile_name, ":", v.meta.line, ": ",
+                                                 base::AsAbsl(what), " is not supported yet"));
+}
 
 absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& g,
                                                            const ConvertContext& ctx) {
@@ -101,12 +85,12 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
           op = std::make_shared<ContextOp>(graph::SerializeOp(v.op), ctx.context_dir);
           break;
         case graph::SourceOp::Kind::kHttp:
-          return Unsupported(ctx, v, "ADD from a URL (this machine has no network)");
+          return UnsupportedStep(ctx, v, "ADD from a URL (this machine has no network)");
         case graph::SourceOp::Kind::kGit:
-          return Unsupported(ctx, v, "ADD from a git repository");
+          return UnsupportedStep(ctx, v, "ADD from a git repository");
       }
     } else if (const auto* e = std::get_if<graph::ExecOp>(&v.op)) {
-      KILN_ASSIGN_OR_RETURN(op, ConvertExec(*e, v, ctx));
+      KILN_ASSIGN_OR_RETURN(op, ConvertExecOp(*e, v, ctx));
     } else if (const auto* f = std::get_if<graph::FileOp>(&v.op)) {
       int shift = 0;
       if (!f->has_base) {
@@ -127,7 +111,7 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
         fa.path = a.path;
         fa.mode = a.mode;
         fa.chown = ChownSpec(a.chown);
-        if (!a.mode_string.empty()) return Unsupported(ctx, v, "a symbolic --chmod");
+        if (!a.mode_string.empty()) return UnsupportedStep(ctx, v, "a symbolic --chmod");
         switch (a.kind) {
           case graph::FileAction::Kind::kMkdir:
             fa.kind = FileAction::Kind::kMkdir;
@@ -137,10 +121,10 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
             fa.data = a.data;
             break;
           case graph::FileAction::Kind::kRm:
-            return Unsupported(ctx, v, "removing files in a file op");
+            return UnsupportedStep(ctx, v, "removing files in a file op");
           case graph::FileAction::Kind::kCopy: {
-            if (a.parents) return Unsupported(ctx, v, "COPY --parents");
-            if (a.auto_extract) return Unsupported(ctx, v, "ADD of a local archive");
+            if (a.parents) return UnsupportedStep(ctx, v, "COPY --parents");
+            if (a.auto_extract) return UnsupportedStep(ctx, v, "ADD of a local archive");
             fa.kind = FileAction::Kind::kCopy;
             fa.source_input = a.src_input + shift;
             fa.sources = a.src_paths;

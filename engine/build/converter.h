@@ -28,6 +28,10 @@ struct ConvertContext {
 absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& g,
                                                            const ConvertContext& ctx);
 
+// "<dockerfile>:<line>: <what> is not supported yet" (InvalidArgument).
+absl::Status UnsupportedStep(const ConvertContext& ctx, const graph::Vertex& v,
+                             std::string_view what);
+
 }  // namespace kiln::engine
 
 #endif  // KILN_ENGINE_BUILD_CONVERTER_H_

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status.h"
+#include "engine/build/converter.h"
 #include "engine/build/results.h"
 #include "engine/solver/cache_key.h"
 #include "engine/solver/step_error.h"
@@ -81,6 +82,23 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   KILN_RETURN_IF_ERROR(worker_->snapshots->Commit(name, key));
   committed = true;
   return std::make_shared<SnapshotResult>(name);
+}
+
+absl::StatusOr<std::shared_ptr<const solver::Op>> ConvertExecOp(const graph::ExecOp& e,
+                                                              const graph::Vertex& v,
+                                                              const ConvertContext& ctx) {
+  if (!e.mounts.empty()) return UnsupportedStep(ctx, v, "RUN --mount");
+  if (e.security == "insecure") return UnsupportedStep(ctx, v, "RUN --security=insecure");
+  ExecParams p;
+  p.argv = e.args;
+  p.env = e.env;
+  for (const auto& kv : e.proxy_env) p.env.push_back(kv);
+  p.cwd = e.cwd;
+  p.user = e.user;
+  p.network = e.network == "sandbox" ? "" : e.network;
+  p.display_command = v.meta.instruction;
+  return std::make_shared<ExecOp>(ctx.worker, ctx.sandbox, std::move(p),
+                                  graph::SerializeOp(v.op));
 }
 
 }  // namespace kiln::engine

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/build/worker.h"
+#include "engine/graph/graph.h"
 #include "engine/solver/op.h"
 #include "sandbox/sandbox.h"
 
@@ -38,6 +39,13 @@ class ExecOp : public solver::Op {
   ExecParams params_;
   std::string definition_;
 };
+
+struct ConvertContext;  // engine/build/converter.h
+
+// Lowers a RUN (graph::ExecOp of vertex `v`) to an ExecOp. Errors name the Dockerfile line.
+absl::StatusOr<std::shared_ptr<const solver::Op>> ConvertExecOp(const graph::ExecOp& e,
+                                                                const graph::Vertex& v,
+                                                                const ConvertContext& ctx);
 
 }  // namespace kiln::engine
 
