@@ -14,7 +14,16 @@
 //   neither ends with '/' nor exists as a directory is an InvalidArgument error.
 // - Missing destination directories are created (0755).
 // - Ownership is --chown's uid:gid if given, else the source's (COPY --from) or 0:0 (context).
-//   Mode is --chmod's if given, else the source's. Mtimes are kept.
+//   Mode is --chmod's if given (octal, or symbolic applied to the source's mode), else the
+//   source's. Mtimes are kept. --chmod applies to files and directories, never symlinks.
+// - `exclude` (.dockerignore) sees paths relative to the source ROOT and a named source it
+//   excludes is NotFound; `exclude_in_source` (--exclude) sees paths relative to each copied
+//   source and never the source itself (BuildKit's ExcludePatterns).
+// - `include` (COPY --parents): only entries it accepts are copied, each with its parent
+//   directories, which are created (with the source directories' metadata) only when
+//   something below them is copied.
+// - `auto_extract` (ADD): a source that is a tar archive (plain, gzip, bzip2, xz or zstd,
+//   detected by content) is unpacked into dest (archive_extract.h) instead of copied.
 // Thread-compatible: independent calls may run concurrently.
 #ifndef KILN_ENGINE_OPS_COPY_H_
 #define KILN_ENGINE_OPS_COPY_H_
@@ -30,8 +39,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/ops/copy_mode.h"
 
 namespace kiln::engine {
+
+// COPY --parents: which entries below a copied source are selected (paths relative to it).
+struct CopyInclude {
+  // True when `rel` is selected (it or one of its parent directories matches).
+  std::function<bool(std::string_view rel)> match;
+  // True when something below directory `rel` could be selected (else the walk skips it).
+  std::function<bool(std::string_view rel)> may_contain;
+};
 
 struct CopyOptions {
   std::vector<std::string> sources;  // relative to the source root; may contain * ? [..]
@@ -40,12 +58,17 @@ struct CopyOptions {
   bool allow_empty_wildcard = false;  // a wildcard matching nothing is then not an error
   std::optional<uid_t> uid;           // --chown
   std::optional<gid_t> gid;
-  std::optional<mode_t> mode;         // --chmod (permission bits)
+  std::optional<mode_t> mode;         // numeric --chmod (permission bits)
+  std::optional<ChmodSpec> chmod;     // symbolic --chmod (wins over `mode`)
   bool preserve_owner = false;        // keep source uid/gid when no --chown (COPY --from)
   bool follow_source_symlinks = true;  // resolve a symlink named as a source (inside the root)
   // Returns true to leave `rel` (path relative to the source root, no leading '/') out.
   // For directories, returning true skips the whole subtree.
   std::function<bool(std::string_view rel, bool is_dir)> exclude;
+  // Like `exclude`, with `rel` relative to each copied source (--exclude).
+  std::function<bool(std::string_view rel, bool is_dir)> exclude_in_source;
+  std::optional<CopyInclude> include;  // COPY --parents
+  bool auto_extract = false;           // ADD: unpack tar archives (see above)
 };
 
 struct CopyStats {
@@ -53,6 +76,7 @@ struct CopyStats {
   int64_t dirs = 0;
   int64_t symlinks = 0;
   int64_t bytes = 0;
+  int64_t archives = 0;  // sources unpacked (auto_extract)
 };
 
 // Errors: NotFound when a source does not exist, InvalidArgument for rule violations,
@@ -65,10 +89,10 @@ absl::Status MakeDirs(int root_fd, std::string_view path, mode_t mode,
                       std::optional<uid_t> uid = std::nullopt,
                       std::optional<gid_t> gid = std::nullopt);
 
-// Digest of what CopyFiles would read for `opts.sources` (after wildcards and excludes):
-// per entry its path relative to the source root, type, permission bits, uid/gid (only when
-// opts.preserve_owner), symlink target and content hash (XXH3-128), in a fixed order; never
-// mtimes. `content_hash` computes a file's content hash from an open fd and its stat (so a
+// Digest of what CopyFiles would read for `opts.sources` (after wildcards, excludes and
+// includes): per entry its path relative to the source root, type, permission bits, uid/gid
+// (only when opts.preserve_owner), symlink target and content hash (XXH3-128), in a fixed
+// order; never mtimes. An archive is hashed as the file it is. `content_hash` computes a file's content hash from an open fd and its stat (so a
 // caller can plug in a persisted stat-keyed cache); null means read and hash the bytes.
 using ContentHashFn = std::function<absl::StatusOr<std::string>(int fd, const struct stat& st)>;
 absl::StatusOr<std::string> HashSources(int src_root_fd, const CopyOptions& opts,

@@ -1,64 +1,14 @@
 #include "engine/ops/copy.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
 
-#include "base/temp_dir.h"
-#include "base/unique_fd.h"
+#include "tests/engine/ops/copy_fixture.h"
 
 namespace kiln::engine {
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-class CopyTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto d = base::TempDir::Create("kiln-copy-test-");
-    ASSERT_TRUE(d.ok());
-    dir_ = std::move(*d);
-    ASSERT_EQ(::mkdir(Src("").c_str(), 0755), 0);
-    ASSERT_EQ(::mkdir(Dst("").c_str(), 0755), 0);
-    ASSERT_EQ(::mkdir(Host("").c_str(), 0755), 0);
-    src_fd_.reset(::open(Src("").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    dst_fd_.reset(::open(Dst("").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  }
-  std::string Src(const std::string& rel) { return dir_.path() + "/src/" + rel; }
-  std::string Dst(const std::string& rel) { return dir_.path() + "/dst/" + rel; }
-  // A directory outside both roots that nothing may touch.
-  std::string Host(const std::string& rel) { return dir_.path() + "/host/" + rel; }
-  void Write(const std::string& path, const std::string& content, mode_t mode = 0644) {
-    std::ofstream(path) << content;
-    ::chmod(path.c_str(), mode);
-  }
-  void Mkdir(const std::string& path) { ASSERT_EQ(::mkdir(path.c_str(), 0755), 0) << path; }
-
-  absl::StatusOr<CopyStats> Copy(std::vector<std::string> sources, std::string dest) {
-    CopyOptions o;
-    o.sources = std::move(sources);
-    o.dest = std::move(dest);
-    return CopyFiles(src_fd_.get(), dst_fd_.get(), o);
-  }
-
-  base::TempDir dir_;
-  base::UniqueFd src_fd_, dst_fd_;
-};
 
 TEST_F(CopyTest, DirectorySourceCopiesItsContents) {
   Mkdir(Src("app"));
@@ -243,6 +193,127 @@ TEST_F(CopyTest, HashSourcesCoversContentNotMtime) {
   EXPECT_NE(*HashSources(src_fd_.get(), o), *h2) << "mode is part of the key";
   o.sources = {"missing"};
   EXPECT_EQ(HashSources(src_fd_.get(), o).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace kiln::engine
+
+namespace kiln::engine {
+namespace {
+
+TEST_F(CopyTest, TopLevelSymlinkSourceIsFollowedNestedOnesAreNot) {
+  Write(Src("real.txt"), "real");
+  ASSERT_EQ(::symlink("real.txt", Src("link").c_str()), 0);
+  Mkdir(Src("d"));
+  ASSERT_EQ(::symlink("../real.txt", Src("d/inner").c_str()), 0);
+  ASSERT_TRUE(Copy({"link"}, "/out/").ok());
+  struct stat st;
+  ASSERT_EQ(::lstat(Dst("out/link").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "the named source is followed, keeping its own name";
+  EXPECT_EQ(ReadFile(Dst("out/link")), "real");
+  ASSERT_TRUE(Copy({"l*"}, "/wild/").ok());
+  ASSERT_EQ(::lstat(Dst("wild/link").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "also when matched by a wildcard";
+  ASSERT_TRUE(Copy({"d"}, "/d/").ok());
+  ASSERT_EQ(::lstat(Dst("d/inner").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "symlinks inside a copied tree stay symlinks";
+}
+
+TEST_F(CopyTest, ExcludeInSourceSeesPathsRelativeToEachSource) {
+  for (const char* d : {"dir1", "dir3"}) Mkdir(Src(d));
+  Write(Src("dir1/x.png"), "png");
+  Write(Src("dir1/y.txt"), "txt");
+  Write(Src("dir3/a.mp3"), "mp3");
+  Write(Src("dir3/b.mpeg"), "mpeg");
+  std::vector<std::string> seen;
+  CopyOptions o;
+  o.sources = {"dir*"};
+  o.dest = "/all/";
+  o.exclude_in_source = [&](std::string_view rel, bool) {
+    seen.emplace_back(rel);
+    return rel.ends_with(".png") || rel.ends_with(".mp3");
+  };
+  ASSERT_TRUE(CopyFiles(src_fd_.get(), dst_fd_.get(), o).ok());
+  EXPECT_FALSE(Exists(Dst("all/x.png")));
+  EXPECT_FALSE(Exists(Dst("all/a.mp3")));
+  EXPECT_EQ(ReadFile(Dst("all/y.txt")), "txt");
+  EXPECT_EQ(ReadFile(Dst("all/b.mpeg")), "mpeg");
+  for (const std::string& s : seen) EXPECT_EQ(s.find("dir"), std::string::npos) << s;
+  // The named source itself is never tested.
+  o.sources = {"dir1/x.png"};
+  o.dest = "/one/";
+  ASSERT_TRUE(CopyFiles(src_fd_.get(), dst_fd_.get(), o).ok());
+  EXPECT_TRUE(Exists(Dst("one/x.png")));
+  // HashSources follows the same rule.
+  o.sources = {"dir3"};
+  auto h1 = HashSources(src_fd_.get(), o);
+  Write(Src("dir3/a.mp3"), "other mp3");
+  EXPECT_EQ(*HashSources(src_fd_.get(), o), *h1);
+}
+
+TEST_F(CopyTest, IncludeCopiesSelectedEntriesWithTheirParents) {
+  Mkdir(Src("a"));
+  Mkdir(Src("a/b"));
+  Mkdir(Src("a/empty"));
+  Write(Src("a/b/c.txt"), "c");
+  Write(Src("a/b/d.go"), "d");
+  Write(Src("a/e.txt"), "e");
+  Write(Src("f.txt"), "f");
+  ASSERT_EQ(::chmod(Src("a").c_str(), 0750), 0);
+  CopyOptions o;
+  o.sources = {""};
+  o.dest = "/out";
+  o.include = CopyInclude{[](std::string_view rel) { return rel == "a/b/c.txt"; },
+                          [](std::string_view rel) { return rel == "a" || rel == "a/b"; }};
+  auto s = CopyFiles(src_fd_.get(), dst_fd_.get(), o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(ReadFile(Dst("out/a/b/c.txt")), "c");
+  EXPECT_FALSE(Exists(Dst("out/a/b/d.go")));
+  EXPECT_FALSE(Exists(Dst("out/a/e.txt")));
+  EXPECT_FALSE(Exists(Dst("out/a/empty")));
+  EXPECT_FALSE(Exists(Dst("out/f.txt")));
+  struct stat st;
+  ASSERT_EQ(::stat(Dst("out/a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u) << "parents take the source directories' metadata";
+  // A selected directory brings everything below it.
+  o.dest = "/dir/";
+  o.include = CopyInclude{[](std::string_view rel) { return rel == "a/b" || rel.starts_with("a/b/"); },
+                          [](std::string_view rel) { return rel == "a"; }};
+  ASSERT_TRUE(CopyFiles(src_fd_.get(), dst_fd_.get(), o).ok());
+  EXPECT_TRUE(Exists(Dst("dir/a/b/c.txt")));
+  EXPECT_TRUE(Exists(Dst("dir/a/b/d.go")));
+  EXPECT_FALSE(Exists(Dst("dir/a/e.txt")));
+  // Nothing selected: no directory is created below the destination.
+  o.dest = "/none/";
+  o.include = CopyInclude{[](std::string_view) { return false; },
+                          [](std::string_view) { return true; }};
+  ASSERT_TRUE(CopyFiles(src_fd_.get(), dst_fd_.get(), o).ok());
+  EXPECT_FALSE(Exists(Dst("none/a")));
+}
+
+TEST_F(CopyTest, SymbolicChmodAppliesToFilesAndDirectories) {
+  Mkdir(Src("t"));
+  Mkdir(Src("t/sub"));
+  Write(Src("t/plain"), "p", 0664);
+  Write(Src("t/tool"), "x", 0764);
+  ASSERT_EQ(::chmod(Src("t/sub").c_str(), 0700), 0);
+  ASSERT_EQ(::symlink("plain", Src("t/link").c_str()), 0);
+  auto spec = ChmodSpec::Parse("a+X,g-w");
+  ASSERT_TRUE(spec.ok());
+  CopyOptions o;
+  o.sources = {"t"};
+  o.dest = "/t/";
+  o.chmod = *spec;
+  ASSERT_TRUE(CopyFiles(src_fd_.get(), dst_fd_.get(), o).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(Dst("t/plain").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  ASSERT_EQ(::stat(Dst("t/tool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::stat(Dst("t/sub").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0711u);
+  ASSERT_EQ(::lstat(Dst("t/link").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
 }
 
 }  // namespace

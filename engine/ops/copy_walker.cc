@@ -1,0 +1,305 @@
+#include "engine/ops/copy_walker.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "engine/ops/copy_paths.h"
+
+namespace kiln::engine::internal {
+
+using base::ErrnoError;
+using base::UniqueFd;
+
+uid_t CopyWalker::UidFor(const struct stat& st) const {
+  return opts_.uid ? *opts_.uid : (opts_.preserve_owner ? st.st_uid : 0);
+}
+
+gid_t CopyWalker::GidFor(const struct stat& st) const {
+  return opts_.gid ? *opts_.gid : (opts_.preserve_owner ? st.st_gid : 0);
+}
+
+mode_t CopyWalker::ModeFor(const struct stat& st) const {
+  if (opts_.chmod) return opts_.chmod->Apply(st.st_mode, S_ISDIR(st.st_mode));
+  return opts_.mode ? (*opts_.mode & 07777) : (st.st_mode & 07777);
+}
+
+std::string CopyWalker::SourceRel(const std::string& rel) const {
+  if (base_.empty()) return rel;
+  if (rel.size() > base_.size() && rel.compare(0, base_.size(), base_) == 0 &&
+      rel[base_.size()] == '/') {
+    return rel.substr(base_.size() + 1);
+  }
+  return rel;
+}
+
+absl::Status CopyWalker::CopyXattrs(int src_fd, int dst_fd, const std::string& rel) {
+  char names[4096];
+  ssize_t n = ::flistxattr(src_fd, names, sizeof names);
+  if (n <= 0) return absl::OkStatus();
+  for (ssize_t off = 0; off < n;) {
+    std::string name(names + off);
+    off += static_cast<ssize_t>(name.size()) + 1;
+    // Skip overlayfs' own bookkeeping and security labels we cannot set unprivileged.
+    if (name.rfind("trusted.overlay.", 0) == 0 || name.rfind("user.overlay.", 0) == 0 ||
+        name.rfind("security.selinux", 0) == 0) {
+      continue;
+    }
+    char value[65536];
+    ssize_t vn = ::fgetxattr(src_fd, name.c_str(), value, sizeof value);
+    if (vn < 0) continue;
+    if (::fsetxattr(dst_fd, name.c_str(), value, static_cast<size_t>(vn), 0) != 0 &&
+        errno != EPERM && errno != ENOTSUP) {
+      return ErrnoError(absl::StrCat("copy xattr ", name, " of '", rel, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyWalker::FinishMeta(int dst_fd, const struct stat& st, const std::string& rel) {
+  if (::fchown(dst_fd, UidFor(st), GidFor(st)) != 0) {
+    return ErrnoError(absl::StrCat("chown '", rel, "' to ", UidFor(st), ":", GidFor(st)));
+  }
+  if (::fchmod(dst_fd, ModeFor(st)) != 0) return ErrnoError(absl::StrCat("chmod '", rel, "'"));
+  struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::futimens(dst_fd, times) != 0) return ErrnoError(absl::StrCat("set times of '", rel, "'"));
+  return absl::OkStatus();
+}
+
+// Removes a non-directory at dst_dir/name if present; a directory there is an error unless
+// `want_dir`.
+absl::Status CopyWalker::ClearTarget(int dst_dir, const std::string& name, bool want_dir,
+                                     const std::string& rel, bool* exists_as_dir) {
+  *exists_as_dir = false;
+  struct stat st;
+  if (::fstatat(dst_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoError(absl::StrCat("stat destination '", rel, "'"));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (want_dir) {
+      *exists_as_dir = true;
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("copy '", rel, "': cannot replace a directory with a non-directory"));
+  }
+  if (::unlinkat(dst_dir, name.c_str(), 0) != 0) {
+    return ErrnoError(absl::StrCat("replace destination '", rel, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyWalker::CopyRegular(int src_fd, const struct stat& st, int dst_dir,
+                                     const std::string& name, const std::string& rel) {
+  bool is_dir = false;
+  KILN_RETURN_IF_ERROR(ClearTarget(dst_dir, name, false, rel, &is_dir));
+  if (st.st_nlink > 1) {
+    auto it = links_.find({st.st_dev, st.st_ino});
+    if (it != links_.end()) {
+      std::string proc = absl::StrCat("/proc/self/fd/", it->second.get());
+      if (::linkat(AT_FDCWD, proc.c_str(), dst_dir, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        ++stats_.files;
+        return absl::OkStatus();
+      }
+    }
+  }
+  UniqueFd out(
+      ::openat(dst_dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!out) return ErrnoError(absl::StrCat("create '", rel, "'"));
+  off_t remaining = st.st_size;
+  bool use_cfr = true;
+  while (remaining > 0) {
+    ssize_t n = -1;
+    if (use_cfr) {
+      n = ::copy_file_range(src_fd, nullptr, out.get(), nullptr, static_cast<size_t>(remaining), 0);
+      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+        use_cfr = false;
+        continue;
+      }
+    } else {
+      char buf[1 << 16];
+      n = ::read(src_fd, buf, sizeof buf);
+      for (ssize_t w = 0; w < n;) {
+        ssize_t k = ::write(out.get(), buf + w, static_cast<size_t>(n - w));
+        if (k < 0) return ErrnoError(absl::StrCat("write '", rel, "'"));
+        w += k;
+      }
+    }
+    if (n < 0) return ErrnoError(absl::StrCat("copy '", rel, "'"));
+    if (n == 0) break;  // file shrank while copying
+    remaining -= n;
+    stats_.bytes += n;
+  }
+  KILN_RETURN_IF_ERROR(CopyXattrs(src_fd, out.get(), rel));
+  KILN_RETURN_IF_ERROR(FinishMeta(out.get(), st, rel));
+  if (st.st_nlink > 1) {
+    UniqueFd path_fd(::openat(dst_dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (path_fd) links_[{st.st_dev, st.st_ino}] = std::move(path_fd);
+  }
+  ++stats_.files;
+  return absl::OkStatus();
+}
+
+absl::Status CopyWalker::CopySymlink(int src_dir, const std::string& src_name,
+                                     const struct stat& st, int dst_dir, const std::string& name,
+                                     const std::string& rel) {
+  std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+  ssize_t n = ::readlinkat(src_dir, src_name.c_str(), target.data(), target.size());
+  if (n < 0) return ErrnoError(absl::StrCat("readlink '", rel, "'"));
+  target.resize(static_cast<size_t>(n));
+  bool is_dir = false;
+  KILN_RETURN_IF_ERROR(ClearTarget(dst_dir, name, false, rel, &is_dir));
+  if (::symlinkat(target.c_str(), dst_dir, name.c_str()) != 0) {
+    return ErrnoError(absl::StrCat("symlink '", rel, "'"));
+  }
+  if (::fchownat(dst_dir, name.c_str(), UidFor(st), GidFor(st), AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoError(absl::StrCat("chown symlink '", rel, "'"));
+  }
+  struct timespec times[2] = {st.st_atim, st.st_mtim};
+  ::utimensat(dst_dir, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  ++stats_.symlinks;
+  return absl::OkStatus();
+}
+
+absl::Status CopyWalker::CopySpecial(const struct stat& st, int dst_dir, const std::string& name,
+                                     const std::string& rel) {
+  bool is_dir = false;
+  KILN_RETURN_IF_ERROR(ClearTarget(dst_dir, name, false, rel, &is_dir));
+  if (::mknodat(dst_dir, name.c_str(), st.st_mode, st.st_rdev) != 0) {
+    return ErrnoError(absl::StrCat("mknod '", rel, "'"));
+  }
+  if (::fchownat(dst_dir, name.c_str(), UidFor(st), GidFor(st), AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoError(absl::StrCat("chown '", rel, "'"));
+  }
+  ++stats_.files;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UniqueFd> CopyWalker::MakeOrMergeDir(int dst_dir, const std::string& name,
+                                                    const std::string& rel) {
+  bool exists = false;
+  KILN_RETURN_IF_ERROR(ClearTarget(dst_dir, name, true, rel, &exists));
+  if (!exists && ::mkdirat(dst_dir, name.c_str(), 0700) != 0) {
+    return ErrnoError(absl::StrCat("mkdir '", rel, "'"));
+  }
+  UniqueFd out(::openat(dst_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!out) return ErrnoError(absl::StrCat("open '", rel, "'"));
+  return out;
+}
+
+absl::Status CopyWalker::CopyEntry(int src_dir, const std::string& src_name,
+                                   const std::string& src_rel, int dst_dir,
+                                   const std::string& name, const std::string& dst_rel,
+                                   bool selected) {
+  struct stat st;
+  if (::fstatat(src_dir, src_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoError(absl::StrCat("stat '", src_rel, "'"));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (!selected) return CopyLazyDir(src_dir, src_name, src_rel, st, dst_dir, dst_rel);
+    UniqueFd in(
+        ::openat(src_dir, src_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!in) return ErrnoError(absl::StrCat("open '", src_rel, "'"));
+    KILN_ASSIGN_OR_RETURN(int parent, Materialize(dst_dir));
+    KILN_ASSIGN_OR_RETURN(UniqueFd out, MakeOrMergeDir(parent, name, dst_rel));
+    KILN_RETURN_IF_ERROR(CopyDirContents(in.get(), src_rel, out.get(), dst_rel, true));
+    KILN_RETURN_IF_ERROR(CopyXattrs(in.get(), out.get(), dst_rel));
+    KILN_RETURN_IF_ERROR(FinishMeta(out.get(), st, dst_rel));
+    ++stats_.dirs;
+    return absl::OkStatus();
+  }
+  KILN_ASSIGN_OR_RETURN(int parent, Materialize(dst_dir));
+  if (S_ISREG(st.st_mode)) {
+    UniqueFd in(::openat(src_dir, src_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!in) return ErrnoError(absl::StrCat("open '", src_rel, "'"));
+    return CopyRegular(in.get(), st, parent, name, dst_rel);
+  }
+  if (S_ISLNK(st.st_mode)) return CopySymlink(src_dir, src_name, st, parent, name, dst_rel);
+  return CopySpecial(st, parent, name, dst_rel);
+}
+
+absl::StatusOr<int> CopyWalker::Materialize(int dst_dir) {
+  if (dst_dir >= 0) return dst_dir;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    Pending& p = pending_[i];
+    if (p.created) continue;
+    int parent = p.parent_fd >= 0 ? p.parent_fd : pending_[i - 1].out.get();
+    KILN_ASSIGN_OR_RETURN(p.out, MakeOrMergeDir(parent, p.name, p.rel));
+    p.created = true;
+  }
+  return pending_.back().out.get();
+}
+
+// A directory that is not selected itself but may contain selected entries: walk it and
+// create it (with the source's metadata) only if something below is copied.
+absl::Status CopyWalker::CopyLazyDir(int src_dir, const std::string& src_name,
+                                     const std::string& src_rel, const struct stat& st,
+                                     int dst_dir, const std::string& dst_rel) {
+  UniqueFd in(::openat(src_dir, src_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!in) return ErrnoError(absl::StrCat("open '", src_rel, "'"));
+  Pending p;
+  p.parent_fd = dst_dir;
+  p.name = src_name;  // a walked directory keeps its name
+  p.rel = dst_rel;
+  p.st = st;
+  pending_.push_back(std::move(p));
+  absl::Status s = CopyDirContents(in.get(), src_rel, -1, dst_rel, false);
+  Pending done = std::move(pending_.back());
+  pending_.pop_back();
+  KILN_RETURN_IF_ERROR(s);
+  if (!done.created) return absl::OkStatus();
+  KILN_RETURN_IF_ERROR(CopyXattrs(in.get(), done.out.get(), dst_rel));
+  KILN_RETURN_IF_ERROR(FinishMeta(done.out.get(), done.st, dst_rel));
+  ++stats_.dirs;
+  return absl::OkStatus();
+}
+
+absl::Status CopyWalker::CopyDirContents(int src_dir, const std::string& src_rel, int dst_dir,
+                                         const std::string& dst_rel, bool selected) {
+  int dup_fd = ::fcntl(src_dir, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return ErrnoError(absl::StrCat("dup '", src_rel, "'"));
+  DIR* d = ::fdopendir(dup_fd);
+  if (d == nullptr) {
+    ::close(dup_fd);
+    return ErrnoError(absl::StrCat("read dir '", src_rel, "'"));
+  }
+  ::rewinddir(d);
+  std::vector<std::pair<std::string, bool>> entries;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    entries.emplace_back(std::move(n), e->d_type == DT_DIR);
+  }
+  ::closedir(d);
+  std::sort(entries.begin(), entries.end());
+  const bool filtered = opts_.exclude || opts_.exclude_in_source || (opts_.include && !selected);
+  for (const auto& [n, is_dir_hint] : entries) {
+    std::string rel = JoinRel(src_rel, n);
+    bool child_selected = selected;
+    if (filtered) {
+      bool is_dir = is_dir_hint;
+      struct stat st;
+      if (::fstatat(src_dir, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) is_dir = S_ISDIR(st.st_mode);
+      if (Excluded(rel, is_dir)) continue;
+      std::string srel = SourceRel(rel);
+      if (opts_.exclude_in_source && opts_.exclude_in_source(srel, is_dir)) continue;
+      if (!selected && opts_.include) {
+        child_selected = opts_.include->match(srel);
+        if (!child_selected && !(is_dir && opts_.include->may_contain(srel))) continue;
+      }
+    }
+    KILN_RETURN_IF_ERROR(
+        CopyEntry(src_dir, n, rel, dst_dir, n, JoinRel(dst_rel, n), child_selected));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kiln::engine::internal

@@ -1,0 +1,87 @@
+// Internal: the recursive part of CopyFiles -- copies one entry or a directory's contents
+// from a source directory fd to a destination directory fd, with CopyOptions' ownership,
+// mode, exclude and include rules. Never follows a symlink inside the copied tree.
+#ifndef KILN_ENGINE_OPS_COPY_WALKER_H_
+#define KILN_ENGINE_OPS_COPY_WALKER_H_
+
+#include <sys/stat.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/unique_fd.h"
+#include "engine/ops/copy.h"
+
+namespace kiln::engine::internal {
+
+class CopyWalker {
+ public:
+  explicit CopyWalker(const CopyOptions& opts) : opts_(opts) {}
+
+  // Starts a top-level source: `src_rel` (relative to the source root) is what
+  // exclude_in_source / include paths are relative to.
+  void BeginSource(const std::string& src_rel) { base_ = src_rel; }
+
+  // Copies the entry `src_name` of directory `src_dir` to `dst_dir`/`name`.
+  absl::Status CopyEntry(int src_dir, const std::string& src_name, const std::string& src_rel,
+                         int dst_dir, const std::string& name, const std::string& dst_rel,
+                         bool selected = true);
+
+  // Copies the contents of `src_dir` into `dst_dir`. `selected`: the directory itself was
+  // selected by `include` (or there is none), so everything below is.
+  absl::Status CopyDirContents(int src_dir, const std::string& src_rel, int dst_dir,
+                               const std::string& dst_rel, bool selected);
+
+  // Copies regular file `src_fd` (with stat `st`) to `dst_dir`/`name`.
+  absl::Status CopyRegular(int src_fd, const struct stat& st, int dst_dir, const std::string& name,
+                           const std::string& rel);
+
+  bool Excluded(const std::string& rel, bool is_dir) const {
+    return opts_.exclude && opts_.exclude(rel, is_dir);
+  }
+
+  CopyStats& stats() { return stats_; }
+
+ private:
+  // A directory on the way to selected entries (COPY --parents), created on first use.
+  struct Pending {
+    int parent_fd = -1;  // the real parent, or -1: the previous Pending's `out`
+    std::string name, rel;
+    struct stat st;
+    bool created = false;
+    base::UniqueFd out;
+  };
+
+  uid_t UidFor(const struct stat& st) const;
+  gid_t GidFor(const struct stat& st) const;
+  mode_t ModeFor(const struct stat& st) const;
+  std::string SourceRel(const std::string& rel) const;
+  absl::Status CopyXattrs(int src_fd, int dst_fd, const std::string& rel);
+  absl::Status FinishMeta(int dst_fd, const struct stat& st, const std::string& rel);
+  absl::Status ClearTarget(int dst_dir, const std::string& name, bool want_dir,
+                           const std::string& rel, bool* exists_as_dir);
+  absl::Status CopySymlink(int src_dir, const std::string& src_name, const struct stat& st,
+                           int dst_dir, const std::string& name, const std::string& rel);
+  absl::Status CopySpecial(const struct stat& st, int dst_dir, const std::string& name,
+                           const std::string& rel);
+  absl::StatusOr<base::UniqueFd> MakeOrMergeDir(int dst_dir, const std::string& name,
+                                                const std::string& rel);
+  // `dst_dir`, or (when -1) the innermost Pending directory, created with its parents.
+  absl::StatusOr<int> Materialize(int dst_dir);
+  absl::Status CopyLazyDir(int src_dir, const std::string& src_name, const std::string& src_rel,
+                           const struct stat& st, int dst_dir, const std::string& dst_rel);
+
+  const CopyOptions& opts_;
+  CopyStats stats_;
+  std::string base_;
+  std::vector<Pending> pending_;
+  // (dev, ino) of multiply-linked source files -> O_PATH fd of their first copy.
+  std::map<std::pair<dev_t, ino_t>, base::UniqueFd> links_;
+};
+
+}  // namespace kiln::engine::internal
+
+#endif  // KILN_ENGINE_OPS_COPY_WALKER_H_
