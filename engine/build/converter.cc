@@ -9,6 +9,7 @@
 #include "engine/build/image_source_op.h"
 #include "engine/build/results.h"
 #include "engine/graph/op.h"
+#include "engine/ops/copy_mode.h"
 #include "engine/solver/cache_key.h"
 
 namespace kiln::engine {
@@ -111,7 +112,13 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
         fa.path = a.path;
         fa.mode = a.mode;
         fa.chown = ChownSpec(a.chown);
-        if (!a.mode_string.empty()) return UnsupportedStep(ctx, v, "a symbolic --chmod");
+        if (!a.mode_string.empty()) {
+          if (absl::Status s = ChmodSpec::Parse(a.mode_string).status(); !s.ok()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(ctx.dockerfile_name, ":", v.meta.line, ": ", s.message()));
+          }
+          fa.mode_string = a.mode_string;
+        }
         switch (a.kind) {
           case graph::FileAction::Kind::kMkdir:
             fa.kind = FileAction::Kind::kMkdir;
@@ -123,9 +130,9 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
           case graph::FileAction::Kind::kRm:
             return UnsupportedStep(ctx, v, "removing files in a file op");
           case graph::FileAction::Kind::kCopy: {
-            if (a.parents) return UnsupportedStep(ctx, v, "COPY --parents");
-            if (a.auto_extract) return UnsupportedStep(ctx, v, "ADD of a local archive");
             fa.kind = FileAction::Kind::kCopy;
+            fa.parents = a.parents;
+            fa.auto_extract = a.auto_extract;
             fa.source_input = a.src_input + shift;
             fa.sources = a.src_paths;
             fa.excludes = a.excludes;
@@ -133,10 +140,7 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
             const graph::Vertex& src = g.vertex(v.inputs.at(static_cast<size_t>(a.src_input)));
             const auto* src_source = std::get_if<graph::SourceOp>(&src.op);
             bool from_context = src_source != nullptr && src_source->kind == graph::SourceOp::Kind::kLocal;
-            if (from_context) {
-              fa.excludes.insert(fa.excludes.begin(), src_source->exclude_patterns.begin(),
-                                 src_source->exclude_patterns.end());
-            }
+            if (from_context) fa.context_excludes = src_source->exclude_patterns;
             fa.preserve_owner = !from_context;
             break;
           }

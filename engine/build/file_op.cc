@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "cache/checksum_cache.h"
 #include "engine/build/context_checksums.h"
+#include "engine/build/copy_parents.h"
 #include "engine/build/excludes.h"
 #include "engine/build/results.h"
 #include "engine/build/rootfs_users.h"
@@ -63,10 +64,42 @@ absl::StatusOr<CopyOptions> OptionsFor(const FileAction& a) {
   o.sources = a.sources;
   o.dest = a.path;
   o.mode = a.mode;
+  if (!a.mode_string.empty()) {
+    KILN_ASSIGN_OR_RETURN(ChmodSpec spec, ChmodSpec::Parse(a.mode_string));
+    o.chmod = std::move(spec);
+  }
   o.preserve_owner = a.preserve_owner;
   o.allow_empty_wildcard = a.allow_empty_wildcard;
-  KILN_ASSIGN_OR_RETURN(o.exclude, MakeExcludeFn(a.excludes));
+  o.auto_extract = a.auto_extract;
+  KILN_ASSIGN_OR_RETURN(o.exclude, MakeExcludeFn(a.context_excludes));
+  KILN_ASSIGN_OR_RETURN(o.exclude_in_source, MakeExcludeFn(a.excludes));
   return o;
+}
+
+// The CopyFiles calls one copy action makes: one, or (COPY --parents) one per source, from
+// its pivot with the source's pattern as the include filter.
+absl::StatusOr<std::vector<CopyOptions>> CopiesFor(const FileAction& a, int src_root_fd) {
+  KILN_ASSIGN_OR_RETURN(CopyOptions base, OptionsFor(a));
+  if (!a.parents) return std::vector<CopyOptions>{std::move(base)};
+  std::vector<CopyOptions> out;
+  for (const std::string& src : a.sources) {
+    ParentsSource ps = SplitParentsSource(src);
+    if (ps.required) {
+      std::string full = ps.pattern.empty() ? ps.pivot : ps.pivot + "/" + ps.pattern;
+      if (!ExpandWildcards(src_root_fd, full).ok()) {
+        return absl::NotFoundError(absl::StrCat("copy --parents: source '", full,
+                                                "' not found in the build context or stage"));
+      }
+    }
+    CopyOptions o = base;
+    o.sources = {ps.pivot};
+    if (!ps.pattern.empty()) {
+      KILN_ASSIGN_OR_RETURN(CopyInclude inc, MakeParentsInclude(ps.pattern));
+      o.include = std::move(inc);
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 bool HasGlob(std::string_view s) { return s.find_first_of("*?[\\") != std::string_view::npos; }
@@ -148,14 +181,20 @@ absl::StatusOr<base::Digest> FileOp::CacheKey(solver::ExecContext& ctx,
     }
     const solver::Result& r = *inputs[a.source_input].result;
     KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, r));
-    KILN_ASSIGN_OR_RETURN(CopyOptions o, OptionsFor(a));
-    std::string content;
-    if (auto* ctx_result = dynamic_cast<const ContextResult*>(&r)) {
-      KILN_ASSIGN_OR_RETURN(content, ContextContentDigest(*worker_, ctx_result->dir(), src->fd(), o));
-    } else {
-      KILN_ASSIGN_OR_RETURN(content, HashSources(src->fd(), o));
+    KILN_ASSIGN_OR_RETURN(std::vector<CopyOptions> copies, CopiesFor(a, src->fd()));
+    for (const CopyOptions& o : copies) {
+      std::string content;
+      auto* ctx_result = dynamic_cast<const ContextResult*>(&r);
+      // The persisted checksum cache keys on context-root paths; source-relative filters
+      // (--exclude, --parents) hash what they select directly.
+      if (ctx_result != nullptr && !o.exclude_in_source && !o.include) {
+        KILN_ASSIGN_OR_RETURN(content,
+                              ContextContentDigest(*worker_, ctx_result->dir(), src->fd(), o));
+      } else {
+        KILN_ASSIGN_OR_RETURN(content, HashSources(src->fd(), o));
+      }
+      absl::StrAppend(&key_material, "\ncontent:", content);
     }
-    absl::StrAppend(&key_material, "\ncontent:", content);
   }
   // Only the destination's key: sources are covered by their content (early cutoff).
   return solver::DefaultCacheKey(key_material, {inputs[0]});
@@ -191,13 +230,15 @@ absl::StatusOr<solver::ResultRef> FileOp::Exec(solver::ExecContext& ctx,
           break;
         case FileAction::Kind::kCopy: {
           KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, *inputs.at(a.source_input).result));
-          KILN_ASSIGN_OR_RETURN(CopyOptions o, OptionsFor(a));
-          if (owner) {
-            o.uid = owner->uid;
-            o.gid = owner->gid;
+          KILN_ASSIGN_OR_RETURN(std::vector<CopyOptions> copies, CopiesFor(a, src->fd()));
+          for (CopyOptions& o : copies) {
+            if (owner) {
+              o.uid = owner->uid;
+              o.gid = owner->gid;
+            }
+            KILN_ASSIGN_OR_RETURN(CopyStats stats, CopyFiles(src->fd(), root.get(), o));
+            ctx.Progress(stats.bytes, stats.bytes);
           }
-          KILN_ASSIGN_OR_RETURN(CopyStats stats, CopyFiles(src->fd(), root.get(), o));
-          ctx.Progress(stats.bytes, stats.bytes);
           break;
         }
       }

@@ -3,8 +3,9 @@
 // the build context, or a SnapshotResult for `--from` a stage or image).
 //
 // Cache key: the op definition, the destination's cache key, and the CONTENT of the files each
-// copy selects (after wildcards and excludes) -- never the source input's cache key. So a
-// builder stage rebuilt to identical bytes leaves the COPY --from (and all after it) cached.
+// copy selects (after wildcards, excludes and --parents patterns; an ADD archive is keyed by
+// its bytes) -- never the source input's cache key. So a builder stage rebuilt to identical
+// bytes leaves the COPY --from (and all after it) cached.
 #ifndef KILN_ENGINE_BUILD_FILE_OP_H_
 #define KILN_ENGINE_BUILD_FILE_OP_H_
 
@@ -25,13 +26,17 @@ struct FileAction {
   // kMkdir / kMkfile: the path; kCopy: the destination (a trailing '/' matters).
   std::string path;
   std::optional<mode_t> mode;       // kMkdir default 0755; kMkfile default 0644; kCopy: --chmod
+  std::string mode_string;          // kCopy: a symbolic --chmod ("u+x,go=rx"); wins over `mode`
   std::string chown;                // "user[:group]" resolved in the destination rootfs
   // kCopy
   int source_input = 1;             // index into the op's inputs
   std::vector<std::string> sources;
-  std::vector<std::string> excludes;  // .dockerignore-style patterns (context and --exclude)
+  std::vector<std::string> context_excludes;  // .dockerignore: relative to the context root
+  std::vector<std::string> excludes;  // --exclude: relative to each copied source
   bool preserve_owner = false;        // COPY --from without --chown
   bool allow_empty_wildcard = false;
+  bool auto_extract = false;          // ADD: unpack local tar archives
+  bool parents = false;               // COPY --parents (a "/./" in a source is the pivot)
   // kMkfile
   std::string data;
 };
