@@ -131,6 +131,14 @@ absl::Status Lowerer::LowerCopy(int stage, const Command& cmd, const CopyInstr& 
     std::vector<std::string> includes;
     for (const std::string& s : local) {
       std::string clean = CleanPath("/" + s);
+      // COPY --parents: keep a "/./" pivot (cleaned on both sides) for the executor.
+      if (size_t pivot = s.find("/./"); c.parents && pivot != std::string::npos) {
+        std::string below = CleanPath("/" + s.substr(pivot + 3));
+        std::string top = CleanPath("/" + s.substr(0, pivot));
+        a.src_paths.push_back((top == "/" ? "" : top) + "/." + below);
+        includes.push_back(clean == "/" ? "." : clean.substr(1));
+        continue;
+      }
       a.src_paths.push_back(clean);
       includes.push_back(clean == "/" ? "." : clean.substr(1));
     }
