@@ -3,9 +3,10 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <filesystem>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/mount.h"
 #include "base/status.h"
+#include "snapshotter/session_marker.h"
 #include "snapshotter/tree_copy.h"
 
 namespace kiln::snapshotter {
@@ -51,14 +53,18 @@ absl::Status MakeDir(const std::string& path, mode_t mode) {
 }
 
 absl::Status NotFound(std::string_view op, std::string_view key) {
-  return absl::NotFoundError(absl::StrCat(base::AsAbsl(op), " '", base::AsAbsl(key),
-                                          "': snapshot does not exist"));
+  return absl::NotFoundError(
+      absl::StrCat(base::AsAbsl(op), " '", base::AsAbsl(key), "': snapshot does not exist"));
 }
 
 }  // namespace
 
 LocalSnapshotter::LocalSnapshotter(std::string root, LocalSnapshotterOptions options)
     : root_(std::move(root)), options_(std::move(options)) {}
+
+LocalSnapshotter::~LocalSnapshotter() {
+  if (meta_ != nullptr && options_.metadata_sync == MetadataSync::kOnClose) (void)MarkClosed();
+}
 
 std::string LocalSnapshotter::SnapshotDir(uint64_t id) const {
   return absl::StrCat(root_, "/snapshots/", id);
@@ -77,10 +83,64 @@ absl::Status LocalSnapshotter::Init() {
     }
     return base::ErrnoError(absl::StrCat("lock '", lock_path, "'"));
   }
+  KILN_RETURN_IF_ERROR(StartSession());
   MetadataStore::Options mo;
-  mo.sync = options_.sync_metadata;
+  mo.sync = options_.metadata_sync == MetadataSync::kEveryTransaction;
   KILN_ASSIGN_OR_RETURN(meta_, MetadataStore::Open(root_ + "/metadata.db", mo));
-  return RecoverAll();
+  KILN_RETURN_IF_ERROR(RecoverAll());
+  // Per-transaction mode: flush what an earlier no-fsync session left, then mark it closed.
+  if (options_.metadata_sync == MetadataSync::kEveryTransaction && contents_unflushed_) {
+    KILN_RETURN_IF_ERROR(MarkClosed());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocalSnapshotter::StartSession() {
+  std::string boot = options_.boot_id;
+  if (boot.empty()) {
+    KILN_ASSIGN_OR_RETURN(boot, CurrentBootId());
+  }
+  KILN_ASSIGN_OR_RETURN(SessionState state, ReadSession(root_, boot));
+  if (state == SessionState::kOpenEarlierBoot) KILN_RETURN_IF_ERROR(DiscardAll());
+  contents_unflushed_ = state == SessionState::kOpenThisBoot;
+  if (options_.metadata_sync == MetadataSync::kOnClose) {
+    // Durable before the first unsynced write, so a crash from here on is recognised.
+    KILN_RETURN_IF_ERROR(WriteSessionOpen(root_, boot));
+  } else if (state == SessionState::kOpenEarlierBoot) {
+    KILN_RETURN_IF_ERROR(WriteSessionClosed(root_));  // the root is empty now
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocalSnapshotter::DiscardAll() {
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd root, OpenDir(root_));
+  for (const char* name : {"metadata.db", "metadata.db-lock"}) {
+    KILN_RETURN_IF_ERROR(RemoveAt(root.get(), name));
+  }
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd dir, OpenDir(root_ + "/snapshots"));
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(root_ + "/snapshots", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec) return absl::InternalError(absl::StrCat("list '", root_, "/snapshots': ", ec.message()));
+  for (const std::string& name : names) KILN_RETURN_IF_ERROR(RemoveAt(dir.get(), name));
+  return absl::OkStatus();
+}
+
+absl::Status LocalSnapshotter::MarkClosed() {
+  if (contents_unflushed_) {
+    // Layer contents are written through mounts and applies without fsync: flush the whole
+    // file system the root lives on before claiming that everything is on disk.
+    if (::syncfs(lock_fd_.get()) != 0) {
+      return base::ErrnoError(absl::StrCat("syncfs '", root_, "'"));
+    }
+  }
+  KILN_RETURN_IF_ERROR(meta_->Sync());
+  KILN_RETURN_IF_ERROR(WriteSessionClosed(root_));
+  contents_unflushed_ = false;
+  return absl::OkStatus();
 }
 
 // Deletes directories that have no record (interrupted Prepare/View or Remove), lets the
@@ -182,8 +242,9 @@ absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::Mounts(std::string_vi
   std::vector<std::string> stack;
   if (!r->info.parent.empty()) {
     KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(r->info.parent));
-    if (!p) return absl::DataLossError(absl::StrCat("mounts '", base::AsAbsl(key), "': parent '",
-                                                    r->info.parent, "' is missing"));
+    if (!p)
+      return absl::DataLossError(absl::StrCat("mounts '", base::AsAbsl(key), "': parent '",
+                                              r->info.parent, "' is missing"));
     stack = StackOf(*p);
   }
   return MountsFor(*r, stack);
@@ -210,8 +271,10 @@ void LocalSnapshotter::Release(std::string_view key, std::string_view pinned_par
   }
 }
 
-absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::CreateSnapshot(
-    Kind kind, std::string_view key, std::string_view parent, const Labels& labels) {
+absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::CreateSnapshot(Kind kind,
+                                                                          std::string_view key,
+                                                                          std::string_view parent,
+                                                                          const Labels& labels) {
   std::string_view op = kind == Kind::kView ? "view" : "prepare";
   KILN_RETURN_IF_ERROR(CheckKey(op, key));
   SnapshotRecord record;
@@ -221,8 +284,8 @@ absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::CreateSnapshot(
     KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
     KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> existing, txn.Get(key));
     if (existing || busy_.contains(base::AsAbsl(key))) {
-      return absl::AlreadyExistsError(absl::StrCat(base::AsAbsl(op), " '", base::AsAbsl(key),
-                                                   "': snapshot already exists"));
+      return absl::AlreadyExistsError(
+          absl::StrCat(base::AsAbsl(op), " '", base::AsAbsl(key), "': snapshot already exists"));
     }
     if (!parent.empty()) {
       KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(parent));
@@ -255,6 +318,7 @@ absl::StatusOr<std::vector<base::Mount>> LocalSnapshotter::CreateSnapshot(
 
 absl::Status LocalSnapshotter::InsertRecord(const SnapshotRecord& record) {
   absl::MutexLock lock(&mu_);
+  contents_unflushed_ = true;
   KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(true));
   if (!record.info.parent.empty()) {
     KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> p, txn.Get(record.info.parent));
@@ -333,6 +397,7 @@ absl::Status LocalSnapshotter::Commit(std::string_view name, std::string_view ke
 
 absl::Status LocalSnapshotter::FinishCommit(const SnapshotRecord& committed, std::string_view key) {
   absl::MutexLock lock(&mu_);
+  contents_unflushed_ = true;
   KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(true));
   KILN_RETURN_IF_ERROR(txn.Delete(key));
   KILN_RETURN_IF_ERROR(txn.Put(committed));
@@ -348,10 +413,10 @@ absl::Status LocalSnapshotter::Remove(std::string_view key) {
     KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> r, txn.Get(key));
     if (!r) return NotFound("remove", key);
     if (r->children > 0 || pins_.contains(base::AsAbsl(key)) || busy_.contains(base::AsAbsl(key))) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "remove '", base::AsAbsl(key), "': snapshot has ", r->children,
-          " children", busy_.contains(base::AsAbsl(key)) ? " and is busy" : "",
-          pins_.contains(base::AsAbsl(key)) ? " and is being used as a parent" : ""));
+      return absl::FailedPreconditionError(
+          absl::StrCat("remove '", base::AsAbsl(key), "': snapshot has ", r->children, " children",
+                       busy_.contains(base::AsAbsl(key)) ? " and is busy" : "",
+                       pins_.contains(base::AsAbsl(key)) ? " and is being used as a parent" : ""));
     }
     KILN_RETURN_IF_ERROR(txn.Delete(key));
     if (!r->info.parent.empty()) {

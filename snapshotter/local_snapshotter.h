@@ -11,11 +11,21 @@
 // always has its directory. Commit writes any flattened copy first and then renames the
 // record in one transaction; Open deletes half-written flattened copies.
 //
+// Machine crashes (power loss, kernel panic): layer contents are written by RUN steps and
+// layer applies without fsync, so after a machine crash a snapshot's files may be lost or
+// torn whatever its record says. By default (MetadataSync::kOnClose) no operation fsyncs;
+// the root carries a session marker (session_marker.h) saying "open since boot B" while it is
+// open, and closing flushes everything (syncfs, LMDB sync) before marking it "closed". Open
+// after a machine crash (marker "open" from an earlier boot) discards every snapshot and
+// starts empty: the root is a cache, and a discarded snapshot is rebuilt, never served torn.
+// A killed process (same boot) loses nothing: the kernel still holds every write.
+//
 // Thread safety: all public methods are thread-safe. Long work (copying trees, flattening)
 // runs without the lock; keys being prepared or committed are reserved meanwhile.
 #ifndef KILN_SNAPSHOTTER_LOCAL_SNAPSHOTTER_H_
 #define KILN_SNAPSHOTTER_LOCAL_SNAPSHOTTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,12 +43,22 @@
 
 namespace kiln::snapshotter {
 
+enum class MetadataSync {
+  // No fsync in Prepare/View/Commit/Remove (MDB_NOSYNC); flushed when the snapshotter is
+  // destroyed; after a machine crash Open discards the root (see above).
+  kOnClose,
+  // fsync every metadata transaction (LMDB's default, two device flushes each): records
+  // survive power loss, though the layer contents they describe are not fsynced.
+  kEveryTransaction,
+};
+
 struct LocalSnapshotterOptions {
   // Overlay only: the most lower dirs one mount may stack. A commit that would make a chain
   // deeper flattens it. Clamped to [1, base::kMaxOverlayLowerDirs - 1].
   int max_lower_dirs = 128;
-  // fsync the metadata on every transaction (see MetadataStore::Options::sync).
-  bool sync_metadata = true;
+  MetadataSync metadata_sync = MetadataSync::kOnClose;
+  // Test seam: the boot id the session marker records and compares ("" = the kernel's).
+  std::string boot_id;
   // Open removes active snapshots and views left by a previous process (for a daemon that
   // owns every snapshot it did not commit). Default: keep them, as containerd does.
   bool discard_uncommitted_on_open = false;
@@ -51,7 +71,9 @@ namespace internal {
 
 class LocalSnapshotter : public Snapshotter {
  public:
-  ~LocalSnapshotter() override = default;
+  // With MetadataSync::kOnClose: flushes the root and marks it closed (best effort; if that
+  // fails the marker stays "open", which is safe: a reboot then discards the root).
+  ~LocalSnapshotter() override;
 
   absl::StatusOr<Info> Stat(std::string_view key) override;
   absl::StatusOr<DiskUsage> Usage(std::string_view key) override;
@@ -109,14 +131,20 @@ class LocalSnapshotter : public Snapshotter {
   std::vector<std::string> StackOf(const SnapshotRecord& parent) const;
   absl::Status InsertRecord(const SnapshotRecord& record);
   struct PendingCommit {
-    SnapshotRecord record;                  // the active record; depth = chain length
-    std::vector<std::string> parent_stack;  // absolute
-    std::vector<std::string> parent_lowers; // relative, as stored
+    SnapshotRecord record;                   // the active record; depth = chain length
+    std::vector<std::string> parent_stack;   // absolute
+    std::vector<std::string> parent_lowers;  // relative, as stored
   };
   // Validates a Commit and reserves `key` and `name`.
   absl::StatusOr<PendingCommit> ReserveCommit(std::string_view name, std::string_view key);
   absl::Status FinishCommit(const SnapshotRecord& committed, std::string_view key);
   absl::Status RecoverAll();
+  // Reads the session marker, discards the root after a machine crash, and marks it open.
+  absl::Status StartSession();
+  // Deletes every snapshot directory and the metadata files (before the store is opened).
+  absl::Status DiscardAll();
+  // syncfs (when contents may be unflushed), LMDB sync, marker "closed".
+  absl::Status MarkClosed();
   void Release(std::string_view key, std::string_view pinned_parent);
   // Removes <root>/snapshots/<id> (working from fds, never following symlinks).
   absl::Status RemoveSnapshotDir(uint64_t id) const;
@@ -125,6 +153,10 @@ class LocalSnapshotter : public Snapshotter {
   const LocalSnapshotterOptions options_;
   base::UniqueFd lock_fd_;
   std::unique_ptr<MetadataStore> meta_;
+
+  // Whether snapshot contents may have been written since the root was last marked closed
+  // (set by Prepare/View, whose mounts get written, and by Commit, which may flatten).
+  std::atomic<bool> contents_unflushed_{false};
 
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -32,9 +32,7 @@ absl::Status LmdbError(int rc, std::string_view what, std::string_view path) {
   }
 }
 
-MDB_val Val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 
 std::string_view View(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
@@ -70,8 +68,8 @@ std::string EncodeRecord(const SnapshotRecord& r) {
 
 absl::StatusOr<SnapshotRecord> DecodeRecord(std::string_view key, std::string_view bytes) {
   auto bad = [&](std::string_view why) {
-    return absl::DataLossError(absl::StrCat("decode snapshot record '", base::AsAbsl(key),
-                                            "': ", base::AsAbsl(why)));
+    return absl::DataLossError(
+        absl::StrCat("decode snapshot record '", base::AsAbsl(key), "': ", base::AsAbsl(why)));
   };
   // nlohmann throws on type mismatches; this adapter turns every throw into DataLoss.
   try {
@@ -136,6 +134,12 @@ absl::StatusOr<MetadataStore::Txn> MetadataStore::Begin(bool writable) {
   return Txn(this, txn);
 }
 
+absl::Status MetadataStore::Sync() {
+  int rc = mdb_env_sync(env_, 1);
+  if (rc != 0) return LmdbError(rc, "sync", path_);
+  return absl::OkStatus();
+}
+
 MetadataStore::Txn::Txn(Txn&& o) noexcept
     : store_(o.store_), txn_(std::exchange(o.txn_, nullptr)) {}
 
@@ -157,15 +161,16 @@ absl::StatusOr<std::optional<SnapshotRecord>> MetadataStore::Txn::Get(std::strin
   MDB_val v;
   int rc = mdb_get(txn_, store_->snapshots_dbi_, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<SnapshotRecord>();
-  if (rc != 0) return LmdbError(rc, absl::StrCat("get '", base::AsAbsl(key), "' from"), store_->path_);
+  if (rc != 0)
+    return LmdbError(rc, absl::StrCat("get '", base::AsAbsl(key), "' from"), store_->path_);
   KILN_ASSIGN_OR_RETURN(SnapshotRecord r, internal::DecodeRecord(key, View(v)));
   return std::optional<SnapshotRecord>(std::move(r));
 }
 
 absl::Status MetadataStore::Txn::Put(const SnapshotRecord& record) {
   if (record.info.name.empty() || record.info.name.size() > 511) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("put snapshot record: key must be 1..511 bytes, got ", record.info.name.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "put snapshot record: key must be 1..511 bytes, got ", record.info.name.size()));
   }
   std::string bytes = internal::EncodeRecord(record);
   MDB_val k = Val(record.info.name);

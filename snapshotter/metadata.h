@@ -30,14 +30,14 @@ namespace kiln::snapshotter {
 
 // What the store keeps per snapshot. `info.name` is the record's key.
 struct SnapshotRecord {
-  uint64_t id = 0;         // names the snapshot's directory; never reused
+  uint64_t id = 0;  // names the snapshot's directory; never reused
   Info info;
   bool flattened = false;  // committed only: has a merged copy of its whole chain
   uint32_t depth = 0;      // committed only: lower dirs its chain needs when used as a parent
   // Committed only: the layer dirs a child stacks, top-most first, relative to
   // <root>/snapshots (e.g. "12/fs"); depth == lowers.size().
   std::vector<std::string> lowers;
-  uint32_t children = 0;   // snapshots whose parent this is
+  uint32_t children = 0;  // snapshots whose parent this is
 
   friend bool operator==(const SnapshotRecord&, const SnapshotRecord&) = default;
 };
@@ -45,8 +45,10 @@ struct SnapshotRecord {
 class MetadataStore {
  public:
   struct Options {
-    // fsync on every commit (power-loss durable). Without it, a killed process still loses
-    // nothing (the OS has the pages) but a machine crash may lose the last transactions.
+    // fsync on every commit (power-loss durable; LMDB flushes twice per commit). Without it
+    // (MDB_NOSYNC) a killed process still loses nothing (the kernel has the pages), but a
+    // machine crash before the next Sync() may lose or tear the file: the owner must then
+    // not trust it (see LocalSnapshotter's session marker).
     bool sync = true;
     size_t map_size = size_t{1} << 30;  // upper bound of the file size
   };
@@ -90,6 +92,9 @@ class MetadataStore {
 
   // Starts a read-only (`writable` false) or read-write transaction.
   absl::StatusOr<Txn> Begin(bool writable);
+
+  // Flushes every committed transaction to the device (fdatasync). Errors carry errno.
+  absl::Status Sync();
 
   const std::string& path() const { return path_; }
 

@@ -11,8 +11,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -26,7 +26,7 @@ namespace {
 
 template <typename Impl>
 class MountingTest : public ::testing::Test {
- protected:
+ public:  // also used by helpers below
   void SetUp() override {
     root_ = NewDir(std::string(Impl::kName) + "-root");
     mnt_ = NewDir("mnt");
@@ -111,10 +111,10 @@ absl::Status MakeBase(const std::string& m) {
 }
 
 const Tree kBaseTree = {
-    {"d", "dir 0750"},          {"d/x", "file 0644 x"},     {"d/y", "file 0644 y"},
-    {"e", "dir 0755"},          {"e/f", "file 0644 f"},     {"file1", "file 0640 one"},
-    {"hl", "file 0640 one"},    {"link", "link file1"},     {"o", "dir 0755"},
-    {"o/1", "file 0644 1"},     {"o/2", "file 0644 2"},     {"p", "fifo 0600"},
+    {"d", "dir 0750"},       {"d/x", "file 0644 x"}, {"d/y", "file 0644 y"},
+    {"e", "dir 0755"},       {"e/f", "file 0644 f"}, {"file1", "file 0640 one"},
+    {"hl", "file 0640 one"}, {"link", "link file1"}, {"o", "dir 0755"},
+    {"o/1", "file 0644 1"},  {"o/2", "file 0644 2"}, {"p", "fifo 0600"},
 };
 
 absl::Status EditChild(const std::string& m) {
@@ -245,7 +245,7 @@ absl::Status DeepLayerOps(int i, const std::string& m, Tree& model) {
 
 TYPED_TEST(MountingTest, ThousandDeepChainMountsAndReadsCorrectly) {
   LocalSnapshotterOptions o;
-  o.sync_metadata = false;  // 2,000 fsyncs would only measure the disk
+  o.metadata_sync = MetadataSync::kOnClose;  // 2,000 fsyncs would only measure the disk
   KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(o));
   Tree model;
   std::string parent;
@@ -267,7 +267,7 @@ TYPED_TEST(MountingTest, ThousandDeepChainMountsAndReadsCorrectly) {
 
 TYPED_TEST(MountingTest, FrequentFlatteningKeepsContent) {
   LocalSnapshotterOptions o;
-  o.sync_metadata = false;
+  o.metadata_sync = MetadataSync::kOnClose;
   o.max_lower_dirs = 3;
   KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(o));
   Tree model;
@@ -360,9 +360,8 @@ TYPED_TEST(MountingTest, KillDuringPrepareLeavesNoSnapshot) {
     KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open());
     KILN_ASSERT_OK(this->Layer(*sn, "base", "", MakeBase));
   }
-  int rc = KillAt<TypeParam>(this->root_, "prepare.dirs_created", {}, [](Snapshotter& sn) {
-    return sn.Prepare("victim", "base").status();
-  });
+  int rc = KillAt<TypeParam>(this->root_, "prepare.dirs_created", {},
+                             [](Snapshotter& sn) { return sn.Prepare("victim", "base").status(); });
   ASSERT_EQ(rc, kKilled);
   EXPECT_EQ(this->SnapshotDirs(), 2) << "base and the half-made victim";
   KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open());
@@ -458,6 +457,96 @@ TYPED_TEST(MountingTest, KillBetweenPrepareAndCommit) {
   EXPECT_EQ(this->SnapshotDirs(), 0);
 }
 
+// The session marker as the test reads it ("open <boot>" / "closed").
+std::string SessionOf(const std::string& root) {
+  std::string s = ReadFile(root + "/session").value_or("?");
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+// A process that dies with the root open, after committing "mid" and preparing "half".
+template <typename Impl>
+int DieWithRootOpen(MountingTest<Impl>* t, const LocalSnapshotterOptions& o) {
+  return RunInChild([&] {
+    auto sn = Impl::Open(t->root_, o);
+    if (!sn.ok()) return 2;
+    if (!t->Layer(**sn, "mid", "base", EditChild).ok()) return 3;
+    if (!(*sn)->Prepare("half", "mid").ok()) return 4;
+    ::_exit(kKilled);
+  });
+}
+
+TYPED_TEST(MountingTest, MachineCrashWhileOpenDiscardsTheRoot) {
+  LocalSnapshotterOptions boot_a, boot_b;
+  boot_a.boot_id = "boot-a";
+  boot_b.boot_id = "boot-b";
+  {
+    KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(boot_a));
+    EXPECT_EQ(SessionOf(this->root_), "open boot-a");
+    KILN_ASSERT_OK(this->Layer(*sn, "base", "", MakeBase));
+  }
+  EXPECT_EQ(SessionOf(this->root_), "closed");
+  ASSERT_EQ(DieWithRootOpen(this, boot_a), kKilled);
+  EXPECT_EQ(SessionOf(this->root_), "open boot-a");
+  EXPECT_EQ(this->SnapshotDirs(), 3);
+  // The next boot finds the marker of a session that never closed: nothing is trusted.
+  KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(boot_b));
+  EXPECT_EQ(SessionOf(this->root_), "open boot-b");
+  EXPECT_EQ(this->Records(*sn), 0);
+  EXPECT_EQ(this->SnapshotDirs(), 0);
+  EXPECT_EQ(sn->Stat("base").status().code(), absl::StatusCode::kNotFound);
+  // The root works as a new one.
+  KILN_ASSERT_OK(this->Layer(*sn, "base", "", MakeBase));
+  KILN_ASSERT_OK_AND_ASSIGN(Tree got, this->TreeOf(*sn, "base"));
+  EXPECT_EQ(got, kBaseTree);
+}
+
+TYPED_TEST(MountingTest, KilledProcessOrCleanCloseKeepsTheRootAcrossBoots) {
+  LocalSnapshotterOptions boot_a, boot_b;
+  boot_a.boot_id = "boot-a";
+  boot_b.boot_id = "boot-b";
+  {
+    KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(boot_a));
+    KILN_ASSERT_OK(this->Layer(*sn, "base", "", MakeBase));
+  }
+  ASSERT_EQ(DieWithRootOpen(this, boot_a), kKilled);
+  {
+    // Same boot: only the process died; the kernel kept every write.
+    KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(boot_a));
+    KILN_ASSERT_OK_AND_ASSIGN(Info half, sn->Stat("half"));
+    EXPECT_EQ(half.kind, Kind::kActive);
+    KILN_ASSERT_OK_AND_ASSIGN(Info mid, sn->Stat("mid"));
+    EXPECT_EQ(mid.kind, Kind::kCommitted);
+  }
+  // Closed cleanly (flushed): a later boot keeps everything.
+  EXPECT_EQ(SessionOf(this->root_), "closed");
+  KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(boot_b));
+  EXPECT_EQ(this->Records(*sn), 3);
+  KILN_ASSERT_OK_AND_ASSIGN(Tree base, this->TreeOf(*sn, "base"));
+  EXPECT_EQ(base, kBaseTree);
+  KILN_ASSERT_OK(sn->Commit("done", "half"));
+  EXPECT_EQ(this->SnapshotDirs(), this->Records(*sn));
+}
+
+TYPED_TEST(MountingTest, PerTransactionSyncFlushesAndClosesAnEarlierSession) {
+  LocalSnapshotterOptions boot_a, synced;
+  boot_a.boot_id = "boot-a";
+  synced.boot_id = "boot-a";
+  synced.metadata_sync = MetadataSync::kEveryTransaction;
+  {
+    KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(boot_a));
+    KILN_ASSERT_OK(this->Layer(*sn, "base", "", MakeBase));
+  }
+  ASSERT_EQ(DieWithRootOpen(this, boot_a), kKilled);
+  KILN_ASSERT_OK_AND_ASSIGN(auto sn, this->Open(synced));
+  // Flushed at open, so a crash from now on cannot lose what the killed session wrote.
+  EXPECT_EQ(SessionOf(this->root_), "closed");
+  EXPECT_EQ(this->Records(*sn), 3);
+  KILN_ASSERT_OK(sn->Commit("done", "half"));
+  KILN_ASSERT_OK_AND_ASSIGN(Tree done, this->TreeOf(*sn, "done"));
+  EXPECT_EQ(done.count("new"), 1u);
+}
+
 }  // namespace
 }  // namespace kiln::snapshotter::testing
 
@@ -474,7 +563,8 @@ TYPED_TEST(MountingTest, InFlightOperationsReserveKeysAndPinParents) {
     if (self == nullptr) return;
     if (point == "prepare.dirs_created") {
       seen.push_back(absl::StrCat("remove parent: ", self->Remove("base").ToString()));
-      seen.push_back(absl::StrCat("same key: ", self->Prepare("child", "base").status().ToString()));
+      seen.push_back(
+          absl::StrCat("same key: ", self->Prepare("child", "base").status().ToString()));
     } else if (point == "commit.before_txn") {
       seen.push_back(absl::StrCat("remove key: ", self->Remove("child").ToString()));
       seen.push_back(absl::StrCat("commit key: ", self->Commit("other", "child").ToString()));
@@ -503,9 +593,8 @@ TYPED_TEST(MountingTest, ChildUsageIsItsOwnLayer) {
   KILN_ASSERT_OK(this->Layer(*sn, "big", "", [](const std::string& m) {
     return WriteFile(m + "/a", std::string(1 << 20, 'a'));
   }));
-  KILN_ASSERT_OK(this->Layer(*sn, "small", "big", [](const std::string& m) {
-    return WriteFile(m + "/b", "b");
-  }));
+  KILN_ASSERT_OK(this->Layer(*sn, "small", "big",
+                             [](const std::string& m) { return WriteFile(m + "/b", "b"); }));
   KILN_ASSERT_OK_AND_ASSIGN(DiskUsage u, sn->Usage("small"));
   if constexpr (std::is_same_v<TypeParam, OverlayImpl>) {
     EXPECT_LT(u.size, 1 << 20) << "an overlay layer holds only its own changes";
