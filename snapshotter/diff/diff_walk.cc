@@ -340,19 +340,13 @@ absl::Status Walker::WriteFileData(int dirfd, const std::string& name, const std
   int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return base::ErrnoError("open '" + path + "'");
   base::UniqueFd file(fd);
-  int64_t left = size;
-  while (left > 0) {
-    size_t want = static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(buf_.size())));
-    ssize_t n = ::read(file.get(), buf_.data(), want);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return base::ErrnoError("read '" + path + "'");
-    }
-    if (n == 0) {
+  for (int64_t left = size; left > 0;) {
+    absl::StatusOr<size_t> n = out_->ReadDataFrom(file.get());
+    if (!n.ok()) return base::Annotate(n.status(), "archive '" + path + "'");
+    if (*n == 0) {
       return absl::FailedPreconditionError("read '" + path + "': file shrank while archiving");
     }
-    KILN_RETURN_IF_ERROR(out_->WriteData(buf_.data(), static_cast<size_t>(n)));
-    left -= n;
+    left -= static_cast<int64_t>(*n);
   }
   return absl::OkStatus();
 }

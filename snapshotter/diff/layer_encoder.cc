@@ -36,13 +36,13 @@ int ResolveThreads(int threads) {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-// Hashes and counts what goes to the caller's sink.
+// Hashes (unless told the bytes are already hashed) and counts what goes to the caller's sink.
 class HashingSink : public ByteSink {
  public:
-  explicit HashingSink(ByteSink* sink) : sink_(sink) {}
+  HashingSink(ByteSink* sink, bool hash) : sink_(sink), hash_bytes_(hash) {}
   absl::Status Write(const void* data, size_t len) override {
     if (len == 0) return absl::OkStatus();
-    hash_.Update(data, len);
+    if (hash_bytes_) hash_.Update(data, len);
     size_ += static_cast<int64_t>(len);
     return sink_->Write(data, len);
   }
@@ -52,13 +52,16 @@ class HashingSink : public ByteSink {
 
  private:
   ByteSink* sink_;
+  bool hash_bytes_;
   base::Sha256 hash_;
   int64_t size_ = 0;
 };
 
 class EncoderBase : public LayerEncoder {
  public:
-  EncoderBase(Compression c, ByteSink* sink) : compression_(c), out_(sink) {}
+  // Without compression the blob is the tar: one SHA-256 pass gives both digests.
+  EncoderBase(Compression c, ByteSink* sink)
+      : compression_(c), out_(sink, /*hash=*/c != Compression::kNone) {}
 
   absl::Status Write(const void* data, size_t len) override {
     if (finished_) return absl::FailedPreconditionError("layer encoder: write after Finish");
@@ -76,7 +79,7 @@ class EncoderBase : public LayerEncoder {
     LayerDescriptor d;
     d.diff_id = tar_hash_.Finish();
     d.uncompressed_size = tar_size_;
-    d.digest = out_.Finish();
+    d.digest = compression_ == Compression::kNone ? d.diff_id : out_.Finish();
     d.size = out_.size();
     d.media_type = std::string(MediaTypeFor(compression_));
     return d;
@@ -280,10 +283,12 @@ absl::StatusOr<std::unique_ptr<LayerEncoder>> MakeZstd(ByteSink* sink, int level
         absl::StrCat("zstd level ", level, ": ", ZSTD_getErrorName(rc)));
   }
   // No frame checksum: the diffID and blob digest (SHA-256) already cover every byte.
-  if (threads > 1) {
-    // Fails only on a single-threaded libzstd build; then compress on this thread.
-    (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, threads);
-  }
+  // Always at least one worker: zstd's multi-threaded mode cuts the frame into the same jobs
+  // whatever the worker count, so the blob (and its digest) is identical on 1 and N CPUs,
+  // which single-threaded mode would not be. With one worker, compression also overlaps the
+  // tree walk and hashing on the calling thread. Fails only on a single-threaded libzstd
+  // build; then everything runs on this thread.
+  (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, std::max(threads, 1));
   return std::unique_ptr<LayerEncoder>(new ZstdEncoder(sink, std::move(cctx)));
 }
 

@@ -6,7 +6,8 @@
 //   - gzip: independent blocks (default 1 MiB) compressed in parallel by libdeflate (zlib if
 //     libdeflate is missing), each a complete gzip member; the concatenation is a standard
 //     multi-member gzip stream (RFC 1952 section 2.2) that gzip, Go and libarchive read.
-//   - zstd: one zstd frame, multi-threaded via ZSTD_c_nbWorkers when threads > 1.
+//   - zstd: one zstd frame, always in zstd's multi-threaded mode (ZSTD_c_nbWorkers = threads,
+//     at least 1), so the bytes do not depend on the thread count.
 // Not thread-safe (it owns its worker threads). Finish() must be called once to flush; a
 // destroyed unfinished encoder discards its output.
 #ifndef KILN_SNAPSHOTTER_DIFF_LAYER_ENCODER_H_

@@ -1,8 +1,12 @@
 #include "snapshotter/diff/tar_writer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
@@ -11,7 +15,7 @@ namespace kiln::snapshotter::internal {
 namespace {
 
 constexpr size_t kBlock = 512;
-constexpr size_t kFlushAt = 256 * 1024;
+constexpr size_t kBufferSize = 256 * 1024;
 constexpr int64_t kMaxOctal8 = 07777777;         // 7 digits (uid/gid/mode fields)
 constexpr int64_t kMaxOctal12 = 077777777777LL;  // 11 digits (size/mtime fields)
 
@@ -71,6 +75,8 @@ std::string UstarHeader(const TarEntry& e, char typeflag) {
   return h;
 }
 
+TarWriter::TarWriter(ByteSink* out) : out_(out), buf_(new char[kBufferSize]) {}
+
 absl::Status TarWriter::WriteHeader(const TarEntry& e) {
   if (e.path.empty()) return absl::InvalidArgumentError("tar: entry with an empty path");
   KILN_RETURN_IF_ERROR(FinishData());
@@ -90,8 +96,7 @@ absl::Status TarWriter::WriteHeader(const TarEntry& e) {
     x.size = static_cast<int64_t>(pax.size());
     KILN_RETURN_IF_ERROR(Put(UstarHeader(x, 'x').data(), kBlock));
     KILN_RETURN_IF_ERROR(Put(pax.data(), pax.size()));
-    size_t pad = (kBlock - pax.size() % kBlock) % kBlock;
-    buf_.append(pad, '\0');
+    KILN_RETURN_IF_ERROR(PutZeros((kBlock - pax.size() % kBlock) % kBlock));
   }
   KILN_RETURN_IF_ERROR(Put(UstarHeader(e, static_cast<char>(e.type)).data(), kBlock));
   remaining_ = e.type == EntryType::kFile ? e.size : 0;
@@ -104,11 +109,26 @@ absl::Status TarWriter::WriteData(const void* data, size_t len) {
     return absl::InvalidArgumentError("tar: file grew while being archived");
   }
   remaining_ -= static_cast<int64_t>(len);
-  if (len >= kFlushAt) {
+  if (len >= kBufferSize) {
     KILN_RETURN_IF_ERROR(Flush());
     return out_->Write(data, len);
   }
   return Put(data, len);
+}
+
+absl::StatusOr<size_t> TarWriter::ReadDataFrom(int fd) {
+  if (remaining_ == 0) return size_t{0};
+  if (used_ == kBufferSize) KILN_RETURN_IF_ERROR(Flush());
+  size_t want = std::min(kBufferSize - used_, static_cast<size_t>(remaining_));
+  for (;;) {
+    ssize_t n = ::read(fd, buf_.get() + used_, want);
+    if (n >= 0) {
+      used_ += static_cast<size_t>(n);
+      remaining_ -= n;
+      return static_cast<size_t>(n);
+    }
+    if (errno != EINTR) return base::ErrnoError("read file data");
+  }
 }
 
 absl::Status TarWriter::FinishData() {
@@ -116,28 +136,45 @@ absl::Status TarWriter::FinishData() {
     return absl::FailedPreconditionError(
         absl::StrCat("tar: entry data short by ", remaining_, " bytes (file shrank?)"));
   }
-  buf_.append(static_cast<size_t>(padding_), '\0');
+  size_t pad = static_cast<size_t>(padding_);
   padding_ = 0;
-  return absl::OkStatus();
+  return PutZeros(pad);
 }
 
 absl::Status TarWriter::Close() {
   KILN_RETURN_IF_ERROR(FinishData());
-  buf_.append(2 * kBlock, '\0');
+  KILN_RETURN_IF_ERROR(PutZeros(2 * kBlock));
   return Flush();
 }
 
 absl::Status TarWriter::Put(const void* data, size_t len) {
-  buf_.append(static_cast<const char*>(data), len);
-  if (buf_.size() >= kFlushAt) return Flush();
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    size_t n = std::min(len, kBufferSize - used_);
+    std::memcpy(buf_.get() + used_, p, n);
+    used_ += n;
+    p += n;
+    len -= n;
+    if (used_ == kBufferSize) KILN_RETURN_IF_ERROR(Flush());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TarWriter::PutZeros(size_t len) {
+  while (len > 0) {
+    size_t n = std::min(len, kBufferSize - used_);
+    std::memset(buf_.get() + used_, 0, n);
+    used_ += n;
+    len -= n;
+    if (used_ == kBufferSize) KILN_RETURN_IF_ERROR(Flush());
+  }
   return absl::OkStatus();
 }
 
 absl::Status TarWriter::Flush() {
-  if (buf_.empty()) return absl::OkStatus();
-  absl::Status s = out_->Write(buf_.data(), buf_.size());
-  buf_.clear();
-  return s;
+  if (used_ == 0) return absl::OkStatus();
+  size_t n = std::exchange(used_, 0);
+  return out_->Write(buf_.get(), n);
 }
 
 }  // namespace kiln::snapshotter::internal

@@ -5,14 +5,16 @@
 // become "SCHILY.xattr.<name>" records as Docker and Go write them). uname/gname are empty,
 // mtimes are whole seconds, and nothing host-specific (atime, ctime, dev/ino) is recorded,
 // so the same entries always give the same bytes. Output is buffered and pushed to the
-// borrowed sink in large chunks. Not thread-safe.
+// borrowed sink in 256 KiB chunks; file data is read straight into that buffer. Not thread-safe.
 #ifndef KILN_SNAPSHOTTER_DIFF_TAR_WRITER_H_
 #define KILN_SNAPSHOTTER_DIFF_TAR_WRITER_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "snapshotter/diff/sink.h"
 #include "snapshotter/diff/tar_entry.h"
 
@@ -20,23 +22,32 @@ namespace kiln::snapshotter::internal {
 
 class TarWriter {
  public:
-  explicit TarWriter(ByteSink* out) : out_(out) {}
+  explicit TarWriter(ByteSink* out);
 
   // Starts an entry. For kFile, exactly entry.size bytes of data must follow via WriteData.
   // InvalidArgument for an empty path; FailedPrecondition if the previous entry's data is short.
   absl::Status WriteHeader(const TarEntry& entry);
   // Appends file data for the current entry; InvalidArgument if more than announced.
   absl::Status WriteData(const void* data, size_t len);
+  // Reads the current entry's remaining data from `fd` (at its offset) with read(2), straight
+  // into the output buffer when it fits (no intermediate copy). Returns the bytes added; 0
+  // means end of file before the announced size. Errors: the read's errno (callers name the
+  // file).
+  absl::StatusOr<size_t> ReadDataFrom(int fd);
   // Writes the two zero blocks that end the archive and flushes. Call once.
   absl::Status Close();
 
  private:
   absl::Status Put(const void* data, size_t len);
+  absl::Status PutZeros(size_t len);
   absl::Status FinishData();
   absl::Status Flush();
 
   ByteSink* out_;
-  std::string buf_;
+  // Pending output, pushed to the sink whenever full (kBufferSize bytes: small enough to stay
+  // in the L2 cache while the encoder hashes and compresses it).
+  std::unique_ptr<char[]> buf_;
+  size_t used_ = 0;
   int64_t remaining_ = 0;  // data bytes still owed for the current entry
   int64_t padding_ = 0;    // zero bytes to write once the data is complete
 };
