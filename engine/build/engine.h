@@ -55,6 +55,10 @@ struct BuildRequest {
   size_t max_parallelism = 0;       // 0 = the engine's
   std::string network;              // empty = the engine's default
   std::string platform;             // empty = linux/amd64
+  // RUN --mount=type=secret values: id -> path of a host file the engine reads (up to 500 KiB)
+  // when a RUN that mounts the id executes. Never part of a cache key or a layer. The caller
+  // (kilnd) must have checked that the client may read the file.
+  std::map<std::string, std::string> secrets;
 };
 
 struct StepTiming {

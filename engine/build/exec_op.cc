@@ -1,16 +1,39 @@
 #include "engine/build/exec_op.h"
 
+#include <functional>
+
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status.h"
 #include "engine/build/converter.h"
+#include "engine/build/exec_mount.h"
+#include "engine/build/exec_mount_stubs.h"
 #include "engine/build/results.h"
 #include "engine/solver/cache_key.h"
 #include "engine/solver/step_error.h"
 #include "sandbox/cancel.h"
 
 namespace kiln::engine {
+namespace {
+
+// Mounts the active snapshot `mounts` on a temp dir and runs `fn` on its root fd.
+absl::Status WithMountedRoot(const Worker& w, const std::vector<base::Mount>& mounts,
+                             const std::function<absl::Status(int)>& fn) {
+  KILN_ASSIGN_OR_RETURN(MountedSnapshot mounted, MountedSnapshot::Mount(w, mounts));
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd root, mounted.OpenRoot());
+  absl::Status s = fn(root.get());
+  root.reset();
+  absl::Status u = mounted.Unmount();
+  return s.ok() ? u : s;
+}
+
+}  // namespace
+
+void SetSecretAttrs(const std::map<std::string, std::string>& secrets,
+                    std::map<std::string, std::string>* attrs) {
+  for (const auto& [id, path] : secrets) (*attrs)[kSecretAttrPrefix + id] = path;
+}
 
 ExecOp::ExecOp(const Worker* worker, const sandbox::Sandbox* sandbox, ExecParams params,
                std::string definition)
@@ -21,7 +44,10 @@ std::string ExecOp::Definition() const { return definition_; }
 
 absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext&,
                                               const std::vector<solver::InputRef>& inputs) const {
-  return solver::DefaultCacheKey(definition_, inputs);
+  if (params_.mounts.empty()) return solver::DefaultCacheKey(definition_, inputs);
+  absl::StatusOr<std::string> content = BindMountsKeyMaterial(*worker_, params_.mounts, inputs);
+  if (!content.ok()) return base::Annotate(content.status(), params_.where);
+  return solver::DefaultCacheKey(definition_ + *content, KeyedInputs(params_.mounts, inputs));
 }
 
 absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
@@ -70,7 +96,28 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   spec.on_stdout = [&ctx](std::string_view s) { ctx.Log(solver::LogStream::kStdout, s); };
   spec.on_stderr = [&ctx](std::string_view s) { ctx.Log(solver::LogStream::kStderr, s); };
 
+  std::unique_ptr<RunMounts> run_mounts;
+  MountStubs stubs;
+  if (!params_.mounts.empty()) {
+    RunMountsEnv env;
+    env.worker = worker_;
+    env.ids = &sandbox_->id_mapping();
+    env.where = params_.where;
+    for (const auto& [k, v] : ctx.options().attrs) {
+      if (k.rfind(kSecretAttrPrefix, 0) == 0) env.secrets[k.substr(sizeof(kSecretAttrPrefix) - 1)] = v;
+    }
+    env.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
+    KILN_ASSIGN_OR_RETURN(run_mounts, RunMounts::Prepare(env, params_.mounts, inputs));
+    KILN_RETURN_IF_ERROR(WithMountedRoot(*worker_, mounts, [&](int root) -> absl::Status {
+      KILN_ASSIGN_OR_RETURN(stubs, MountStubs::Find(root, run_mounts->Targets()));
+      return absl::OkStatus();
+    }));
+    spec.mounts = run_mounts->points();
+    spec.env.insert(spec.env.end(), run_mounts->env().begin(), run_mounts->env().end());
+  }
+
   KILN_ASSIGN_OR_RETURN(sandbox::Result r, sandbox_->Run(spec));
+  run_mounts.reset();  // unmount, unlock caches, drop secrets before anything else
   if (r.cancelled || ctx.cancel().cancelled()) return absl::CancelledError("RUN cancelled");
   std::string command = params_.display_command.empty() ? absl::StrJoin(params_.argv, " ")
                                                         : params_.display_command;
@@ -78,6 +125,9 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
     return solver::ProcessExitError(command, 128 + r.signal);
   }
   if (r.exit_code != 0) return solver::ProcessExitError(command, r.exit_code);
+  if (!stubs.empty()) {
+    KILN_RETURN_IF_ERROR(WithMountedRoot(*worker_, mounts, [&](int root) { return stubs.Remove(root); }));
+  }
   std::string name = NewSnapshotKey("s");
   KILN_RETURN_IF_ERROR(worker_->snapshots->Commit(name, key));
   committed = true;
@@ -87,7 +137,15 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
 absl::StatusOr<std::shared_ptr<const solver::Op>> ConvertExecOp(const graph::ExecOp& e,
                                                               const graph::Vertex& v,
                                                               const ConvertContext& ctx) {
-  if (!e.mounts.empty()) return UnsupportedStep(ctx, v, "RUN --mount");
+  for (const graph::ExecMount& m : e.mounts) {
+    if (m.type == graph::ExecMount::Type::kSsh) return UnsupportedStep(ctx, v, "RUN --mount=type=ssh");
+    bool needs_target = m.type != graph::ExecMount::Type::kSecret || m.env.empty();
+    if (needs_target && (m.target.empty() || m.target.find_first_not_of('/') == std::string::npos)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ctx.dockerfile_name, ":", v.meta.line, ": ", DescribeMount(m),
+                       ": the target must be a path below '/', expected target=<dir>"));
+    }
+  }
   if (e.security == "insecure") return UnsupportedStep(ctx, v, "RUN --security=insecure");
   ExecParams p;
   p.argv = e.args;
@@ -97,6 +155,8 @@ absl::StatusOr<std::shared_ptr<const solver::Op>> ConvertExecOp(const graph::Exe
   p.user = e.user;
   p.network = e.network == "sandbox" ? "" : e.network;
   p.display_command = v.meta.instruction;
+  p.mounts = e.mounts;
+  p.where = absl::StrCat(ctx.dockerfile_name, ":", v.meta.line);
   return std::make_shared<ExecOp>(ctx.worker, ctx.sandbox, std::move(p),
                                   graph::SerializeOp(v.op));
 }

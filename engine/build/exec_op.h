@@ -1,8 +1,13 @@
 // ExecOp: RUN as a solver op. Input 0 is the root filesystem (a SnapshotResult); the command
 // runs in sandbox/ on an overlay snapshot prepared on it, which is committed as the result.
+// RUN --mount (exec_mount.h): further inputs are bind/cache mount sources. Cache key: the
+// definition, the content each bind mount reads (not its source's key), and the keys of the
+// other inputs; cache mounts, tmpfs and secret values never enter it. Mount targets missing in
+// the rootfs are created for the run only and never reach the committed snapshot.
 #ifndef KILN_ENGINE_BUILD_EXEC_OP_H_
 #define KILN_ENGINE_BUILD_EXEC_OP_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,7 +25,15 @@ struct ExecParams {
   std::string user;               // "" = root
   std::string network;            // "host", "none", or "" = the engine's default
   std::string display_command;    // for error messages (the instruction as written)
+  std::vector<graph::ExecMount> mounts;  // RUN --mount, in order (inputs index the op's inputs)
+  std::string where;              // "Dockerfile:12", for errors about mounts
 };
+
+// Puts a build's secrets (id -> host file path, BuildRequest::secrets) into the solver's
+// per-build attrs, where ExecOp finds them. The values (file contents) are read only when a
+// RUN that mounts them executes, and never enter a cache key.
+void SetSecretAttrs(const std::map<std::string, std::string>& secrets,
+                    std::map<std::string, std::string>* attrs);
 
 class ExecOp : public solver::Op {
  public:

@@ -23,8 +23,10 @@
 #include "cache/fs_content_store.h"
 #include "cache/gc.h"
 #include "cache/lmdb_cache_index.h"
+#include "engine/build/cache_mount.h"
 #include "engine/build/cache_seam.h"
 #include "engine/build/converter.h"
+#include "engine/build/exec_op.h"
 #include "engine/build/exporter.h"
 #include "engine/build/image_source_op.h"
 #include "engine/build/layers.h"
@@ -360,6 +362,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   sreq.outputs = {vertices.at(lowered.final_vertex)};
   sreq.options.no_cache = req.no_cache;
   sreq.options.max_parallelism = req.max_parallelism;
+  SetSecretAttrs(req.secrets, &sreq.options.attrs);
   sreq.progress = [&bridge](const solver::ProgressEvent& e) { bridge.OnEvent(e); };
   sreq.cancel = cancel;
   absl::StatusOr<solver::SolveResult> solve = solver_->Solve(sreq);
@@ -552,6 +555,11 @@ absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
     if (!policy.all) break;
     KILN_ASSIGN_OR_RETURN(int64_t freed, RemoveOrphanSnapshots());
     report.bytes_freed += freed;
+  }
+  if (policy.all) {  // RUN --mount=type=cache directories nobody is using
+    KILN_ASSIGN_OR_RETURN(CacheMountPruneReport c, PruneCacheMounts(options_.root + "/cachemounts"));
+    report.bytes_freed += c.bytes_freed;
+    report.records_removed += c.instances_removed;
   }
   return report;
 }
