@@ -3,6 +3,8 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/frontend/dockerignore.h"
 
@@ -26,9 +28,7 @@ std::vector<std::string> Comps(std::string_view p) {
 }
 
 std::string JoinComps(const std::vector<std::string>& c) {
-  std::string out;
-  for (const std::string& s : c) out += (out.empty() ? "" : "/") + s;
-  return out;
+  return absl::StrJoin(c, "/");
 }
 
 }  // namespace
@@ -38,7 +38,8 @@ ParentsSource SplitParentsSource(std::string_view src) {
   size_t at = src.find("/./");
   std::string_view pivot = at == std::string_view::npos ? std::string_view("/") : src.substr(0, at);
   std::string_view pattern = at == std::string_view::npos ? src : src.substr(at + 3);
-  out.pivot = "/" + JoinComps(Comps(pivot));
+  // (absl::StrCat, not "/" + std::string: GCC 12 -O2 warns -Wrestrict on the latter.)
+  out.pivot = absl::StrCat("/", JoinComps(Comps(pivot)));
   out.pattern = JoinComps(Comps(pattern));
   out.required = !HasWildcard(out.pivot) && !HasWildcard(out.pattern);
   return out;
