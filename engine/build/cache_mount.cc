@@ -100,8 +100,7 @@ absl::Status WriteKeyFile(const std::string& key_dir, const std::string& key) {
 // and lock. Sets *raced (and returns an error) when a concurrent prune removed the half-made
 // instance or the key dir; the caller then tries again.
 absl::StatusOr<std::pair<int, UniqueFd>> CreateInstance(const std::string& key_dir,
-                                                        const CacheMountRequest& req,
-                                                        bool* raced) {
+                                                        const CacheMountRequest& req, bool* raced) {
   *raced = false;
   absl::StatusOr<base::TempDir> tmp = base::TempDir::Create(kNewPrefix, key_dir);
   if (!tmp.ok()) {
@@ -115,7 +114,8 @@ absl::StatusOr<std::pair<int, UniqueFd>> CreateInstance(const std::string& key_d
   }
   if (req.seed) KILN_RETURN_IF_ERROR(req.seed(fd.get()));
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return base::ErrnoError(absl::StrCat("stat '", tmp->path(), "'"));
+  if (::fstat(fd.get(), &st) != 0)
+    return base::ErrnoError(absl::StrCat("stat '", tmp->path(), "'"));
   bool seeded = static_cast<bool>(req.seed);
   uid_t uid = req.uid.value_or(seeded ? st.st_uid : 0);
   gid_t gid = req.gid.value_or(seeded ? st.st_gid : 0);
@@ -128,8 +128,7 @@ absl::StatusOr<std::pair<int, UniqueFd>> CreateInstance(const std::string& key_d
   }
   for (int n = 0;; ++n) {
     std::string name = absl::StrCat(key_dir, "/", n);
-    if (::renameat2(AT_FDCWD, tmp->path().c_str(), AT_FDCWD, name.c_str(), RENAME_NOREPLACE) ==
-        0) {
+    if (::renameat2(AT_FDCWD, tmp->path().c_str(), AT_FDCWD, name.c_str(), RENAME_NOREPLACE) == 0) {
       tmp->Release();
       return std::make_pair(n, std::move(fd));
     }

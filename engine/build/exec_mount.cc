@@ -25,11 +25,16 @@ using Type = graph::ExecMount::Type;
 
 const char* TypeName(Type t) {
   switch (t) {
-    case Type::kBind: return "bind";
-    case Type::kCache: return "cache";
-    case Type::kTmpfs: return "tmpfs";
-    case Type::kSecret: return "secret";
-    case Type::kSsh: return "ssh";
+    case Type::kBind:
+      return "bind";
+    case Type::kCache:
+      return "cache";
+    case Type::kTmpfs:
+      return "tmpfs";
+    case Type::kSecret:
+      return "secret";
+    case Type::kSsh:
+      return "ssh";
   }
   return "?";
 }
@@ -44,7 +49,8 @@ class EngineMountPoint {
     std::string tmpl = absl::StrCat(tmp, "/", prefix, "XXXXXX");
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
-    if (::mkdtemp(buf.data()) == nullptr) return base::ErrnoError(absl::StrCat("mkdtemp '", tmpl, "'"));
+    if (::mkdtemp(buf.data()) == nullptr)
+      return base::ErrnoError(absl::StrCat("mkdtemp '", tmpl, "'"));
     EngineMountPoint p;
     p.dir_ = buf.data();
     p.point_ = p.dir_;
@@ -106,9 +112,8 @@ absl::StatusOr<std::string> ReadSecret(const std::string& id, const std::string&
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > kMaxSecretBytes) {
-      return absl::InvalidArgumentError(absl::StrCat("secret '", id, "' from '", path,
-                                                     "' is larger than ", kMaxSecretBytes,
-                                                     " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "secret '", id, "' from '", path, "' is larger than ", kMaxSecretBytes, " bytes"));
     }
   }
   return out;
@@ -120,7 +125,8 @@ absl::Status CopyRegularFile(const std::string& from, const std::string& to) {
   if (!in) return base::ErrnoError(absl::StrCat("open '", from, "'"));
   struct stat st;
   if (::fstat(in.get(), &st) != 0) return base::ErrnoError(absl::StrCat("stat '", from, "'"));
-  base::UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
+  base::UniqueFd out(
+      ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
   if (!out) return base::ErrnoError(absl::StrCat("create '", to, "'"));
   char buf[65536];
   for (;;) {
@@ -226,7 +232,8 @@ absl::StatusOr<std::unique_ptr<RunMounts>> RunMounts::Prepare(
     switch (m.type) {
       case Type::kBind: {
         const solver::InputRef* in = InputOf(m, inputs);
-        if (in == nullptr) return absl::InternalError("RUN --mount: bind source input out of range");
+        if (in == nullptr)
+          return absl::InternalError("RUN --mount: bind source input out of range");
         s = out->AddBind(env, m, *in);
         break;
       }
@@ -294,7 +301,8 @@ absl::Status RunMounts::AddBind(const RunMountsEnv& env, const ExecMount& m,
   KILN_ASSIGN_OR_RETURN(EngineMountPoint point,
                         EngineMountPoint::Create(w.tmp, "bind-", !r.is_dir));
   EngineMountPoint* p = Hold(std::move(point));
-  KILN_RETURN_IF_ERROR(p->MountHere(base::Mount{"bind", absl::StrCat("/proc/self/fd/", r.fd.get()), {}}));
+  KILN_RETURN_IF_ERROR(
+      p->MountHere(base::Mount{"bind", absl::StrCat("/proc/self/fd/", r.fd.get()), {}}));
   if (m.readonly) {
     points_.push_back({base::Mount{"bind", p->path(), {"ro"}}, m.target});
     return absl::OkStatus();
@@ -312,9 +320,10 @@ absl::Status RunMounts::AddBind(const RunMountsEnv& env, const ExecMount& m,
   if (::mkdir(upper.c_str(), 0755) != 0 || ::mkdir(work.c_str(), 0700) != 0) {
     return base::ErrnoError(absl::StrCat("create '", upper, "'"));
   }
-  points_.push_back({base::Mount{"overlay", "overlay",
-                                 {"lowerdir=" + p->path(), "upperdir=" + upper, "workdir=" + work}},
-                     m.target});
+  points_.push_back(
+      {base::Mount{
+           "overlay", "overlay", {"lowerdir=" + p->path(), "upperdir=" + upper, "workdir=" + work}},
+       m.target});
   return absl::OkStatus();
 }
 
@@ -343,14 +352,14 @@ absl::Status RunMounts::AddCache(const RunMountsEnv& env, const ExecMount& m,
       KILN_RETURN_IF_ERROR(CopyFiles(src->fd(), dir_fd, o).status());
       struct stat st;  // the instance root takes the seed root's owner and mode
       if (::fstat(r.fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (::fchown(dir_fd, st.st_uid, st.st_gid) != 0) return base::ErrnoError("chown cache seed");
+        if (::fchown(dir_fd, st.st_uid, st.st_gid) != 0)
+          return base::ErrnoError("chown cache seed");
         if (::fchmod(dir_fd, st.st_mode & 07777) != 0) return base::ErrnoError("chmod cache seed");
       }
       return absl::OkStatus();
     };
   }
-  KILN_ASSIGN_OR_RETURN(CacheMountLease lease,
-                        AcquireCacheMount(w.root + "/cachemounts", req));
+  KILN_ASSIGN_OR_RETURN(CacheMountLease lease, AcquireCacheMount(w.root + "/cachemounts", req));
   CacheMountLease* held = Hold(std::move(lease));
   points_.push_back({base::Mount{"bind", held->path(), RoIf(m.readonly)}, m.target});
   return absl::OkStatus();
@@ -363,7 +372,8 @@ absl::Status RunMounts::AddSecret(const RunMountsEnv& env, const ExecMount& m) {
     return absl::InvalidArgumentError(absl::StrCat(
         env.where, ": ", DescribeMount(m), ": secret '", m.id,
         "' is required but this build has no secret with that id; expected it among the "
-        "build's secrets (kilnctl build --secret id=", m.id, ",src=PATH)"));
+        "build's secrets (kilnctl build --secret id=",
+        m.id, ",src=PATH)"));
   }
   KILN_ASSIGN_OR_RETURN(std::string value, ReadSecret(m.id, it->second));
   if (!m.env.empty()) env_.push_back(absl::StrCat(m.env, "=", value));
@@ -375,8 +385,8 @@ absl::Status RunMounts::AddSecret(const RunMountsEnv& env, const ExecMount& m) {
     KILN_ASSIGN_OR_RETURN(EngineMountPoint point,
                           EngineMountPoint::Create(env.worker->tmp, "secrets-", false));
     EngineMountPoint* p = Hold(std::move(point));
-    KILN_RETURN_IF_ERROR(p->MountHere(base::Mount{
-        "tmpfs", "tmpfs", {"nosuid", "nodev", "noexec", "mode=0700", "size=64m"}}));
+    KILN_RETURN_IF_ERROR(p->MountHere(
+        base::Mount{"tmpfs", "tmpfs", {"nosuid", "nodev", "noexec", "mode=0700", "size=64m"}}));
     secrets_dir_ = p->path();
   }
   std::string file = absl::StrCat(secrets_dir_, "/", points_.size());

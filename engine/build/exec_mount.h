@@ -50,10 +50,10 @@ std::vector<solver::InputRef> KeyedInputs(const std::vector<graph::ExecMount>& m
 
 struct RunMountsEnv {
   const Worker* worker = nullptr;
-  const sandbox::IdMapping* ids = nullptr;   // to explain ids a rootless run cannot own
-  std::string where;                         // "Dockerfile:12" for user-facing errors
+  const sandbox::IdMapping* ids = nullptr;     // to explain ids a rootless run cannot own
+  std::string where;                           // "Dockerfile:12" for user-facing errors
   std::map<std::string, std::string> secrets;  // id -> host file path
-  std::function<bool()> cancelled;           // polled while waiting for a locked cache
+  std::function<bool()> cancelled;             // polled while waiting for a locked cache
 };
 
 // The extra mounts of one run, ready for sandbox::Spec. Owns every resource behind them

@@ -31,9 +31,7 @@ absl::StatusOr<std::string> ReadLink(const std::string& path) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-absl::StatusOr<std::string> FdPath(int fd) {
-  return ReadLink(absl::StrCat("/proc/self/fd/", fd));
-}
+absl::StatusOr<std::string> FdPath(int fd) { return ReadLink(absl::StrCat("/proc/self/fd/", fd)); }
 
 // Wraps `exclude` so that any exclusion sets *hit (calls may come from several threads).
 ExcludeFn Recording(const ExcludeFn& exclude, std::atomic<bool>* hit) {
@@ -112,9 +110,9 @@ absl::StatusOr<MountSource::Resolved> MountSource::Resolve(std::string_view sour
   r.fd.reset(static_cast<int>(::syscall(SYS_openat2, fd_.get(), p.c_str(), &how, sizeof how)));
   if (!r.fd) {
     if (errno == ENOENT) {
-      return absl::NotFoundError(absl::StrCat(
-          "source '", base::AsAbsl(source), "' not found in ",
-          is_context() ? "the build context" : "the stage or image it mounts"));
+      return absl::NotFoundError(
+          absl::StrCat("source '", base::AsAbsl(source), "' not found in ",
+                       is_context() ? "the build context" : "the stage or image it mounts"));
     }
     return base::ErrnoError(absl::StrCat("open mount source '", base::AsAbsl(source), "'"));
   }
@@ -149,8 +147,8 @@ absl::StatusOr<std::string> MountSource::ContentDigest(const Resolved& r, bool* 
           cc->Checksum(fd_.get(), {r.rel.empty() ? "." : r.rel}, o.exclude);
       if (!sum.ok()) {
         if (sum.status().code() == absl::StatusCode::kNotFound) {
-          return absl::NotFoundError(absl::StrCat("source '/", r.rel,
-                                                  "' is excluded by .dockerignore"));
+          return absl::NotFoundError(
+              absl::StrCat("source '/", r.rel, "' is excluded by .dockerignore"));
         }
         return sum.status();
       }

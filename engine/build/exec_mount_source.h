@@ -40,8 +40,8 @@ class MountSource {
   MountSource& operator=(const MountSource&) = delete;
 
   struct Resolved {
-    std::string rel;     // path relative to the root after resolving symlinks ("" = root)
-    base::UniqueFd fd;   // O_PATH fd of it
+    std::string rel;    // path relative to the root after resolving symlinks ("" = root)
+    base::UniqueFd fd;  // O_PATH fd of it
     bool is_dir = false;
   };
   // Resolves `source` (absolute, as in the Dockerfile) inside the root. NotFound if missing.

@@ -33,8 +33,8 @@ class MountStubs {
 
  private:
   struct Stub {
-    std::string parent;                // existing directory they are created in ("" = root)
-    std::vector<std::string> created;  // relative paths, top-down
+    std::string parent;                    // existing directory they are created in ("" = root)
+    std::vector<std::string> created;      // relative paths, top-down
     struct timespec parent_times[2] = {};  // atime, mtime of `parent` before the run
   };
   std::vector<Stub> stubs_;

@@ -37,7 +37,9 @@ void SetSecretAttrs(const std::map<std::string, std::string>& secrets,
 
 ExecOp::ExecOp(const Worker* worker, const sandbox::Sandbox* sandbox, ExecParams params,
                std::string definition)
-    : worker_(worker), sandbox_(sandbox), params_(std::move(params)),
+    : worker_(worker),
+      sandbox_(sandbox),
+      params_(std::move(params)),
       definition_(std::move(definition)) {}
 
 std::string ExecOp::Definition() const { return definition_; }
@@ -104,7 +106,8 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
     env.ids = &sandbox_->id_mapping();
     env.where = params_.where;
     for (const auto& [k, v] : ctx.options().attrs) {
-      if (k.rfind(kSecretAttrPrefix, 0) == 0) env.secrets[k.substr(sizeof(kSecretAttrPrefix) - 1)] = v;
+      if (k.rfind(kSecretAttrPrefix, 0) == 0)
+        env.secrets[k.substr(sizeof(kSecretAttrPrefix) - 1)] = v;
     }
     env.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
     KILN_ASSIGN_OR_RETURN(run_mounts, RunMounts::Prepare(env, params_.mounts, inputs));
@@ -119,14 +122,15 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   KILN_ASSIGN_OR_RETURN(sandbox::Result r, sandbox_->Run(spec));
   run_mounts.reset();  // unmount, unlock caches, drop secrets before anything else
   if (r.cancelled || ctx.cancel().cancelled()) return absl::CancelledError("RUN cancelled");
-  std::string command = params_.display_command.empty() ? absl::StrJoin(params_.argv, " ")
-                                                        : params_.display_command;
+  std::string command =
+      params_.display_command.empty() ? absl::StrJoin(params_.argv, " ") : params_.display_command;
   if (r.signal != 0) {
     return solver::ProcessExitError(command, 128 + r.signal);
   }
   if (r.exit_code != 0) return solver::ProcessExitError(command, r.exit_code);
   if (!stubs.empty()) {
-    KILN_RETURN_IF_ERROR(WithMountedRoot(*worker_, mounts, [&](int root) { return stubs.Remove(root); }));
+    KILN_RETURN_IF_ERROR(
+        WithMountedRoot(*worker_, mounts, [&](int root) { return stubs.Remove(root); }));
   }
   std::string name = NewSnapshotKey("s");
   KILN_RETURN_IF_ERROR(worker_->snapshots->Commit(name, key));
@@ -135,12 +139,14 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
 }
 
 absl::StatusOr<std::shared_ptr<const solver::Op>> ConvertExecOp(const graph::ExecOp& e,
-                                                              const graph::Vertex& v,
-                                                              const ConvertContext& ctx) {
+                                                                const graph::Vertex& v,
+                                                                const ConvertContext& ctx) {
   for (const graph::ExecMount& m : e.mounts) {
-    if (m.type == graph::ExecMount::Type::kSsh) return UnsupportedStep(ctx, v, "RUN --mount=type=ssh");
+    if (m.type == graph::ExecMount::Type::kSsh)
+      return UnsupportedStep(ctx, v, "RUN --mount=type=ssh");
     bool needs_target = m.type != graph::ExecMount::Type::kSecret || m.env.empty();
-    if (needs_target && (m.target.empty() || m.target.find_first_not_of('/') == std::string::npos)) {
+    if (needs_target &&
+        (m.target.empty() || m.target.find_first_not_of('/') == std::string::npos)) {
       return absl::InvalidArgumentError(
           absl::StrCat(ctx.dockerfile_name, ":", v.meta.line, ": ", DescribeMount(m),
                        ": the target must be a path below '/', expected target=<dir>"));
@@ -157,8 +163,7 @@ absl::StatusOr<std::shared_ptr<const solver::Op>> ConvertExecOp(const graph::Exe
   p.display_command = v.meta.instruction;
   p.mounts = e.mounts;
   p.where = absl::StrCat(ctx.dockerfile_name, ":", v.meta.line);
-  return std::make_shared<ExecOp>(ctx.worker, ctx.sandbox, std::move(p),
-                                  graph::SerializeOp(v.op));
+  return std::make_shared<ExecOp>(ctx.worker, ctx.sandbox, std::move(p), graph::SerializeOp(v.op));
 }
 
 }  // namespace kiln::engine

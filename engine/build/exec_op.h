@@ -20,13 +20,13 @@ namespace kiln::engine {
 
 struct ExecParams {
   std::vector<std::string> argv;
-  std::vector<std::string> env;   // "K=V"
+  std::vector<std::string> env;  // "K=V"
   std::string cwd = "/";
-  std::string user;               // "" = root
-  std::string network;            // "host", "none", or "" = the engine's default
-  std::string display_command;    // for error messages (the instruction as written)
+  std::string user;                      // "" = root
+  std::string network;                   // "host", "none", or "" = the engine's default
+  std::string display_command;           // for error messages (the instruction as written)
   std::vector<graph::ExecMount> mounts;  // RUN --mount, in order (inputs index the op's inputs)
-  std::string where;              // "Dockerfile:12", for errors about mounts
+  std::string where;                     // "Dockerfile:12", for errors about mounts
 };
 
 // Puts a build's secrets (id -> host file path, BuildRequest::secrets) into the solver's
@@ -43,8 +43,8 @@ class ExecOp : public solver::Op {
   std::string Definition() const override;
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext& ctx,
                                         const std::vector<solver::InputRef>& inputs) const override;
-  absl::StatusOr<solver::ResultRef> Exec(solver::ExecContext& ctx,
-                                         const std::vector<solver::InputRef>& inputs) const override;
+  absl::StatusOr<solver::ResultRef> Exec(
+      solver::ExecContext& ctx, const std::vector<solver::InputRef>& inputs) const override;
 
  private:
   const Worker* worker_;

@@ -2,18 +2,22 @@
 // persistence (across builds and engine restarts, and prune), read-only enforcement, and that
 // mount targets, mounted content and secrets never reach the exported filesystem. Runs as root
 // and (the .rootless test) as the unprivileged kiln-test user.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "base/temp_dir.h"
+#include "engine/build/cache_mount.h"
 #include "tests/integration/engine_fixture.h"
 
 namespace kiln::testing {
@@ -170,8 +174,8 @@ TEST_F(RunMountTest, BindSourcesCannotEscapeTheirRoot) {
     EXPECT_TRUE(absl::StrContains(r.status().message(), "Dockerfile:2")) << r.status();
     EXPECT_TRUE(absl::StrContains(r.status().message(), "not found")) << r.status();
   }
-  auto r = Build("FROM busybox:1.35\nRUN --mount=source=good-link,target=/s cat /s/in.txt > /in.txt\n",
-                 &out);
+  auto r = Build(
+      "FROM busybox:1.35\nRUN --mount=source=good-link,target=/s cat /s/in.txt > /in.txt\n", &out);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(ReadFile(out + "/in.txt"), "inside\n");
 }
@@ -348,6 +352,68 @@ TEST_F(RunMountTest, SshIsRejectedWithTheLine) {
   EXPECT_TRUE(absl::StrContains(r.status().message(),
                                 "Dockerfile:3: RUN --mount=type=ssh is not supported"))
       << r.status();
+}
+
+// The sharing rules of cache-mount instances, on real directories and flock locks.
+TEST(CacheMountStoreTest, SharingRulesSeedAndPrune) {
+  auto tmp = base::TempDir::Create("cachemounts-");
+  ASSERT_TRUE(tmp.ok()) << tmp.status();
+  const std::string dir = tmp->path() + "/cachemounts";
+  engine::CacheMountRequest shared;
+  shared.key = "id=k";
+  auto a = engine::AcquireCacheMount(dir, shared);
+  auto b = engine::AcquireCacheMount(dir, shared);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  EXPECT_EQ(a->path(), b->path()) << "shared users must share one directory";
+
+  engine::CacheMountRequest priv = shared;
+  priv.sharing = engine::CacheSharing::kPrivate;
+  auto p = engine::AcquireCacheMount(dir, priv);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_NE(p->path(), a->path()) << "private must not share an instance in use";
+
+  engine::CacheMountRequest locked = shared;
+  locked.sharing = engine::CacheSharing::kLocked;
+  std::atomic<bool> done{false};
+  absl::StatusOr<engine::CacheMountLease> l;
+  std::thread waiter([&] {
+    l = engine::AcquireCacheMount(dir, locked);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_FALSE(done.load()) << "locked did not wait while every instance was in use";
+  std::string private_path = p->path();
+  *p = engine::CacheMountLease();  // release the private instance
+  waiter.join();
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->path(), private_path);
+
+  locked.cancelled = [] { return true; };
+  auto c = engine::AcquireCacheMount(dir, locked);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kCancelled) << c.status();
+
+  *l = engine::CacheMountLease();
+  auto pruned = engine::PruneCacheMounts(dir);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(pruned->instances_removed, 1) << "prune must skip instances in use";
+  EXPECT_TRUE(Exists(a->path()));
+  EXPECT_FALSE(Exists(private_path));
+
+  engine::CacheMountRequest seeded;
+  seeded.key = "id=seeded";
+  seeded.mode = 0750;
+  seeded.seed = [](int fd) -> absl::Status {
+    int f = ::openat(fd, "seed.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (f < 0) return absl::InternalError("create seed.txt");
+    ::close(f);
+    return absl::OkStatus();
+  };
+  auto s = engine::AcquireCacheMount(dir, seeded);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(Exists(s->path() + "/seed.txt"));
+  struct stat st;
+  ASSERT_EQ(::stat(s->path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
 }
 
 }  // namespace
