@@ -155,7 +155,10 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
     display.name = v.meta.step.empty() ? (v.meta.description.empty() ? v.meta.instruction
                                                                      : v.meta.description)
                                        : absl::StrCat(v.meta.step, " ", v.meta.instruction);
-    if (v.meta.line > 0) display.fields["dockerfile.line"] = std::to_string(v.meta.line);
+    if (v.meta.line > 0) {
+      display.fields["dockerfile"] = ctx.dockerfile_name;
+      display.fields["dockerfile.line"] = std::to_string(v.meta.line);
+    }
     display.fields["stage"] = v.meta.stage;
     display.fields["instruction"] = v.meta.instruction;
     KILN_ASSIGN_OR_RETURN(solver::VertexRef sv,

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "engine/solver/scheduler.h"
@@ -47,8 +48,16 @@ Outcome Failure(Job& job, const absl::Status& cause) {
     absl::MutexLock lock(&job.emit_mu);
     tail = job.tail.Lines();
   }
-  return Outcome{MakeStepError(cause, job.vertex->name(), job.vertex->digest().str(), tail),
-                 nullptr, false};
+  // "Dockerfile:12" when the vertex came from a Dockerfile line.
+  std::string location;
+  const auto& fields = job.vertex->display().fields;
+  if (auto line = fields.find("dockerfile.line"); line != fields.end()) {
+    auto file = fields.find("dockerfile");
+    location = absl::StrCat(file != fields.end() ? file->second : "Dockerfile", ":", line->second);
+  }
+  return Outcome{
+      MakeStepError(cause, job.vertex->name(), job.vertex->digest().str(), tail, location),
+      nullptr, false};
 }
 
 // Hands `event` to the job's subscribers (buffering it for those still awaiting replay).

@@ -56,8 +56,10 @@ namespace internal {
 
 absl::Status MakeStepError(const absl::Status& cause, std::string_view vertex_name,
                            std::string_view vertex_digest,
-                           const std::vector<std::string>& log_tail) {
-  std::string message = absl::StrCat("step '", base::AsAbsl(vertex_name), "': ", cause.message());
+                           const std::vector<std::string>& log_tail,
+                           std::string_view location) {
+  std::string message = absl::StrCat(base::AsAbsl(location), location.empty() ? "" : ": ",
+                                     "step '", base::AsAbsl(vertex_name), "': ", cause.message());
   if (!log_tail.empty()) {
     absl::StrAppend(&message, "\nlast ", log_tail.size(), " lines of output:");
     for (const std::string& line : log_tail) absl::StrAppend(&message, "\n  > ", line);

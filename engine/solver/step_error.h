@@ -1,7 +1,7 @@
 // Step errors: how a failed vertex is described in a build's error.
 //
 // Ops report a failed process with ProcessExitError(); the solver then wraps the op's error
-// as "step '<vertex name>': <op message>" followed by the last lines of the step's output,
+// as "[<file>:<line>: ]step '<vertex name>': <op message>" followed by the last lines of the step's output,
 // and attaches the same facts as Status payloads so callers (CLI, daemon) can read them back
 // with StepFailureOf() without parsing text.
 #ifndef KILN_ENGINE_SOLVER_STEP_ERROR_H_
@@ -35,9 +35,12 @@ std::optional<StepFailure> StepFailureOf(const absl::Status& status);
 
 namespace internal {
 // Wraps an op's error into the build error (message, payloads). Keeps the code.
+// `location` ("Dockerfile:12"), when known, prefixes the message the way every user-input
+// error in Kiln starts.
 absl::Status MakeStepError(const absl::Status& cause, std::string_view vertex_name,
                            std::string_view vertex_digest,
-                           const std::vector<std::string>& log_tail);
+                           const std::vector<std::string>& log_tail,
+                           std::string_view location = {});
 }  // namespace internal
 
 }  // namespace kiln::engine::solver

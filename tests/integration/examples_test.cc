@@ -75,6 +75,8 @@ TEST_F(EngineTest, FailingStepNamesInstructionAndExitCode) {
   std::string msg(r.status().message());
   EXPECT_NE(msg.find("exit code: 3"), std::string::npos) << msg;
   EXPECT_NE(msg.find("RUN echo about to fail"), std::string::npos) << msg;
+  EXPECT_EQ(msg.rfind("Dockerfile:2: ", 0), 0u) << "the error must start with file:line: " << msg;
+  EXPECT_NE(msg.find("about to fail"), msg.rfind("about to fail")) << "log tail missing: " << msg;
 }
 
 }  // namespace
