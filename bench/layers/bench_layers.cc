@@ -2,19 +2,29 @@
 //
 // The tree is KILN_BENCH_TREE_MB (default 500) MB of real files copied from /usr/lib and
 // /usr/share into a temp dir (under KILN_BENCH_DIR or $TMPDIR), made once per process.
-// Baselines run on the uncompressed tar of that same tree, held in memory:
-//   - raw zstd level 3 (streaming, 1 MiB chunks) with 1 and 2 workers;
-//   - zlib deflate level 6 (single gzip stream) on the first 64 MiB.
-// Throughput is uncompressed bytes per second of wall time. See README.md for figures.
+//
+// The two targets are checked by paired benchmarks: every iteration runs Kiln's diff AND the
+// reference on the same bytes back to back (alternating which goes first), so both see the
+// same machine load, and the ratio is a counter:
+//   - BM_DiffZstdVsRaw/<threads>: diff+zstd 3 of the tree vs raw zstd level 3 (same number of
+//     workers) over the tree's uncompressed tar held in memory. Counters ratio_vs_raw_zstd
+//     (wall) and ratio_vs_raw_zstd_cpu (per CPU second). Target >= 0.8.
+//   - BM_DiffGzipVsZlib6/<threads>: diff+gzip (default level) of the tree vs zlib deflate
+//     level 6 (one gzip stream) over a 1/8 sample of that tar (1 MiB out of every 8 MiB).
+//     Counters ratio_vs_zlib6 (wall) and ratio_vs_zlib6_cpu. Target >= 3.
+// Every benchmark reports MB/s (uncompressed MB per wall second), MB/cpu_s (per second of
+// process CPU time, all threads) and cpu_util (CPU seconds per wall second). See README.md.
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <system_error>
 
@@ -37,11 +47,33 @@ double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// Sets "MB/cpu_s": uncompressed MB processed per process-CPU second.
-void SetCpuRate(benchmark::State& state, double cpu_start, size_t bytes_per_iter) {
-  double cpu = ProcessCpuSeconds() - cpu_start;
-  double mb = static_cast<double>(bytes_per_iter) * static_cast<double>(state.iterations()) / 1e6;
-  state.counters["MB/cpu_s"] = cpu > 0 ? mb / cpu : 0;
+double WallSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Wall and CPU time of one call.
+struct Timing {
+  double wall = 0;
+  double cpu = 0;
+  Timing& operator+=(const Timing& o) {
+    wall += o.wall;
+    cpu += o.cpu;
+    return *this;
+  }
+};
+
+Timing Time(const std::function<void()>& fn) {
+  double w0 = WallSeconds(), c0 = ProcessCpuSeconds();
+  fn();
+  return Timing{WallSeconds() - w0, ProcessCpuSeconds() - c0};
+}
+
+// Sets MB/s, MB/cpu_s and cpu_util for `t` spent on `bytes` (all iterations together).
+void SetRates(benchmark::State& state, const Timing& t, double bytes, const std::string& prefix) {
+  double mb = bytes / 1e6;
+  state.counters[prefix + "MB/s"] = t.wall > 0 ? mb / t.wall : 0;
+  state.counters[prefix + "MB/cpu_s"] = t.cpu > 0 ? mb / t.cpu : 0;
+  state.counters[prefix + "cpu_util"] = t.wall > 0 ? t.cpu / t.wall : 0;
 }
 
 class NullSink : public ByteSink {
@@ -58,19 +90,48 @@ class StringSink : public ByteSink {
   std::string data;
 };
 
-struct Fixture {
-  base::TempDir tmp;
-  std::string tree;
-  std::string tar;  // uncompressed layer of the tree
-  std::string zstd_blob, gzip_blob;
-  int64_t tree_bytes = 0;
-  int files = 0;
-};
-
 void Die(const std::string& what) {
   std::fprintf(stderr, "bench_layers: %s\n", what.c_str());
   std::exit(1);
 }
+
+struct Fixture {
+  base::TempDir tmp;
+  std::string tree;
+  int64_t tree_bytes = 0;
+  int files = 0;
+
+  // Made on first use, so a filtered run only pays for what it needs.
+  const std::string& Tar() { return Blob(Compression::kNone, &tar_); }
+  const std::string& ZstdBlob() { return Blob(Compression::kZstd, &zstd_); }
+  const std::string& GzipBlob() { return Blob(Compression::kGzip, &gzip_); }
+  // 1 MiB out of every 8 MiB of the tar: what the zlib reference compresses.
+  const std::string& TarSample() {
+    if (sample_.empty()) {
+      const std::string& t = Tar();
+      for (size_t pos = 0; pos < t.size(); pos += 8 << 20) {
+        sample_.append(t, pos, std::min<size_t>(1 << 20, t.size() - pos));
+      }
+    }
+    return sample_;
+  }
+
+ private:
+  const std::string& Blob(Compression c, std::string* out) {
+    if (out->empty()) {
+      StringSink s;
+      DiffOptions o;
+      o.encoder.compression = c;
+      auto d = DiffTrees("", tree, o, &s);
+      if (!d.ok()) Die(std::string(d.status().message()));
+      *out = std::move(s.data);
+      std::fprintf(stderr, "layer (%s): %.1f MB\n", std::string(MediaTypeFor(c)).c_str(),
+                   static_cast<double>(out->size()) / 1e6);
+    }
+    return *out;
+  }
+  std::string tar_, zstd_, gzip_, sample_;
+};
 
 void CopyFiles(const std::string& from, const std::string& to, int64_t limit, Fixture* f) {
   std::error_code ec;
@@ -95,196 +156,261 @@ void CopyFiles(const std::string& from, const std::string& to, int64_t limit, Fi
   }
 }
 
+// A function-local static (not a leaked pointer) so that the temp tree is removed at exit.
 Fixture& Get() {
-  static Fixture* f = [] {
-    auto* fx = new Fixture;
+  static Fixture fx = [] {
+    Fixture f;
     const char* mb_env = std::getenv("KILN_BENCH_TREE_MB");
     int64_t mb = mb_env != nullptr ? std::atoll(mb_env) : 500;
     const char* dir_env = std::getenv("KILN_BENCH_DIR");
     auto t = base::TempDir::Create("kiln-bench-layers-", dir_env != nullptr ? dir_env : "");
     if (!t.ok()) Die(std::string(t.status().message()));
-    fx->tmp = std::move(*t);
-    fx->tree = fx->tmp.path() + "/tree";
-    ::mkdir(fx->tree.c_str(), 0755);
+    f.tmp = std::move(*t);
+    f.tree = f.tmp.path() + "/tree";
+    ::mkdir(f.tree.c_str(), 0755);
     int64_t limit = mb << 20;
-    CopyFiles("/usr/lib/x86_64-linux-gnu", fx->tree + "/lib", limit * 7 / 10, fx);
-    CopyFiles("/usr/share", fx->tree + "/share", limit, fx);
-    CopyFiles("/usr/lib", fx->tree + "/more", limit, fx);
-    StringSink s;
-    DiffOptions o;
-    o.encoder.compression = Compression::kNone;
-    auto d = DiffTrees("", fx->tree, o, &s);
-    if (!d.ok()) Die(std::string(d.status().message()));
-    fx->tar = std::move(s.data);
-    for (Compression c : {Compression::kZstd, Compression::kGzip}) {
-      StringSink b;
-      o.encoder.compression = c;
-      if (!DiffTrees("", fx->tree, o, &b).ok()) Die("compress tree");
-      (c == Compression::kZstd ? fx->zstd_blob : fx->gzip_blob) = std::move(b.data);
-    }
-    std::fprintf(stderr, "tree: %d files, %.1f MB; tar %.1f MB; zstd %.1f MB; gzip %.1f MB\n",
-                 fx->files, fx->tree_bytes / 1e6, fx->tar.size() / 1e6, fx->zstd_blob.size() / 1e6,
-                 fx->gzip_blob.size() / 1e6);
-    return fx;
+    CopyFiles("/usr/lib/x86_64-linux-gnu", f.tree + "/lib", limit * 7 / 10, &f);
+    CopyFiles("/usr/share", f.tree + "/share", limit, &f);
+    CopyFiles("/usr/lib", f.tree + "/more", limit, &f);
+    std::fprintf(stderr, "tree: %d files, %.1f MB\n", f.files,
+                 static_cast<double>(f.tree_bytes) / 1e6);
+    return f;
   }();
-  return *f;
+  return fx;
 }
 
-void BM_Diff(benchmark::State& state, Compression c, int threads, int level) {
-  Fixture& f = Get();
-  DiffOptions o;
-  o.encoder.compression = c;
-  o.encoder.threads = threads;
-  o.encoder.level = level;
-  int64_t out = 0;
-  double cpu0 = ProcessCpuSeconds();
-  for (auto _ : state) {
-    NullSink sink;
-    auto d = DiffTrees("", f.tree, o, &sink);
-    if (!d.ok()) state.SkipWithError(std::string(d.status().message()).c_str());
-    if (d.ok()) out = d->size;
+// Kiln's diff of the whole tree into a null sink; returns the blob size.
+int64_t RunDiff(const Fixture& f, const DiffOptions& o, benchmark::State& state) {
+  NullSink sink;
+  auto d = DiffTrees("", f.tree, o, &sink);
+  if (!d.ok()) {
+    state.SkipWithError(std::string(d.status().message()).c_str());
+    return 1;
   }
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
-  SetCpuRate(state, cpu0, f.tar.size());
-  state.counters["ratio"] = static_cast<double>(f.tar.size()) / static_cast<double>(out);
+  return d->size;
 }
 
+// zstd level 3 over `data` in 1 MiB chunks; workers 0 = single-threaded (no MT). Returns the
+// compressed size.
+size_t RawZstd3(const std::string& data, int workers) {
+  std::string out(ZSTD_CStreamOutSize(), '\0');
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 3);
+  if (workers > 0) ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers);
+  size_t total = 0;
+  for (size_t pos = 0; pos < data.size();) {
+    size_t n = std::min<size_t>(1 << 20, data.size() - pos);
+    bool last = pos + n == data.size();
+    ZSTD_inBuffer in{data.data() + pos, n, 0};
+    size_t rc;
+    do {
+      ZSTD_outBuffer ob{out.data(), out.size(), 0};
+      rc = ZSTD_compressStream2(c, &ob, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+      total += ob.pos;
+    } while (last ? rc != 0 : in.pos < in.size);
+    pos += n;
+  }
+  ZSTD_freeCCtx(c);
+  return total;
+}
+
+// zlib deflate level 6, one gzip stream (what `gzip -6` and Go's default do). Returns the size.
+size_t Zlib6(const std::string& data) {
+  std::string out(compressBound(static_cast<uLong>(data.size())) + 64, '\0');
+  z_stream zs{};
+  deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  deflateEnd(&zs);
+  return zs.total_out;
+}
+
+void BM_DiffNone(benchmark::State& state) {
+  Fixture& f = Get();
+  double bytes = static_cast<double>(f.Tar().size());
+  DiffOptions o;
+  o.encoder.compression = Compression::kNone;
+  Timing total;
+  for (auto _ : state) {
+    Timing t = Time([&] { RunDiff(f, o, state); });
+    state.SetIterationTime(t.wall);
+    total += t;
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
+  SetRates(state, total, bytes * static_cast<double>(state.iterations()), "");
+}
+
+// Arg: compression threads (also the raw reference's workers).
+void BM_DiffZstdVsRaw(benchmark::State& state) {
+  Fixture& f = Get();
+  const std::string& tar = f.Tar();
+  double bytes = static_cast<double>(tar.size());
+  int threads = static_cast<int>(state.range(0));
+  DiffOptions o;
+  o.encoder.compression = Compression::kZstd;
+  o.encoder.level = 3;
+  o.encoder.threads = threads;
+  Timing diff, raw;
+  int64_t out = 1;
+  int64_t i = 0;
+  for (auto _ : state) {
+    Timing d, r;
+    auto run_diff = [&] { d = Time([&] { out = RunDiff(f, o, state); }); };
+    auto run_raw = [&] { r = Time([&] { benchmark::DoNotOptimize(RawZstd3(tar, threads)); }); };
+    if (i++ % 2 == 0) {
+      run_diff();
+      run_raw();
+    } else {
+      run_raw();
+      run_diff();
+    }
+    state.SetIterationTime(d.wall);
+    diff += d;
+    raw += r;
+  }
+  double all = bytes * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(all));
+  SetRates(state, diff, all, "");
+  SetRates(state, raw, all, "raw_");
+  state.counters["ratio_vs_raw_zstd"] = diff.wall > 0 ? raw.wall / diff.wall : 0;
+  state.counters["ratio_vs_raw_zstd_cpu"] = diff.cpu > 0 ? raw.cpu / diff.cpu : 0;
+  state.counters["compression"] = bytes / static_cast<double>(out);
+}
+
+// Args: compression threads, gzip level (0 = Kiln's default).
+void BM_DiffGzipVsZlib6(benchmark::State& state) {
+  Fixture& f = Get();
+  double bytes = static_cast<double>(f.Tar().size());
+  const std::string& sample = f.TarSample();
+  DiffOptions o;
+  o.encoder.compression = Compression::kGzip;
+  o.encoder.threads = static_cast<int>(state.range(0));
+  o.encoder.level = static_cast<int>(state.range(1));
+  Timing diff, zlib;
+  int64_t out = 1;
+  size_t zout = 1;
+  int64_t i = 0;
+  for (auto _ : state) {
+    Timing d, z;
+    auto run_diff = [&] { d = Time([&] { out = RunDiff(f, o, state); }); };
+    auto run_zlib = [&] { z = Time([&] { zout = Zlib6(sample); }); };
+    if (i++ % 2 == 0) {
+      run_diff();
+      run_zlib();
+    } else {
+      run_zlib();
+      run_diff();
+    }
+    state.SetIterationTime(d.wall);
+    diff += d;
+    zlib += z;
+  }
+  double n = static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes * n));
+  SetRates(state, diff, bytes * n, "");
+  SetRates(state, zlib, static_cast<double>(sample.size()) * n, "zlib6_");
+  double diff_wall = bytes / diff.wall, diff_cpu = bytes / diff.cpu;
+  double zlib_wall = static_cast<double>(sample.size()) / zlib.wall;
+  double zlib_cpu = static_cast<double>(sample.size()) / zlib.cpu;
+  state.counters["ratio_vs_zlib6"] = diff_wall / zlib_wall;
+  state.counters["ratio_vs_zlib6_cpu"] = diff_cpu / zlib_cpu;
+  state.counters["compression"] = bytes / static_cast<double>(out);
+  state.counters["zlib6_compression"] =
+      static_cast<double>(sample.size()) / static_cast<double>(zout);
+}
+
+// Reference alone: raw zstd 3 over the in-memory tar. Arg: workers (0 = no MT).
 void BM_RawZstd3(benchmark::State& state) {
   Fixture& f = Get();
-  int workers = static_cast<int>(state.range(0));
-  std::string out(ZSTD_CStreamOutSize(), '\0');
-  double cpu0 = ProcessCpuSeconds();
+  const std::string& tar = f.Tar();
+  Timing total;
   for (auto _ : state) {
-    ZSTD_CCtx* c = ZSTD_createCCtx();
-    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 3);
-    if (workers > 1) ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers);
-    size_t total = 0;
-    for (size_t pos = 0; pos < f.tar.size();) {
-      size_t n = std::min<size_t>(1 << 20, f.tar.size() - pos);
-      bool last = pos + n == f.tar.size();
-      ZSTD_inBuffer in{f.tar.data() + pos, n, 0};
-      size_t rc;
-      do {
-        ZSTD_outBuffer ob{out.data(), out.size(), 0};
-        rc = ZSTD_compressStream2(c, &ob, &in, last ? ZSTD_e_end : ZSTD_e_continue);
-        total += ob.pos;
-      } while (last ? rc != 0 : in.pos < in.size);
-      pos += n;
-    }
-    ZSTD_freeCCtx(c);
-    benchmark::DoNotOptimize(total);
+    Timing t =
+        Time([&] { benchmark::DoNotOptimize(RawZstd3(tar, static_cast<int>(state.range(0)))); });
+    state.SetIterationTime(t.wall);
+    total += t;
   }
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
-  SetCpuRate(state, cpu0, f.tar.size());
+  double all = static_cast<double>(tar.size()) * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(all));
+  SetRates(state, total, all, "");
 }
 
-// Like `zstd -3 -T<N> layer.tar`: the same tar read from a file (page cache) in 1 MiB chunks.
-void BM_RawZstd3FromFile(benchmark::State& state) {
-  Fixture& f = Get();
-  std::string path = f.tmp.path() + "/layer.tar";
-  {
-    FILE* fp = std::fopen(path.c_str(), "w");
-    if (fp == nullptr) Die("create " + path);
-    std::fwrite(f.tar.data(), 1, f.tar.size(), fp);
-    std::fclose(fp);
-  }
-  int workers = static_cast<int>(state.range(0));
-  std::string in(1 << 20, '\0'), out(ZSTD_CStreamOutSize(), '\0');
-  double cpu0 = ProcessCpuSeconds();
-  for (auto _ : state) {
-    FILE* fp = std::fopen(path.c_str(), "r");
-    ZSTD_CCtx* c = ZSTD_createCCtx();
-    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 3);
-    if (workers > 1) ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers);
-    size_t total = 0, n = 0;
-    do {
-      n = std::fread(in.data(), 1, in.size(), fp);
-      ZSTD_inBuffer ib{in.data(), n, 0};
-      size_t rc;
-      do {
-        ZSTD_outBuffer ob{out.data(), out.size(), 0};
-        rc = ZSTD_compressStream2(c, &ob, &ib, n == 0 ? ZSTD_e_end : ZSTD_e_continue);
-        total += ob.pos;
-      } while (n == 0 ? rc != 0 : ib.pos < ib.size);
-    } while (n > 0);
-    ZSTD_freeCCtx(c);
-    std::fclose(fp);
-    benchmark::DoNotOptimize(total);
-  }
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
-  SetCpuRate(state, cpu0, f.tar.size());
-  std::remove(path.c_str());
-}
-
-void BM_ZlibLevel6(benchmark::State& state) {
-  Fixture& f = Get();
-  size_t n = std::min<size_t>(f.tar.size(), 64 << 20);
-  std::string out(compressBound(static_cast<uLong>(n)) + 64, '\0');
-  uLong out_size = 1;
-  double cpu0 = ProcessCpuSeconds();
-  for (auto _ : state) {
-    z_stream zs{};
-    deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
-    zs.next_in = reinterpret_cast<Bytef*>(f.tar.data());
-    zs.avail_in = static_cast<uInt>(n);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    deflate(&zs, Z_FINISH);
-    deflateEnd(&zs);
-    out_size = zs.total_out;
-    benchmark::DoNotOptimize(out_size);
-  }
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
-  SetCpuRate(state, cpu0, n);
-  state.counters["ratio"] = static_cast<double>(n) / static_cast<double>(out_size);
-}
-
-// Kiln's gzip encoder alone (parallel libdeflate members) on the same 64 MiB as BM_ZlibLevel6.
+// Kiln's gzip encoder alone (no tree walk) on the zlib reference's sample, per level, to
+// choose the default level. Args: threads, level.
 void BM_GzipEncoderOnly(benchmark::State& state) {
   Fixture& f = Get();
-  size_t n = std::min<size_t>(f.tar.size(), 64 << 20);
+  const std::string& sample = f.TarSample();
   EncoderOptions o;
   o.compression = Compression::kGzip;
   o.threads = static_cast<int>(state.range(0));
   o.level = static_cast<int>(state.range(1));
   int64_t out_size = 1;
-  double cpu0 = ProcessCpuSeconds();
+  Timing total;
   for (auto _ : state) {
-    NullSink sink;
-    auto enc = LayerEncoder::Create(o, &sink);
-    if (!enc.ok()) state.SkipWithError("encoder");
-    if (!enc.ok()) break;
-    for (size_t pos = 0; pos < n; pos += 1 << 20) {
-      (void)(*enc)->Write(f.tar.data() + pos, std::min<size_t>(1 << 20, n - pos));
-    }
-    auto d = (*enc)->Finish();
-    if (d.ok()) out_size = d->size;
+    Timing t = Time([&] {
+      NullSink sink;
+      auto enc = LayerEncoder::Create(o, &sink);
+      if (!enc.ok()) {
+        state.SkipWithError("encoder");
+        return;
+      }
+      for (size_t pos = 0; pos < sample.size(); pos += 1 << 20) {
+        (void)(*enc)->Write(sample.data() + pos, std::min<size_t>(1 << 20, sample.size() - pos));
+      }
+      auto d = (*enc)->Finish();
+      if (d.ok()) out_size = d->size;
+    });
+    state.SetIterationTime(t.wall);
+    total += t;
   }
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
-  SetCpuRate(state, cpu0, n);
-  state.counters["ratio"] = static_cast<double>(n) / static_cast<double>(out_size);
+  double all = static_cast<double>(sample.size()) * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(all));
+  SetRates(state, total, all, "");
+  state.counters["compression"] =
+      static_cast<double>(sample.size()) / static_cast<double>(out_size);
 }
 
-void BM_Apply(benchmark::State& state, int which) {
+void BM_Zlib6Only(benchmark::State& state) {
   Fixture& f = Get();
-  const std::string& blob = which == 0 ? f.tar : which == 1 ? f.zstd_blob : f.gzip_blob;
+  const std::string& sample = f.TarSample();
+  size_t out = 1;
+  Timing total;
+  for (auto _ : state) {
+    Timing t = Time([&] { out = Zlib6(sample); });
+    state.SetIterationTime(t.wall);
+    total += t;
+  }
+  double all = static_cast<double>(sample.size()) * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(all));
+  SetRates(state, total, all, "");
+  state.counters["compression"] = static_cast<double>(sample.size()) / static_cast<double>(out);
+}
+
+// Arg: 0 tar, 1 zstd, 2 gzip. Removing the result is excluded from wall and CPU time.
+void BM_Apply(benchmark::State& state) {
+  Fixture& f = Get();
+  int which = static_cast<int>(state.range(0));
+  const std::string& blob = which == 0 ? f.Tar() : which == 1 ? f.ZstdBlob() : f.GzipBlob();
   int round = 0;
-  double cpu_paused = 0;
-  double cpu0 = ProcessCpuSeconds();
+  Timing total;
   for (auto _ : state) {
     std::string dst = f.tmp.path() + "/apply" + std::to_string(round++);
     ::mkdir(dst.c_str(), 0755);
-    StringSource src(blob);
-    auto r = ApplyLayer(&src, dst);
-    if (!r.ok()) state.SkipWithError(std::string(r.status().message()).c_str());
-    state.PauseTiming();
-    double c = ProcessCpuSeconds();
+    Timing t = Time([&] {
+      StringSource src(blob);
+      auto r = ApplyLayer(&src, dst);
+      if (!r.ok()) state.SkipWithError(std::string(r.status().message()).c_str());
+    });
+    state.SetIterationTime(t.wall);
+    total += t;
     (void)base::RemoveTree(dst);
-    cpu_paused += ProcessCpuSeconds() - c;
-    state.ResumeTiming();
   }
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(f.tar.size()));
-  SetCpuRate(state, cpu0 + cpu_paused, f.tar.size());
+  double all = static_cast<double>(f.Tar().size()) * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(all));
+  SetRates(state, total, all, "");
 }
 
 // Metadata-heavy layers: 20,000 files of 1 KiB in 100 directories (like node_modules).
@@ -296,16 +422,17 @@ struct SmallTree {
 };
 
 SmallTree& GetSmall() {
-  static SmallTree* s = [] {
-    auto* st = new SmallTree;
-    auto t = base::TempDir::Create("kiln-bench-small-");
+  static SmallTree st = [] {
+    SmallTree s;
+    const char* dir_env = std::getenv("KILN_BENCH_DIR");
+    auto t = base::TempDir::Create("kiln-bench-small-", dir_env != nullptr ? dir_env : "");
     if (!t.ok()) Die(std::string(t.status().message()));
-    st->tmp = std::move(*t);
-    st->tree = st->tmp.path() + "/tree";
-    ::mkdir(st->tree.c_str(), 0755);
+    s.tmp = std::move(*t);
+    s.tree = s.tmp.path() + "/tree";
+    ::mkdir(s.tree.c_str(), 0755);
     std::string content(1024, 'x');
     for (int d = 0; d < 100; ++d) {
-      std::string dir = st->tree + "/pkg" + std::to_string(d);
+      std::string dir = s.tree + "/pkg" + std::to_string(d);
       ::mkdir(dir.c_str(), 0755);
       for (int i = 0; i < 200; ++i) {
         content[static_cast<size_t>(i)] = static_cast<char>('a' + d % 26);
@@ -313,64 +440,77 @@ SmallTree& GetSmall() {
         if (fp == nullptr) Die("create small file");
         std::fwrite(content.data(), 1, content.size(), fp);
         std::fclose(fp);
-        ++st->files;
+        ++s.files;
       }
     }
     StringSink b;
     DiffOptions o;
     o.encoder.compression = Compression::kZstd;
-    if (!DiffTrees("", st->tree, o, &b).ok()) Die("small tree diff");
-    st->blob = std::move(b.data);
-    return st;
+    if (!DiffTrees("", s.tree, o, &b).ok()) Die("small tree diff");
+    s.blob = std::move(b.data);
+    return s;
   }();
-  return *s;
+  return st;
+}
+
+void SetFileRates(benchmark::State& state, const Timing& t, int files) {
+  double n = static_cast<double>(files) * static_cast<double>(state.iterations());
+  state.counters["files/s"] = t.wall > 0 ? n / t.wall : 0;
+  state.counters["files/cpu_s"] = t.cpu > 0 ? n / t.cpu : 0;
 }
 
 void BM_SmallFilesDiff(benchmark::State& state) {
   SmallTree& s = GetSmall();
   DiffOptions o;
   o.encoder.compression = Compression::kZstd;
+  Timing total;
   for (auto _ : state) {
-    NullSink sink;
-    if (!DiffTrees("", s.tree, o, &sink).ok()) state.SkipWithError("diff");
+    Timing t = Time([&] {
+      NullSink sink;
+      if (!DiffTrees("", s.tree, o, &sink).ok()) state.SkipWithError("diff");
+    });
+    state.SetIterationTime(t.wall);
+    total += t;
   }
-  state.counters["files/s"] =
-      benchmark::Counter(static_cast<double>(s.files) * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate);
+  SetFileRates(state, total, s.files);
 }
 
 void BM_SmallFilesApply(benchmark::State& state) {
   SmallTree& s = GetSmall();
   int round = 0;
+  Timing total;
   for (auto _ : state) {
     std::string dst = s.tmp.path() + "/apply" + std::to_string(round++);
     ::mkdir(dst.c_str(), 0755);
-    StringSource src(s.blob);
-    if (!ApplyLayer(&src, dst).ok()) state.SkipWithError("apply");
+    Timing t = Time([&] {
+      StringSource src(s.blob);
+      if (!ApplyLayer(&src, dst).ok()) state.SkipWithError("apply");
+    });
+    state.SetIterationTime(t.wall);
+    total += t;
   }
   // Removed only afterwards: ext4 scans past recently deleted inodes when creating new ones,
   // which would make each iteration measure the previous one's deletion.
   for (int i = 0; i < round; ++i)
     (void)base::RemoveTree(s.tmp.path() + "/apply" + std::to_string(i));
-  state.counters["files/s"] =
-      benchmark::Counter(static_cast<double>(s.files) * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate);
+  SetFileRates(state, total, s.files);
 }
 
-#define KILN_BENCH_OPTS(n) ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(n)
-BENCHMARK_CAPTURE(BM_Diff, none, Compression::kNone, 0, 0) KILN_BENCH_OPTS(2);
-BENCHMARK_CAPTURE(BM_Diff, zstd3_2threads, Compression::kZstd, 2, 3) KILN_BENCH_OPTS(2);
-BENCHMARK_CAPTURE(BM_Diff, zstd3_1thread, Compression::kZstd, 1, 3) KILN_BENCH_OPTS(2);
-BENCHMARK(BM_RawZstd3)->Arg(1)->Arg(2) KILN_BENCH_OPTS(2);
-BENCHMARK(BM_RawZstd3FromFile)->Arg(2) KILN_BENCH_OPTS(2);
-BENCHMARK_CAPTURE(BM_Diff, gzip5_2threads, Compression::kGzip, 2, 5) KILN_BENCH_OPTS(2);
-BENCHMARK_CAPTURE(BM_Diff, gzip5_1thread, Compression::kGzip, 1, 5) KILN_BENCH_OPTS(1);
-BENCHMARK_CAPTURE(BM_Diff, gzip6_2threads, Compression::kGzip, 2, 6) KILN_BENCH_OPTS(1);
-BENCHMARK(BM_ZlibLevel6) KILN_BENCH_OPTS(1);
-BENCHMARK(BM_GzipEncoderOnly)->Args({1, 5})->Args({2, 5})->Args({2, 6}) KILN_BENCH_OPTS(1);
-BENCHMARK_CAPTURE(BM_Apply, tar, 0) KILN_BENCH_OPTS(2);
-BENCHMARK_CAPTURE(BM_Apply, zstd, 1) KILN_BENCH_OPTS(2);
-BENCHMARK_CAPTURE(BM_Apply, gzip, 2) KILN_BENCH_OPTS(2);
+#define KILN_BENCH_OPTS(n) ->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(n)
+BENCHMARK(BM_DiffNone) KILN_BENCH_OPTS(2);
+BENCHMARK(BM_DiffZstdVsRaw)->Arg(2)->Arg(1) KILN_BENCH_OPTS(4);
+BENCHMARK(BM_DiffGzipVsZlib6)->Args({2, 0})->Args({1, 0}) KILN_BENCH_OPTS(2);
+BENCHMARK(BM_RawZstd3)->Arg(0)->Arg(1)->Arg(2) KILN_BENCH_OPTS(2);
+BENCHMARK(BM_Zlib6Only) KILN_BENCH_OPTS(1);
+BENCHMARK(BM_GzipEncoderOnly)
+    ->Args({1, 1})
+    ->Args({1, 2})
+    ->Args({1, 3})
+    ->Args({1, 4})
+    ->Args({1, 5})
+    ->Args({1, 6})
+    ->Args({2, 0}) KILN_BENCH_OPTS(1);
+BENCHMARK(BM_Apply)->Arg(0)->Arg(1)->Arg(2) KILN_BENCH_OPTS(2);
 BENCHMARK(BM_SmallFilesDiff) KILN_BENCH_OPTS(3);
 BENCHMARK(BM_SmallFilesApply) KILN_BENCH_OPTS(3);
 
