@@ -46,6 +46,9 @@ void TraceRecorder::OnEvent(const engine::BuildEvent& event) {
   if (first_nanos_ == 0 || (event.time_unix_nanos > 0 && event.time_unix_nanos < first_nanos_)) {
     first_nanos_ = event.time_unix_nanos;
   }
+  if (event.kind == engine::BuildEventKind::kStarted && event.worker >= 0) {
+    start_worker_[event.index] = event.worker;
+  }
   table_.Apply(event);
 }
 
@@ -56,7 +59,9 @@ std::string TraceRecorder::ToJson() const {
                     {"args", {{"name", "kiln build"}}}});
   std::set<int> tids;
   for (const auto& [index, step] : table_.steps()) {
-    int tid = step.worker + 1;  // 0 = steps no worker ran (cached, scheduler)
+    auto started_on = start_worker_.find(index);
+    int worker = started_on != start_worker_.end() ? started_on->second : step.worker;
+    int tid = worker + 1;  // 0 = steps no worker ran (cached, scheduler)
     tids.insert(tid);
     int64_t end = step.ended_nanos > 0 ? step.ended_nanos : step.started_nanos;
     double ts = static_cast<double>(step.started_nanos - first_nanos_) / 1e3;

@@ -2,10 +2,13 @@
 //
 // TraceRecorder collects BuildEvents and writes a Chrome trace-event JSON file (Perfetto and
 // chrome://tracing open it): one track (tid) per worker thread, one complete ("X") span per
-// step from start to end with args {index, vertex, cache: "hit"|"miss"|"error"}. Thread-safe.
+// step from start to end with args {index, vertex, cache: "hit"|"miss"|"error"}. A step's
+// track is the worker that started it (else the last worker that reported it; tid 0 = no
+// worker, e.g. a cache hit found by the scheduler). Thread-safe.
 #ifndef KILN_TOOLS_KILNCTL_PROGRESS_TRACE_H_
 #define KILN_TOOLS_KILNCTL_PROGRESS_TRACE_H_
 
+#include <map>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -28,6 +31,7 @@ class TraceRecorder {
  private:
   mutable absl::Mutex mu_;
   StepTable table_ ABSL_GUARDED_BY(mu_){0};
+  std::map<int, int> start_worker_ ABSL_GUARDED_BY(mu_);  // step index -> worker
   int64_t first_nanos_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
