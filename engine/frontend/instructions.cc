@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -23,7 +25,6 @@ class Flags {
   enum class Type { kString, kBool, kList };
   Flags(std::string_view keyword, std::initializer_list<std::pair<const char*, Type>> decl)
       : keyword_(keyword) {
-    flags_.reserve(decl.size());
     for (const auto& [name, type] : decl) flags_.push_back({name, Flag{type}});
   }
 
@@ -69,13 +70,16 @@ class Flags {
     return absl::OkStatus();
   }
 
-  std::string Str(const std::string& name) const {
+  std::string Str(std::string_view name) const {
     const Flag& f = At(name);
     return f.values.empty() ? std::string() : f.values.back();
   }
-  bool Bool(const std::string& name) const { return Str(name) == "true"; }
-  bool Seen(const std::string& name) const { return At(name).seen; }
-  std::vector<std::string> List(const std::string& name) const { return At(name).values; }
+  bool Bool(std::string_view name) const {
+    const Flag& f = At(name);
+    return !f.values.empty() && f.values.back() == "true";
+  }
+  bool Seen(std::string_view name) const { return At(name).seen; }
+  std::vector<std::string> List(std::string_view name) const { return At(name).values; }
 
  private:
   struct Flag {
@@ -104,35 +108,36 @@ class Flags {
     return out;
   }
   std::string keyword_;
-  std::vector<std::pair<std::string_view, Flag>> flags_;
+  absl::InlinedVector<std::pair<std::string_view, Flag>, 8> flags_;  // no allocation
 };
 
 using FT = Flags::Type;
 
-absl::Status NoFlags(const AstNode& n, const std::string& kw) {
+absl::Status NoFlags(const AstNode& n, std::string_view kw) {
+  if (n.flags.empty()) return absl::OkStatus();
   return Flags(kw, {}).Parse(n.flags);
 }
 
-absl::Status AtLeast(const AstNode& n, const std::string& kw, size_t count, std::string_view what) {
+absl::Status AtLeast(const AstNode& n, std::string_view kw, size_t count, std::string_view what) {
   if (n.args.size() >= count) return absl::OkStatus();
-  return Invalid(absl::StrCat(kw, " requires at least ", count, " argument",
+  return Invalid(absl::StrCat(base::AsAbsl(kw), " requires at least ", count, " argument",
                               count == 1 ? "" : "s", ": expected ", base::AsAbsl(what)));
 }
 
-absl::Status Exactly(const AstNode& n, const std::string& kw, std::string_view what) {
+absl::Status Exactly(const AstNode& n, std::string_view kw, std::string_view what) {
   if (n.args.size() == 1) return absl::OkStatus();
-  return Invalid(absl::StrCat(kw, " requires exactly one argument: expected ",
+  return Invalid(absl::StrCat(base::AsAbsl(kw), " requires exactly one argument: expected ",
                               base::AsAbsl(what)));
 }
 
-absl::StatusOr<RunInstr> ParseRun(const AstNode& n) {
+absl::StatusOr<RunInstr> ParseRun(AstNode& n) {
   Flags f("RUN", {{"mount", FT::kList}, {"network", FT::kString}, {"security", FT::kString}});
   KILN_RETURN_IF_ERROR(f.Parse(n.flags));
   if (n.args.empty() && n.heredocs.empty()) {
     return Invalid("RUN requires at least one argument: expected a command");
   }
   RunInstr r;
-  r.cmd = n.args;
+  r.cmd = std::move(n.args);
   r.prepend_shell = !n.json;
   r.mounts = f.List("mount");
   r.network = f.Str("network");
@@ -146,11 +151,11 @@ absl::StatusOr<RunInstr> ParseRun(const AstNode& n) {
     return Invalid(absl::StrCat("invalid --security=", r.security,
                                 " on RUN: expected sandbox or insecure"));
   }
-  r.files = n.heredocs;
+  r.files = std::move(n.heredocs);
   return r;
 }
 
-absl::StatusOr<CopyInstr> ParseCopy(const AstNode& n, bool is_add) {
+absl::StatusOr<CopyInstr> ParseCopy(AstNode& n, bool is_add) {
   const std::string kw = is_add ? "ADD" : "COPY";
   Flags f = is_add ? Flags(kw, {{"chown", FT::kString},
                                 {"chmod", FT::kString},
@@ -173,9 +178,10 @@ absl::StatusOr<CopyInstr> ParseCopy(const AstNode& n, bool is_add) {
   }
   CopyInstr c;
   c.is_add = is_add;
-  c.dest = n.args.back();
+  c.dest = std::move(n.args.back());
+  c.sources.reserve(n.args.size() - 1);
   for (size_t i = 0; i + 1 < n.args.size(); ++i) {
-    const std::string& src = n.args[i];
+    std::string& src = n.args[i];
     bool heredoc = false;
     if (!n.json) {
       std::optional<Heredoc> doc = ParseHeredocWord(src);
@@ -189,7 +195,7 @@ absl::StatusOr<CopyInstr> ParseCopy(const AstNode& n, bool is_add) {
         }
       }
     }
-    if (!heredoc) c.sources.push_back(src);
+    if (!heredoc) c.sources.push_back(std::move(src));
   }
   c.chown = f.Str("chown");
   c.chmod = f.Str("chmod");
@@ -301,35 +307,37 @@ absl::StatusOr<ArgInstr> ParseArg(const AstNode& n) {
   return a;
 }
 
-std::vector<KeyValue> Triples(const AstNode& n) {
+std::vector<KeyValue> Triples(AstNode& n) {
   std::vector<KeyValue> out;
+  out.reserve(n.args.size() / 3);
   for (size_t i = 0; i + 1 < n.args.size(); i += 3) {
-    out.push_back({n.args[i], n.args[i + 1]});
+    out.push_back({std::move(n.args[i]), std::move(n.args[i + 1])});
   }
   return out;
 }
 
-absl::StatusOr<Instruction> ParseSimple(const AstNode& n, const std::string& kw) {
+absl::StatusOr<Instruction> ParseSimple(AstNode& n, std::string_view kw) {
   if (kw == "CMD" || kw == "ENTRYPOINT") {
     KILN_RETURN_IF_ERROR(NoFlags(n, kw));
-    if (kw == "CMD") return CmdInstr{n.args, !n.json};
-    return EntrypointInstr{n.args, !n.json};
+    if (kw == "CMD") return CmdInstr{std::move(n.args), !n.json};
+    return EntrypointInstr{std::move(n.args), !n.json};
   }
   if (kw == "ENV" || kw == "LABEL") {
     KILN_RETURN_IF_ERROR(NoFlags(n, kw));
-    KILN_RETURN_IF_ERROR(AtLeast(n, kw, 1, kw + " <key>=<value> ..."));
+    KILN_RETURN_IF_ERROR(
+        AtLeast(n, kw, 1, kw == "ENV" ? "ENV <key>=<value> ..." : "LABEL <key>=<value> ..."));
     if (kw == "ENV") return EnvInstr{Triples(n)};
     return LabelInstr{Triples(n)};
   }
   if (kw == "MAINTAINER") {
     KILN_RETURN_IF_ERROR(NoFlags(n, kw));
     KILN_RETURN_IF_ERROR(AtLeast(n, kw, 1, "MAINTAINER <name>"));
-    return MaintainerInstr{n.args[1]};
+    return MaintainerInstr{std::move(n.args[1])};
   }
   if (kw == "EXPOSE") {
     KILN_RETURN_IF_ERROR(NoFlags(n, kw));
     KILN_RETURN_IF_ERROR(AtLeast(n, kw, 1, "EXPOSE <port>[/<proto>] ..."));
-    return ExposeInstr{n.args};
+    return ExposeInstr{std::move(n.args)};
   }
   if (kw == "VOLUME") {
     KILN_RETURN_IF_ERROR(NoFlags(n, kw));
@@ -337,16 +345,16 @@ absl::StatusOr<Instruction> ParseSimple(const AstNode& n, const std::string& kw)
     for (const std::string& v : n.args) {
       if (v.empty()) return Invalid("VOLUME specified can not be an empty string: expected a path");
     }
-    return VolumeInstr{n.args};
+    return VolumeInstr{std::move(n.args)};
   }
   if (kw == "USER" || kw == "WORKDIR" || kw == "STOPSIGNAL") {
     KILN_RETURN_IF_ERROR(NoFlags(n, kw));
     const char* what = kw == "USER" ? "USER <user>[:<group>]"
                                     : (kw == "WORKDIR" ? "WORKDIR <path>" : "STOPSIGNAL <signal>");
     KILN_RETURN_IF_ERROR(Exactly(n, kw, what));
-    if (kw == "USER") return UserInstr{n.args[0]};
-    if (kw == "WORKDIR") return WorkdirInstr{n.args[0]};
-    return StopSignalInstr{n.args[0]};
+    if (kw == "USER") return UserInstr{std::move(n.args[0])};
+    if (kw == "WORKDIR") return WorkdirInstr{std::move(n.args[0])};
+    return StopSignalInstr{std::move(n.args[0])};
   }
   if (kw == "SHELL") {
     KILN_RETURN_IF_ERROR(NoFlags(n, kw));
@@ -354,13 +362,14 @@ absl::StatusOr<Instruction> ParseSimple(const AstNode& n, const std::string& kw)
       return Invalid("SHELL requires the arguments to be in JSON form: expected SHELL [\"executable\", \"parameters\"]");
     }
     KILN_RETURN_IF_ERROR(AtLeast(n, kw, 1, "SHELL [\"executable\", \"parameters\"]"));
-    return ShellInstr{n.args};
+    return ShellInstr{std::move(n.args)};
   }
-  return Invalid(absl::StrCat("unknown instruction: ", kw,
+  return Invalid(absl::StrCat("unknown instruction: ", base::AsAbsl(kw),
                               ": expected a Dockerfile instruction (FROM, RUN, COPY, ...)"));
 }
 
-absl::StatusOr<Instruction> ParseAny(const AstNode& n, const std::string& kw) {
+// Converts `n`, moving its strings out (the node is consumed).
+absl::StatusOr<Instruction> ParseAny(AstNode& n, std::string_view kw) {
   if (kw == "RUN") return ParseRun(n);
   if (kw == "COPY" || kw == "ADD") return ParseCopy(n, kw == "ADD");
   if (kw == "ARG") return ParseArg(n);
@@ -384,14 +393,14 @@ absl::Status At(std::string_view file, int line, const absl::Status& s) {
       absl::StrCat(base::AsAbsl(file), ":", line, ": ", s.message()));
 }
 
-absl::StatusOr<Stage> ParseFrom(const AstNode& n) {
+absl::StatusOr<Stage> ParseFrom(AstNode& n) {
   Flags f("FROM", {{"platform", FT::kString}});
   KILN_RETURN_IF_ERROR(f.Parse(n.flags));
   Stage st;
   if (n.args.size() != 1 && !(n.args.size() == 3 && absl::AsciiStrToLower(n.args[1]) == "as")) {
     return Invalid("FROM requires either one or three arguments: expected FROM <image> [AS <name>]");
   }
-  st.from.image = n.args[0];
+  st.from.image = std::move(n.args[0]);
   st.from.platform = f.Str("platform");
   if (n.args.size() == 3) {
     std::string name = absl::AsciiStrToLower(n.args[2]);
@@ -405,51 +414,57 @@ absl::StatusOr<Stage> ParseFrom(const AstNode& n) {
     }
     st.from.stage_name = name;
   }
-  st.original = n.original;
+  st.original = std::move(n.original);
   st.line = n.start_line;
   return st;
 }
 
 }  // namespace
 
-absl::StatusOr<Command> ParseCommand(const AstNode& n, std::string_view filename) {
+absl::StatusOr<Command> ParseCommand(AstNode n, std::string_view filename) {
   Command c;
   c.keyword = Upper(n.keyword);
-  c.original = std::string(internal::TrimSpace(n.original));
+  std::string_view trimmed = internal::TrimSpace(n.original);
   c.line = n.start_line;
-  absl::StatusOr<Instruction> i = ParseAny(n, c.keyword);
+  if (trimmed.size() != n.original.size()) c.original = std::string(trimmed);
+  absl::StatusOr<Instruction> i = ParseAny(n, c.keyword);  // may use n.original
   if (!i.ok()) return At(filename, n.start_line, i.status());
+  if (trimmed.size() == n.original.size()) c.original = std::move(n.original);
   c.instr = std::move(*i);
   return c;
 }
 
-absl::StatusOr<Dockerfile> ParseInstructions(const Ast& ast, std::string_view filename) {
+absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename) {
   Dockerfile df;
   df.filename = std::string(filename);
-  df.directives = ast.directives;
-  for (const AstNode& n : ast.nodes) {
+  df.directives = std::move(ast.directives);
+  absl::flat_hash_map<std::string, int> stage_lines;  // stage name -> line of its FROM
+  for (AstNode& n : ast.nodes) {
     if (n.keyword == "from") {
+      const int line = n.start_line;
       absl::StatusOr<Stage> st = ParseFrom(n);
-      if (!st.ok()) return At(filename, n.start_line, st.status());
-      for (const Stage& prev : df.stages) {
-        if (!st->from.stage_name.empty() && prev.from.stage_name == st->from.stage_name) {
-          return At(filename, n.start_line,
+      if (!st.ok()) return At(filename, line, st.status());
+      if (!st->from.stage_name.empty()) {
+        auto [it, fresh] = stage_lines.try_emplace(st->from.stage_name, line);
+        if (!fresh) {
+          return At(filename, line,
                     Invalid(absl::StrCat("duplicate stage name '", st->from.stage_name,
-                                         "' (first defined on line ", prev.line,
+                                         "' (first defined on line ", it->second,
                                          "): expected unique stage names")));
         }
       }
       df.stages.push_back(std::move(*st));
       continue;
     }
-    KILN_ASSIGN_OR_RETURN(Command c, ParseCommand(n, filename));
+    const int line = n.start_line;
+    KILN_ASSIGN_OR_RETURN(Command c, ParseCommand(std::move(n), filename));
     if (df.stages.empty()) {
       if (auto* a = std::get_if<ArgInstr>(&c.instr)) {
         df.meta_args.push_back(std::move(*a));
         df.meta_arg_lines.push_back(c.line);
         continue;
       }
-      return At(filename, n.start_line,
+      return At(filename, line,
                 Invalid(absl::StrCat(c.keyword, " before the first FROM: expected FROM "
                                                 "(only ARG may come before it)")));
     }
@@ -465,7 +480,7 @@ absl::StatusOr<Dockerfile> ParseInstructions(const Ast& ast, std::string_view fi
 absl::StatusOr<Dockerfile> ParseDockerfileInstructions(std::string_view content,
                                                        std::string_view filename) {
   KILN_ASSIGN_OR_RETURN(Ast ast, ParseDockerfile(content, filename));
-  return ParseInstructions(ast, filename);
+  return ParseInstructions(std::move(ast), filename);
 }
 
 absl::StatusOr<int64_t> ParseGoDuration(std::string_view s) {

@@ -113,14 +113,15 @@ struct Dockerfile {
 // Converts a parsed AST. InvalidArgument on unknown instructions, unknown, repeated or
 // malformed flags, wrong argument counts, instructions before the first FROM (other than
 // ARG), and invalid stage names.
-absl::StatusOr<Dockerfile> ParseInstructions(const Ast& ast, std::string_view filename);
+// Takes the AST by value: pass an rvalue to let it move the strings out instead of copying.
+absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename);
 
 // Parses and converts in one step.
 absl::StatusOr<Dockerfile> ParseDockerfileInstructions(std::string_view content,
                                                        std::string_view filename);
 
 // Converts one node (e.g. an ONBUILD trigger re-parsed at use). `node` must not be FROM.
-absl::StatusOr<Command> ParseCommand(const AstNode& node, std::string_view filename);
+absl::StatusOr<Command> ParseCommand(AstNode node, std::string_view filename);
 
 // Go time.ParseDuration ("1m30s", "500ms"); InvalidArgument when malformed.
 absl::StatusOr<int64_t> ParseGoDuration(std::string_view s);

@@ -12,9 +12,14 @@ namespace {
 
 bool IsWsSplit(char c) { return c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == ' '; }
 
-// reWhitespace.Split(s, n) for n = 2 or -1.
-std::vector<std::string> SplitWs(std::string_view s, bool two) {
+// reWhitespace.Split(s, -1).
+std::vector<std::string> SplitWs(std::string_view s) {
+  size_t fields = 1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (IsWsSplit(s[i]) && (i + 1 == s.size() || !IsWsSplit(s[i + 1]))) ++fields;
+  }
   std::vector<std::string> out;
+  out.reserve(fields);
   size_t start = 0, i = 0;
   while (i < s.size()) {
     if (IsWsSplit(s[i])) {
@@ -22,13 +27,24 @@ std::vector<std::string> SplitWs(std::string_view s, bool two) {
       while (j < s.size() && IsWsSplit(s[j])) ++j;
       out.emplace_back(s.substr(start, i - start));
       start = i = j;
-      if (two) break;
       continue;
     }
     ++i;
   }
   out.emplace_back(s.substr(start));
   return out;
+}
+
+// reWhitespace.Split(s, 2), as views into `s`: false when `s` has no whitespace.
+bool SplitWsOnce(std::string_view s, std::string_view* first, std::string_view* rest) {
+  size_t i = 0;
+  while (i < s.size() && !IsWsSplit(s[i])) ++i;
+  *first = s.substr(0, i);
+  if (i == s.size()) return false;
+  size_t j = i;
+  while (j < s.size() && IsWsSplit(s[j])) ++j;
+  *rest = s.substr(j);
+  return true;
 }
 
 // extractBuilderFlags: leading "--x" words; returns the rest of the line.
@@ -86,7 +102,7 @@ absl::StatusOr<bool> MaybeJson(std::string_view rest, AstNode& n, bool to_list) 
     return true;
   }
   if (to_list) {
-    n.args = SplitWs(rest, false);
+    n.args = SplitWs(rest);
   } else {
     n.args.emplace_back(rest);
   }
@@ -97,15 +113,16 @@ absl::Status NameVal(std::string_view rest, std::string_view key, char escape, A
   std::vector<std::string> words = ParseWords(rest, escape);
   if (words.empty()) return absl::OkStatus();
   if (words[0].find('=') == std::string::npos) {
-    std::vector<std::string> parts = SplitWs(rest, true);
-    if (parts.size() < 2) {
+    std::string_view name, value;
+    if (!SplitWsOnce(rest, &name, &value)) {
       return Invalid(absl::StrCat(base::AsAbsl(key), " must have two arguments: expected ",
                                   base::AsAbsl(key), " name=value or ", base::AsAbsl(key),
                                   " name value"));
     }
-    n.args = {parts[0], parts[1], ""};
+    n.args = {std::string(name), std::string(value), ""};
     return absl::OkStatus();
   }
+  n.args.reserve(words.size() * 3);
   for (const std::string& w : words) {
     size_t eq = w.find('=');
     if (eq == std::string::npos) {
@@ -198,9 +215,56 @@ std::vector<std::string> ParseWords(std::string_view rest, char escape_char) {
   return words;
 }
 
+namespace {
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// The common exec form, `["a", "b"]` with printable ASCII strings and no escapes, parsed
+// without building a json value. nullopt for anything else (nlohmann then decides).
+std::optional<std::vector<std::string>> SimpleJsonArray(std::string_view s) {
+  size_t i = 1;  // after '['
+  auto skip = [&] {
+    while (i < s.size() && IsJsonSpace(s[i])) ++i;
+  };
+  std::vector<std::string> out;
+  skip();
+  if (i < s.size() && s[i] == ']') {
+    ++i;
+  } else {
+    for (;;) {
+      if (i >= s.size() || s[i] != '"') return std::nullopt;
+      size_t start = ++i;
+      while (i < s.size() && s[i] != '"') {
+        if (s[i] < 0x20 || s[i] > 0x7E || s[i] == '\\') return std::nullopt;
+        ++i;
+      }
+      if (i >= s.size()) return std::nullopt;
+      out.emplace_back(s.substr(start, i - start));
+      ++i;
+      skip();
+      if (i < s.size() && s[i] == ',') {
+        ++i;
+        skip();
+        continue;
+      }
+      if (i < s.size() && s[i] == ']') {
+        ++i;
+        break;
+      }
+      return std::nullopt;
+    }
+  }
+  skip();
+  if (i != s.size()) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<std::vector<std::string>>> ParseJsonArray(std::string_view rest) {
   rest = TrimLeftSpace(rest);
   if (rest.empty() || rest[0] != '[') return std::optional<std::vector<std::string>>();
+  if (std::optional<std::vector<std::string>> simple = SimpleJsonArray(rest)) return simple;
   nlohmann::json j = nlohmann::json::parse(rest.begin(), rest.end(), nullptr, false);
   if (j.is_discarded() || !j.is_array()) return std::optional<std::vector<std::string>>();
   std::vector<std::string> out;
@@ -216,11 +280,13 @@ absl::StatusOr<std::optional<std::vector<std::string>>> ParseJsonArray(std::stri
 absl::StatusOr<AstNode> NodeFromLine(std::string_view line, char escape) {
   AstNode n;
   n.original = std::string(line);
-  std::vector<std::string> cmdline = SplitWs(TrimSpace(line), true);
-  n.keyword = absl::AsciiStrToLower(cmdline[0]);
+  std::string_view keyword, after;
   std::string_view rest;
-  if (cmdline.size() == 2) rest = TrimSpace(ExtractFlags(cmdline[1], &n.flags));
-  const std::string& k = n.keyword;
+  if (SplitWsOnce(TrimSpace(line), &keyword, &after)) {
+    rest = TrimSpace(ExtractFlags(after, &n.flags));
+  }
+  n.keyword = absl::AsciiStrToLower(base::AsAbsl(keyword));
+  const std::string_view k = n.keyword;
   if (k == "add" || k == "copy" || k == "volume") {
     KILN_ASSIGN_OR_RETURN(bool ok, MaybeJson(rest, n, true));
     (void)ok;
@@ -232,7 +298,7 @@ absl::StatusOr<AstNode> NodeFromLine(std::string_view line, char escape) {
   } else if (k == "env" || k == "label") {
     KILN_RETURN_IF_ERROR(NameVal(rest, k == "env" ? "ENV" : "LABEL", escape, n));
   } else if (k == "expose" || k == "from") {
-    if (!rest.empty()) n.args = SplitWs(rest, false);
+    if (!rest.empty()) n.args = SplitWs(rest);
   } else if (k == "healthcheck") {
     KILN_RETURN_IF_ERROR(Healthcheck(rest, n));
   } else if (k == "maintainer") {

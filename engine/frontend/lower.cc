@@ -26,6 +26,18 @@ std::vector<std::string> SplitPlatform(const std::string& p) {
 
 }  // namespace
 
+std::optional<std::string_view> EnvFind(const std::vector<std::string>& env,
+                                        std::string_view key) {
+  for (auto it = env.rbegin(); it != env.rend(); ++it) {
+    std::string_view kv = *it;
+    if (kv.size() > key.size() && kv.starts_with(key) && kv[key.size()] == '=') {
+      return kv.substr(key.size() + 1);
+    }
+    if (kv == key) return std::string_view();
+  }
+  return std::nullopt;
+}
+
 bool IsProxyArg(std::string_view k) {
   for (const char* p : kProxyArgs) {
     if (k == p) return true;
@@ -44,35 +56,54 @@ bool IsPredefinedArg(std::string_view k) {
 }
 
 std::string CleanPath(std::string_view p) {
+  // Go's path.Clean, in one pass over an output buffer: `floor` is the part of `out` that
+  // ".." may not remove (the root, or leading ".." of a relative path).
   if (p.empty()) return ".";
-  bool rooted = p[0] == '/';
-  std::vector<absl::string_view> out;
-  for (absl::string_view part : absl::StrSplit(base::AsAbsl(p), '/')) {
-    if (part.empty() || part == ".") continue;
+  const bool rooted = p[0] == '/';
+  std::string out;
+  out.reserve(p.size());
+  size_t floor = 0;
+  if (rooted) out.push_back('/'), floor = 1;
+  for (size_t i = 0; i < p.size();) {
+    if (p[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t end = p.find('/', i);
+    if (end == std::string_view::npos) end = p.size();
+    std::string_view part = p.substr(i, end - i);
+    i = end;
+    if (part == ".") continue;
     if (part == "..") {
-      if (!out.empty() && out.back() != "..") {
-        out.pop_back();
+      if (out.size() > floor) {
+        size_t slash = out.rfind('/');
+        out.resize(slash == std::string::npos || slash < floor ? floor : slash);
       } else if (!rooted) {
-        out.push_back(part);
+        if (!out.empty()) out.push_back('/');
+        out.append("..");
+        floor = out.size();
       }
       continue;
     }
-    out.push_back(part);
+    if (out.size() > (rooted ? 1u : 0u)) out.push_back('/');
+    out.append(part);
   }
-  std::string r = rooted ? "/" : "";
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (i) r += '/';
-    r.append(out[i].data(), out[i].size());
-  }
-  if (r.empty()) r.push_back('.');
-  return r;
+  if (out.empty()) out.push_back('.');
+  return out;
 }
 
 std::string JoinPath(std::string_view base, std::string_view rel, bool keep_trailing_slash) {
-  std::string joined = !rel.empty() && rel[0] == '/'
-                           ? std::string(rel)
-                           : std::string(base.empty() ? "/" : base) + "/" + std::string(rel);
-  std::string c = CleanPath(joined);
+  std::string c;
+  if (!rel.empty() && rel[0] == '/') {
+    c = CleanPath(rel);
+  } else {
+    std::string joined;
+    joined.reserve(base.size() + rel.size() + 2);
+    joined.append(base.empty() ? std::string_view("/") : base);
+    joined.push_back('/');
+    joined.append(rel);
+    c = CleanPath(joined);
+  }
   bool slash = !rel.empty() && (rel.back() == '/' || rel == "." || rel.ends_with("/."));
   if (keep_trailing_slash && slash && c != "/") c += '/';
   return c;
@@ -81,11 +112,18 @@ std::string JoinPath(std::string_view base, std::string_view rel, bool keep_trai
 Lowerer::Lowerer(const Dockerfile& df, const LowerOptions& opt)
     : df_(df), opt_(opt), lexer_(ShellLexerOptions{.escape = df.directives.escape}) {
   states_.resize(df.stages.size());
+  size_t commands = 0;
+  stage_index_.reserve(df.stages.size());
   for (size_t i = 0; i < df.stages.size(); ++i) {
     const std::string& n = df.stages[i].from.stage_name;
     states_[i].name = n.empty() ? absl::StrCat("stage-", i) : n;
     states_[i].steps = static_cast<int>(df.stages[i].commands.size()) + 1;
+    commands += df.stages[i].commands.size();
+    if (!n.empty()) stage_index_.try_emplace(n, static_cast<int>(i));  // names are unique
   }
+  // Most instructions add one vertex, COPY/ADD a context source too: reserving that many
+  // means adding vertices never moves the ones already there.
+  graph_.Reserve(2 * (commands + df.stages.size()) + 8);
   for (const auto& [k, v] : opt.build_args) build_arg_used_[k] = false;
 }
 
@@ -116,9 +154,7 @@ absl::Status Lowerer::ComputeMetaArgs() {
     for (const ArgSpec& a : df_.meta_args[i].args) {
       std::optional<std::string> v = BuildArgValue(a.key);
       if (!v && a.default_value) {
-        std::vector<std::string> env;
-        for (const auto& [k, val] : meta_) env.push_back(k + "=" + val);
-        absl::StatusOr<std::string> e = lexer_.ProcessWord(*a.default_value, EnvFromList(&env));
+        absl::StatusOr<std::string> e = lexer_.ProcessWord(*a.default_value, MetaVars(nullptr));
         if (!e.ok()) return Error(df_.meta_arg_lines[i], e.status().message());
         v = *e;
       }
@@ -132,9 +168,26 @@ absl::Status Lowerer::ComputeMetaArgs() {
 EnvGetter Lowerer::Vars(int stage) {
   StageState* st = &state(stage);
   return [st](std::string_view name) -> std::optional<std::string> {
-    std::optional<std::string> v = oci::EnvLookup(st->config.env, std::string(name));
-    if (v) return v;
+    if (std::optional<std::string_view> v = EnvFind(st->config.env, name)) {
+      return std::string(*v);
+    }
     for (auto it = st->args.rbegin(); it != st->args.rend(); ++it) {
+      if (it->first == name) return it->second;
+    }
+    return std::nullopt;
+  };
+}
+
+EnvGetter Lowerer::MetaVars(
+    const std::vector<std::pair<std::string, std::string>>* local) const {
+  const auto* meta = &meta_;
+  return [meta, local](std::string_view name) -> std::optional<std::string> {
+    if (local != nullptr) {
+      for (auto it = local->rbegin(); it != local->rend(); ++it) {
+        if (it->first == name) return it->second;
+      }
+    }
+    for (auto it = meta->rbegin(); it != meta->rend(); ++it) {
       if (it->first == name) return it->second;
     }
     return std::nullopt;
@@ -154,15 +207,16 @@ absl::StatusOr<FromRef> Lowerer::ResolveFromName(int stage, int line,
                                                  std::string_view name) const {
   std::string lower = absl::AsciiStrToLower(base::AsAbsl(name));
   FromRef ref;
-  for (size_t i = 0; i < df_.stages.size(); ++i) {
-    if (df_.stages[i].from.stage_name.empty() || df_.stages[i].from.stage_name != lower) continue;
-    if (static_cast<int>(i) >= stage) {
+  if (auto it = stage_index_.find(lower); it != stage_index_.end()) {
+    const int i = it->second;
+    if (i >= stage) {
       return Error(line, absl::StrCat("stage '", lower, "' is referenced from stage ",
                                       states_[static_cast<size_t>(stage)].name,
-                                      " before it is defined (line ", df_.stages[i].line,
+                                      " before it is defined (line ",
+                                      df_.stages[static_cast<size_t>(i)].line,
                                       "): expected a stage defined earlier"));
     }
-    ref.stage = static_cast<int>(i);
+    ref.stage = i;
     return ref;
   }
   bool digits = !name.empty() && name.size() < 9 &&
@@ -183,9 +237,9 @@ absl::StatusOr<FromRef> Lowerer::ResolveFromName(int stage, int line,
 absl::StatusOr<int> Lowerer::TargetIndex() const {
   int last = static_cast<int>(df_.stages.size()) - 1;
   if (opt_.target.empty()) return last;
-  std::string t = absl::AsciiStrToLower(opt_.target);
-  for (int i = 0; i <= last; ++i) {
-    if (df_.stages[static_cast<size_t>(i)].from.stage_name == t) return i;
+  if (auto it = stage_index_.find(absl::AsciiStrToLower(opt_.target));
+      it != stage_index_.end()) {
+    return it->second;
   }
   std::string names;
   for (const Stage& s : df_.stages) {

@@ -19,8 +19,23 @@ void AddSorted(std::vector<std::string>& v, std::string s) {
   if (it == v.end() || *it != s) v.insert(it, std::move(s));
 }
 
+// Compact JSON array of strings (nlohmann's dump, without building a json value when every
+// string is printable ASCII that needs no escaping: the common case).
 std::string JsonArray(const std::vector<std::string>& v) {
-  return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out = "[";
+  for (const std::string& s : v) {
+    for (char c : s) {
+      if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') {
+        return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+    }
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
+  }
+  out.push_back(']');
+  return out;
 }
 
 bool AllDigits(std::string_view s) {
@@ -98,7 +113,7 @@ absl::Status Lowerer::LowerArg(int stage, const Command& cmd, const ArgInstr& ar
 absl::Status Lowerer::LowerConfig(int stage, const Command& cmd) {
   const int line = cmd.line;
   oci::ImageConfig& cfg = state(stage).config;
-  std::string created = cmd.original;
+  std::string created;  // history text when it differs from the instruction as written
   auto expand = [&](std::string_view w) { return Expand(stage, line, w); };
   if (const auto* e = std::get_if<EnvInstr>(&cmd.instr)) {
     std::vector<std::pair<std::string, std::string>> kvs;
@@ -178,7 +193,7 @@ absl::Status Lowerer::LowerConfig(int stage, const Command& cmd) {
     if (!state(stage).cmd_set) cfg.cmd.reset();
     created = "ENTRYPOINT " + JsonArray(v);
   }
-  Commit(stage, created, false);
+  Commit(stage, created.empty() ? cmd.original : std::move(created), false);
   return absl::OkStatus();
 }
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "engine/frontend/lower.h"
 #include "engine/frontend/shell_lexer.h"
@@ -18,6 +19,11 @@ namespace kiln::engine::internal {
 std::string CleanPath(std::string_view p);
 // Joins `rel` onto `base` unless it is absolute, then cleans (keeps a trailing '/').
 std::string JoinPath(std::string_view base, std::string_view rel, bool keep_trailing_slash);
+
+// The value of `key` in a "K=V" list (last definition wins; "K" alone is set and empty), or
+// nullptr. Unlike oci::EnvLookup it copies nothing.
+std::optional<std::string_view> EnvFind(const std::vector<std::string>& env,
+                                        std::string_view key);
 
 // HTTP_PROXY and friends (passed to RUN without an ARG, kept out of digests).
 bool IsProxyArg(std::string_view k);
@@ -58,6 +64,9 @@ class Lowerer {
   // Expands one word with the stage's variables (ENV first, then ARGs).
   absl::StatusOr<std::string> Expand(int stage, int line, std::string_view word);
   EnvGetter Vars(int stage);
+  // The global ARGs and platform args, then `local` (searched first, last entry wins): the
+  // scope FROM lines and stage discovery expand in.
+  EnvGetter MetaVars(const std::vector<std::pair<std::string, std::string>>* local) const;
   // The vertex for a --from value; lowers the referenced stage if needed.
   absl::StatusOr<graph::VertexId> FromVertex(int stage, int line, std::string_view from,
                                              std::string* platform);
@@ -108,6 +117,7 @@ class Lowerer {
   std::vector<StageState> states_;
   std::vector<std::pair<std::string, std::string>> meta_;  // global ARG values
   std::map<std::string, bool> build_arg_used_;
+  absl::flat_hash_map<std::string, int> stage_index_;  // stage name -> index
   std::map<std::pair<std::string, std::string>, ResolvedImage> resolved_;  // (ref, platform)
 };
 

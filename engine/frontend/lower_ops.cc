@@ -137,10 +137,12 @@ absl::Status Lowerer::LowerRun(int stage, const Command& cmd, const RunInstr& ru
   }
   if (run.prepend_shell) {
     std::vector<std::string> sh = ShellArgs(stage);
-    sh.insert(sh.end(), args.begin(), args.end());
+    sh.reserve(sh.size() + args.size());
+    for (std::string& a : args) sh.push_back(std::move(a));
     args = std::move(sh);
   }
-  ex.args = args;
+  std::string created_by = absl::StrCat("RUN ", absl::StrJoin(args, " "), " # buildkit");
+  ex.args = std::move(args);
   ex.env = ExecEnv(stage);
   ex.cwd = state(stage).config.working_dir.empty() ? "/" : state(stage).config.working_dir;
   ex.user = state(stage).config.user;
@@ -172,7 +174,7 @@ absl::Status Lowerer::LowerRun(int stage, const Command& cmd, const RunInstr& ru
     ex.mounts.push_back(std::move(m));
   }
   KILN_ASSIGN_OR_RETURN(state(stage).vertex, Add(std::move(ex), std::move(inputs), stage, &cmd));
-  Commit(stage, absl::StrCat("RUN ", absl::StrJoin(args, " "), " # buildkit"), true);
+  Commit(stage, std::move(created_by), true);
   return absl::OkStatus();
 }
 

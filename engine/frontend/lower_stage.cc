@@ -1,6 +1,5 @@
 // Stage-level lowering: reachability, FROM, ONBUILD triggers, dispatch of instructions.
 #include <algorithm>
-#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -27,31 +26,32 @@ std::string MountFrom(std::string_view spec) {
 
 std::vector<int> Lowerer::StageDeps(int stage) {
   const Stage& st = df_.stages[static_cast<size_t>(stage)];
-  std::vector<std::string> env;
-  for (const auto& [k, v] : meta_) env.push_back(k + "=" + v);
+  std::vector<std::pair<std::string, std::string>> args;  // the stage's ARGs seen so far
+  const EnvGetter vars = MetaVars(&args);
   std::vector<std::string> names;
-  if (absl::StatusOr<std::string> base = lexer_.ProcessWord(st.from.image, EnvFromList(&env));
-      base.ok()) {
-    names.push_back(*base);
+  if (absl::StatusOr<std::string> base = lexer_.ProcessWord(st.from.image, vars); base.ok()) {
+    names.push_back(*std::move(base));
   }
   for (const Command& c : st.commands) {
     if (const auto* a = std::get_if<ArgInstr>(&c.instr)) {
       for (const ArgSpec& s : a->args) {
         auto it = opt_.build_args.find(s.key);
         if (it != opt_.build_args.end()) {
-          env.push_back(s.key + "=" + it->second);
+          args.emplace_back(s.key, it->second);
         } else if (s.default_value) {
-          auto v = lexer_.ProcessWord(*s.default_value, EnvFromList(&env));
-          if (v.ok()) env.push_back(s.key + "=" + *v);
+          auto v = lexer_.ProcessWord(*s.default_value, vars);
+          if (v.ok()) args.emplace_back(s.key, *std::move(v));
         }
       }
     } else if (const auto* cp = std::get_if<CopyInstr>(&c.instr); cp && !cp->from.empty()) {
-      auto v = lexer_.ProcessWord(cp->from, EnvFromList(&env));
-      if (v.ok()) names.push_back(*v);
+      auto v = lexer_.ProcessWord(cp->from, vars);
+      if (v.ok()) names.push_back(*std::move(v));
     } else if (const auto* r = std::get_if<RunInstr>(&c.instr)) {
       for (const std::string& m : r->mounts) {
-        auto v = lexer_.ProcessWord(MountFrom(m), EnvFromList(&env));
-        if (v.ok() && !v->empty()) names.push_back(*v);
+        std::string from = MountFrom(m);
+        if (from.empty()) continue;
+        auto v = lexer_.ProcessWord(from, vars);
+        if (v.ok() && !v->empty()) names.push_back(*std::move(v));
       }
     }
   }
@@ -66,15 +66,18 @@ std::vector<int> Lowerer::StageDeps(int stage) {
 absl::StatusOr<LoweredBuild> Lowerer::Run() {
   KILN_RETURN_IF_ERROR(ComputeMetaArgs());
   KILN_ASSIGN_OR_RETURN(int target, TargetIndex());
-  std::set<int> reach;
+  std::vector<bool> reach(df_.stages.size(), false);
   std::vector<int> pending = {target};
   while (!pending.empty()) {
     int s = pending.back();
     pending.pop_back();
-    if (!reach.insert(s).second) continue;
+    if (reach[static_cast<size_t>(s)]) continue;
+    reach[static_cast<size_t>(s)] = true;
     for (int d : StageDeps(s)) pending.push_back(d);
   }
-  for (int s : reach) KILN_RETURN_IF_ERROR(LowerStage(s));
+  for (size_t s = 0; s < reach.size(); ++s) {
+    if (reach[s]) KILN_RETURN_IF_ERROR(LowerStage(static_cast<int>(s)));
+  }
   StageState& t = state(target);
   LoweredBuild out;
   std::vector<graph::VertexId> roots = {t.vertex};
@@ -111,14 +114,13 @@ absl::Status Lowerer::LowerStage(int stage) {
 
 absl::Status Lowerer::StartStage(int stage) {
   const Stage& s = df_.stages[static_cast<size_t>(stage)];
-  std::vector<std::string> env;
-  for (const auto& [k, v] : meta_) env.push_back(k + "=" + v);
-  absl::StatusOr<std::string> image = lexer_.ProcessWord(s.from.image, EnvFromList(&env));
+  const EnvGetter vars = MetaVars(nullptr);
+  absl::StatusOr<std::string> image = lexer_.ProcessWord(s.from.image, vars);
   if (!image.ok()) return Error(s.line, absl::StrCat("FROM: ", image.status().message()));
   if (image->empty()) return Error(s.line, "FROM names an empty image: expected an image reference");
   std::string platform = opt_.target_platform;
   if (!s.from.platform.empty()) {
-    absl::StatusOr<std::string> p = lexer_.ProcessWord(s.from.platform, EnvFromList(&env));
+    absl::StatusOr<std::string> p = lexer_.ProcessWord(s.from.platform, vars);
     if (!p.ok()) return Error(s.line, absl::StrCat("FROM --platform: ", p.status().message()));
     platform = *p;
   }
@@ -158,7 +160,7 @@ absl::Status Lowerer::StartStage(int stage) {
   StageState& cur = state(stage);
   cur.vertex = v;
   cur.config = std::move(config);
-  if (!oci::EnvLookup(cur.config.env, "PATH")) cur.config.env.push_back(kDefaultPath);
+  if (!EnvFind(cur.config.env, "PATH")) cur.config.env.push_back(kDefaultPath);
   return absl::OkStatus();
 }
 
@@ -171,7 +173,7 @@ absl::Status Lowerer::RunTriggers(int stage) {
     if (!ast.ok()) return Error(line, absl::StrCat("ONBUILD trigger '", t, "': ", ast.status().message()));
     for (AstNode& n : ast->nodes) {
       n.start_line = line;
-      absl::StatusOr<Command> c = ParseCommand(n, opt_.filename);
+      absl::StatusOr<Command> c = ParseCommand(std::move(n), opt_.filename);
       if (!c.ok()) return c.status();
       if (c->keyword == "FROM" || c->keyword == "ONBUILD") {
         return Error(line, absl::StrCat("ONBUILD trigger '", t, "' is not allowed: expected another instruction"));
@@ -222,13 +224,13 @@ absl::StatusOr<graph::VertexId> Lowerer::ImageVertex(int line, std::string_view 
     if (!r.ok()) return Annotated(line, r.status());
     cached = resolved_.emplace(std::move(key), *std::move(r)).first;
   }
-  std::optional<ResolvedImage> img = cached->second;
+  const ResolvedImage* img = &cached->second;
   graph::SourceOp src;
   src.kind = graph::SourceOp::Kind::kImage;
   src.ref = img->ref;
   src.manifest_digest = img->manifest_digest;
   src.platform = std::string(platform);
-  *config = std::move(img->config);
+  *config = img->config;
   if (stage >= 0 && cmd != nullptr) return Add(std::move(src), {}, stage, cmd);
   graph::VertexMeta meta;
   meta.instruction = absl::StrCat("FROM ", img->ref);
@@ -274,11 +276,13 @@ void Lowerer::Commit(int stage, std::string created_by, bool layer) {
 
 std::vector<std::string> Lowerer::ExecEnv(int stage) const {
   const StageState& st = states_[static_cast<size_t>(stage)];
-  std::vector<std::string> env = st.config.env;
+  std::vector<std::string> env;
+  env.reserve(st.config.env.size() + st.args.size() + 1);
+  env = st.config.env;
   for (const auto& [k, v] : st.args) {
-    if (!oci::EnvLookup(env, k)) env.push_back(k + "=" + v);
+    if (!EnvFind(env, k)) env.push_back(absl::StrCat(k, "=", v));
   }
-  if (!oci::EnvLookup(env, "PATH")) env.push_back(kDefaultPath);
+  if (!EnvFind(env, "PATH")) env.push_back(kDefaultPath);
   return env;
 }
 
@@ -302,11 +306,13 @@ absl::StatusOr<LoweredBuild> LowerDockerfileText(std::string_view content,
 
 absl::StatusOr<ResolvedImage> AnyImageResolver::Resolve(std::string_view ref,
                                                         std::string_view platform) {
+  thread_local base::Sha256 h;  // Digest::Of would set up a new hasher per call
   ResolvedImage img;
   img.ref = std::string(ref);
-  img.manifest_digest = base::Digest::Of(absl::StrCat("kiln-any-image\n", base::AsAbsl(ref),
-                                                      "\n", base::AsAbsl(platform)));
-  img.config_digest = base::Digest::Of(absl::StrCat("kiln-any-config\n", base::AsAbsl(ref)));
+  h.Update(absl::StrCat("kiln-any-image\n", base::AsAbsl(ref), "\n", base::AsAbsl(platform)));
+  img.manifest_digest = h.Finish();
+  h.Update(absl::StrCat("kiln-any-config\n", base::AsAbsl(ref)));
+  img.config_digest = h.Finish();
   return img;
 }
 

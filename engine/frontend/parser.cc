@@ -1,5 +1,6 @@
 #include "engine/frontend/parser.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -117,7 +118,7 @@ std::string_view TrimContinuation(std::string_view line, char escape, bool* more
 class Parser {
  public:
   Parser(std::string_view content, std::string_view filename)
-      : reader_(content), filename_(filename), directives_(&ast_.directives) {}
+      : content_(content), reader_(content), filename_(filename), directives_(&ast_.directives) {}
   absl::StatusOr<Ast> Run();
 
  private:
@@ -127,6 +128,7 @@ class Parser {
   }
   absl::Status ReadHeredocs(AstNode& node, int start);
 
+  std::string_view content_;
   LineReader reader_;
   std::string_view filename_;
   Ast ast_;
@@ -135,6 +137,9 @@ class Parser {
 };
 
 absl::StatusOr<Ast> Parser::Run() {
+  // One node per line at most: reserving that avoids moving nodes as the vector grows.
+  const size_t lines = static_cast<size_t>(std::count(content_.begin(), content_.end(), '\n'));
+  ast_.nodes.reserve(std::min<size_t>(lines + 1, 16384));
   std::string_view raw;
   while (reader_.Next(&raw)) {
     std::string_view tok = TrimNewline(raw);
@@ -145,9 +150,12 @@ absl::StatusOr<Ast> Parser::Run() {
     if (!tok.empty() && tok[0] == '#') tok = {};
     const int start = line_;
     bool more = false;
-    std::string line(TrimContinuation(tok, ast_.directives.escape, &more));
+    std::string_view line = TrimContinuation(tok, ast_.directives.escape, &more);
     if (!more && line.empty()) continue;
     bool empty_continuation = false;
+    std::string joined;  // only for continued lines; a single line stays a view
+    const bool continued = more;
+    if (continued) joined.assign(line);
     while (more && reader_.Next(&raw)) {
       ++line_;
       std::string_view cont = TrimNewline(raw);
@@ -156,8 +164,9 @@ absl::StatusOr<Ast> Parser::Run() {
         empty_continuation = true;
         continue;
       }
-      line.append(TrimContinuation(cont, ast_.directives.escape, &more));
+      joined.append(TrimContinuation(cont, ast_.directives.escape, &more));
     }
+    if (continued) line = joined;
     if (empty_continuation) {
       ast_.warnings.push_back(absl::StrCat(base::AsAbsl(filename_), ":", line_,
                                            ": empty continuation line (deprecated)"));

@@ -30,6 +30,21 @@ class RuneScanner {
     pos_ += w;
     return r;
   }
+  // Consumes the bytes before the next '$', escape, `stop` or (when `quotes`) quote. Every
+  // special character is ASCII and decoding then re-encoding a rune gives back its bytes, so
+  // copying the run as bytes equals expanding it rune by rune.
+  std::string_view TakeLiteral(char escape, char32_t stop, bool quotes) {
+    size_t start = pos_;
+    while (pos_ < s_.size()) {
+      char c = s_[pos_];
+      if (c == '$' || c == escape || (quotes && (c == '\'' || c == '"')) ||
+          (stop < 0x80 && c == static_cast<char>(stop))) {
+        break;
+      }
+      ++pos_;
+    }
+    return s_.substr(start, pos_ - start);
+  }
 
  private:
   std::string_view s_;
@@ -98,7 +113,8 @@ class ShellWord {
   ShellWord(std::string_view src, const ShellLexerOptions& opt, const EnvGetter& env)
       : sc_(src), opt_(opt), env_(env) {}
 
-  absl::StatusOr<Result> ProcessStopOn(char32_t stop, bool raw_escapes);
+  // `split`: also split into fields (ProcessWords); otherwise only Result::word is built.
+  absl::StatusOr<Result> ProcessStopOn(char32_t stop, bool raw_escapes, bool split = false);
 
  private:
   absl::StatusOr<std::string> SingleQuote();
@@ -116,11 +132,16 @@ class ShellWord {
   const EnvGetter& env_;
 };
 
-absl::StatusOr<Result> ShellWord::ProcessStopOn(char32_t stop, bool raw_escapes) {
+absl::StatusOr<Result> ShellWord::ProcessStopOn(char32_t stop, bool raw_escapes,
+                                                bool split) {
   std::string result;
   Words words;
   const char32_t esc = static_cast<unsigned char>(opt_.escape);
   while (sc_.Peek() != kEof) {
+    if (!split) {
+      result.append(sc_.TakeLiteral(opt_.escape, stop, !opt_.skip_process_quotes));
+      if (sc_.Peek() == kEof) break;
+    }
     char32_t ch = sc_.Peek();
     if (stop != kEof && ch == stop) {
       sc_.Next();
@@ -132,6 +153,7 @@ absl::StatusOr<Result> ShellWord::ProcessStopOn(char32_t stop, bool raw_escapes)
           ch == '$' ? Dollar() : (ch == '\'' ? SingleQuote() : DoubleQuote());
       if (!tmp.ok()) return tmp.status();
       result += *tmp;
+      if (!split) continue;
       if (ch == '$') {
         words.AddString(*tmp);
       } else {
@@ -142,13 +164,13 @@ absl::StatusOr<Result> ShellWord::ProcessStopOn(char32_t stop, bool raw_escapes)
     ch = sc_.Next();
     if (ch == esc) {
       if (raw_escapes) {
-        words.AddRawChar(ch);
+        if (split) words.AddRawChar(ch);
         AppendRune(result, ch);
       }
       ch = sc_.Next();
       if (ch == kEof) break;
-      words.AddRawChar(ch);
-    } else {
+      if (split) words.AddRawChar(ch);
+    } else if (split) {
       words.AddChar(ch);
     }
     AppendRune(result, ch);
@@ -454,7 +476,7 @@ absl::StatusOr<std::string> ShellLexer::ProcessWord(std::string_view word,
 absl::StatusOr<std::vector<std::string>> ShellLexer::ProcessWords(std::string_view word,
                                                                   const EnvGetter& env) const {
   ShellWord sw(word, options_, env);
-  absl::StatusOr<Result> r = sw.ProcessStopOn(kEof, options_.raw_escapes);
+  absl::StatusOr<Result> r = sw.ProcessStopOn(kEof, options_.raw_escapes, /*split=*/true);
   if (!r.ok()) return r.status();
   return std::move(r->words);
 }

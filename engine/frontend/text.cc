@@ -13,7 +13,7 @@ locale_t Utf8Locale() {
 
 }  // namespace
 
-char32_t DecodeRune(std::string_view s, size_t pos, size_t* width) {
+char32_t DecodeMultiByteRune(std::string_view s, size_t pos, size_t* width) {
   auto b = [&](size_t i) { return static_cast<unsigned char>(s[pos + i]); };
   unsigned char c = b(0);
   *width = 1;
@@ -41,7 +41,7 @@ char32_t DecodeRune(std::string_view s, size_t pos, size_t* width) {
   return r;
 }
 
-void AppendRune(std::string& out, char32_t r) {
+void AppendMultiByteRune(std::string& out, char32_t r) {
   if (r >= kInvalidByte) {
     out.push_back(static_cast<char>(r & 0xFF));
   } else if (r < 0x80) {
@@ -61,7 +61,7 @@ void AppendRune(std::string& out, char32_t r) {
   }
 }
 
-bool IsSpace(char32_t r) {
+bool IsNonAsciiSpace(char32_t r) {
   switch (r) {
     case '\t': case '\n': case '\v': case '\f': case '\r': case ' ': case 0x85: case 0xA0:
     case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:

@@ -14,14 +14,35 @@ namespace kiln::engine::internal {
 // AppendRune writes the byte back unchanged, so arbitrary bytes survive a round trip.
 inline constexpr char32_t kInvalidByte = 0x110000;
 
+// Out-of-line halves of the inline functions below (non-ASCII input).
+char32_t DecodeMultiByteRune(std::string_view s, size_t pos, size_t* width);
+void AppendMultiByteRune(std::string& out, char32_t r);
+bool IsNonAsciiSpace(char32_t r);
+
 // Decodes the UTF-8 sequence at s[pos] (pos < s.size()). Sets *width to the bytes consumed.
-char32_t DecodeRune(std::string_view s, size_t pos, size_t* width);
+inline char32_t DecodeRune(std::string_view s, size_t pos, size_t* width) {
+  const unsigned char c = static_cast<unsigned char>(s[pos]);
+  if (c < 0x80) {
+    *width = 1;
+    return c;
+  }
+  return DecodeMultiByteRune(s, pos, width);
+}
 
 // Appends `r` encoded as UTF-8 (or the raw byte for kInvalidByte | byte).
-void AppendRune(std::string& out, char32_t r);
+inline void AppendRune(std::string& out, char32_t r) {
+  if (r < 0x80) {
+    out.push_back(static_cast<char>(r));
+  } else {
+    AppendMultiByteRune(out, r);
+  }
+}
 
 // Go's unicode.IsSpace.
-bool IsSpace(char32_t r);
+inline bool IsSpace(char32_t r) {
+  if (r < 0x80) return r == ' ' || (r >= '\t' && r <= '\r');
+  return IsNonAsciiSpace(r);
+}
 // Go's unicode.IsLetter / IsDigit (ASCII exact; other code points via the C.UTF-8 locale).
 bool IsLetter(char32_t r);
 bool IsDigit(char32_t r);

@@ -2,30 +2,34 @@
 
 #include <algorithm>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 
 namespace kiln::engine::graph {
 
 absl::StatusOr<VertexId> Graph::Add(Op op, std::vector<VertexId> inputs, VertexMeta meta) {
-  std::vector<base::Digest> digests;
-  digests.reserve(inputs.size());
+  absl::InlinedVector<const base::Digest*, 4> digests;
   for (VertexId in : inputs) {
     if (in >= vertices_.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("add vertex: input id ", in, " out of range (", vertices_.size(),
                        " vertices)"));
     }
-    digests.push_back(vertices_[in].digest);
+    digests.push_back(&vertices_[in].digest);
   }
-  base::Digest d = VertexDigest(op, digests);
-  if (auto it = by_digest_.find(d); it != by_digest_.end()) {
+  base::Digest d = VertexDigestOf(op, digests);
+  auto [it, inserted] = by_digest_.try_emplace(d, vertices_.size());
+  if (!inserted) {
     ++vertices_[it->second].merged;
     return it->second;
   }
-  VertexId id = vertices_.size();
-  vertices_.push_back(Vertex{d, std::move(inputs), std::move(op), std::move(meta), 0});
-  by_digest_.emplace(std::move(d), id);
-  return id;
+  vertices_.push_back(Vertex{std::move(d), std::move(inputs), std::move(op), std::move(meta), 0});
+  return it->second;
+}
+
+void Graph::Reserve(size_t n) {
+  vertices_.reserve(n);
+  by_digest_.reserve(n);
 }
 
 absl::StatusOr<VertexId> Graph::Find(const base::Digest& digest) const {
@@ -56,6 +60,12 @@ Graph Graph::Prune(std::vector<VertexId>* roots) const {
 
 Graph Graph::TakePruned(std::vector<VertexId>* roots) {
   std::vector<bool> keep = Reachable(*roots);
+  if (std::find(keep.begin(), keep.end(), false) == keep.end()) {
+    Graph all = std::move(*this);
+    vertices_.clear();
+    by_digest_.clear();
+    return all;
+  }
   Graph out;
   out.vertices_.reserve(vertices_.size());
   std::vector<VertexId> remap(vertices_.size(), 0);

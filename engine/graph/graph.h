@@ -44,6 +44,8 @@ class Graph {
   // Adds `op` with `inputs` (ids returned earlier by this graph) or returns the vertex with
   // the same digest. InvalidArgument if an input id is out of range.
   absl::StatusOr<VertexId> Add(Op op, std::vector<VertexId> inputs, VertexMeta meta);
+  // Makes room for `n` vertices so adding them moves none (a hint; any n is safe).
+  void Reserve(size_t n);
 
   const Vertex& vertex(VertexId id) const { return vertices_[id]; }
   const std::vector<Vertex>& vertices() const { return vertices_; }
@@ -54,7 +56,8 @@ class Graph {
   // A new graph holding only `roots` and everything they depend on (same digests, same
   // topological order). Ids in `roots` are rewritten in place to the new graph's ids.
   Graph Prune(std::vector<VertexId>* roots) const;
-  // Same, moving the kept vertices out of this graph (which is left empty).
+  // Same, moving the kept vertices out of this graph (which is left empty). When every
+  // vertex is kept, the graph itself is moved (ids are unchanged).
   Graph TakePruned(std::vector<VertexId>* roots);
 
  private:

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -113,6 +114,9 @@ std::string SerializeOp(const Op& op);
 // Vertex digest: sha256 over "kiln.vertex.v1\n", the serialized op, and one line
 // "input <digest>\n" per input in order.
 base::Digest VertexDigest(const Op& op, const std::vector<base::Digest>& inputs);
+// Same digest, inputs given by pointer (the graph passes its vertices' digests without
+// copying them). Serializes into a per-thread buffer: no allocation once it has grown.
+base::Digest VertexDigestOf(const Op& op, std::span<const base::Digest* const> inputs);
 
 // "source", "exec" or "file".
 const char* OpKindName(const Op& op);
