@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 done
 
 missing=()
-for cmd in python3 buildah gnuplot; do
+for cmd in /usr/bin/python3 buildah gnuplot; do
   command -v "$cmd" >/dev/null || missing+=("$cmd")
 done
 command -v runc >/dev/null || command -v crun >/dev/null || missing+=(runc)
@@ -38,4 +38,4 @@ if [ ! -x "$build/tools/kilnctl/kilnctl" ] || [ ! -x "$build/tools/kilnd/kilnd" 
   cmake --build "$build" --target kilnctl kilnd
 fi
 
-exec python3 -B "$here/runner.py" --build-dir "$build" "${args[@]}"
+exec /usr/bin/python3 -B "$here/runner.py" --build-dir "$build" "${args[@]}"

@@ -189,19 +189,22 @@ class Runner:
             size, types = tool.image_size(ctx, tag)
             self.sizes[scen][tool.name] = {"bytes": size, "types": types}
 
-    def contexts(self):
+    def contexts(self, only):
         shared = self.args.shared
         ctxs = {}
         for name in ("multi-stage", "http-server", "parallel-stages"):
+            if name not in only:
+                continue
             dest = os.path.join(self.work, "ctx", name)
             shutil.copytree(os.path.join(shared, "examples", name), dest)
             subprocess.run(["chmod", "-R", "u+w,a+rX", dest], check=True)
             ctxs[name] = dest
-        big = os.path.join(self.work, "ctx", "big-context")
-        self.log("making the 10,000-file big-context")
-        subprocess.run(["sh", os.path.join(shared, "examples/big-context/make-context.sh"), big],
-                       check=True, stdout=subprocess.DEVNULL)
-        ctxs["big-context"] = big
+        if "big-context" in only:
+            big = os.path.join(self.work, "ctx", "big-context")
+            self.log("making the 10,000-file big-context")
+            subprocess.run(["sh", os.path.join(shared, "examples/big-context/make-context.sh"),
+                            big], check=True, stdout=subprocess.DEVNULL)
+            ctxs["big-context"] = big
         chain = os.path.join(self.work, "ctx", "chain-50")
         os.makedirs(chain)
         with open(os.path.join(chain, "Dockerfile"), "w") as f:
@@ -225,7 +228,8 @@ class Runner:
 
     def run(self):
         self.log(f"work dir {self.work}; reps {self.reps}")
-        ctxs = self.contexts()
+        only = self.args.only or SCENARIOS
+        ctxs = self.contexts(only)
         self.kiln = tools.Kiln(self.args.build_dir, self.work, self.args.images, self.log)
         self.buildah = tools.Buildah(self.work, self.args.images, self.log)
         self.log("starting kilnd and importing the base images")
@@ -233,7 +237,6 @@ class Runner:
         self.log("buildah: probing storage driver and runtime, pulling the base images")
         self.buildah.setup()
         self.log(f"buildah: {self.buildah.driver} + {self.buildah.runtime}")
-        only = self.args.only or SCENARIOS
         for scen in SCENARIOS:
             if scen not in only:
                 continue
@@ -341,6 +344,7 @@ def main():
             if args.keep_work:
                 runner.log(f"kept {runner.work}")
             else:
+                runner.log(f"removing {runner.work}")
                 shutil.rmtree(runner.work, ignore_errors=True)
         tools.ignore_interrupts_during(cleanup)
     net_after = host_network_snapshot()
