@@ -439,6 +439,16 @@ absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename)
   df.filename = std::string(filename);
   df.directives = std::move(ast.directives);
   absl::flat_hash_map<std::string, int> stage_lines;  // stage name -> line of its FROM
+  // Instructions per stage, so each stage's command vector is allocated once.
+  std::vector<size_t> sizes;
+  for (const AstNode& n : ast.nodes) {
+    if (n.keyword == "from") {
+      sizes.push_back(0);
+    } else if (!sizes.empty()) {
+      ++sizes.back();
+    }
+  }
+  df.stages.reserve(sizes.size());
   for (AstNode& n : ast.nodes) {
     if (n.keyword == "from") {
       const int line = n.start_line;
@@ -453,6 +463,7 @@ absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename)
                                          "): expected unique stage names")));
         }
       }
+      st->commands.reserve(sizes[df.stages.size()]);
       df.stages.push_back(std::move(*st));
       continue;
     }

@@ -117,26 +117,27 @@ absl::Status Lowerer::LowerConfig(int stage, const Command& cmd) {
   auto expand = [&](std::string_view w) { return Expand(stage, line, w); };
   if (const auto* e = std::get_if<EnvInstr>(&cmd.instr)) {
     std::vector<std::pair<std::string, std::string>> kvs;
-    std::vector<std::string> parts;
+    kvs.reserve(e->vars.size());
+    created = "ENV ";
     for (const KeyValue& kv : e->vars) {
       KILN_ASSIGN_OR_RETURN(std::string k, expand(kv.key));
       KILN_ASSIGN_OR_RETURN(std::string v, expand(kv.value));
       if (k.empty()) return Error(line, "ENV names an empty variable: expected ENV <key>=<value>");
-      parts.push_back(k + "=" + v);
+      absl::StrAppend(&created, kvs.empty() ? "" : " ", k, "=", v);
       kvs.emplace_back(std::move(k), std::move(v));
     }
     for (auto& [k, v] : kvs) oci::EnvSet(cfg.env, k, v);
-    created = "ENV " + absl::StrJoin(parts, " ");
   } else if (const auto* l = std::get_if<LabelInstr>(&cmd.instr)) {
-    std::vector<std::string> parts;
+    created = "LABEL ";
+    bool first = true;
     for (const KeyValue& kv : l->labels) {
       KILN_ASSIGN_OR_RETURN(std::string k, expand(kv.key));
       KILN_ASSIGN_OR_RETURN(std::string v, expand(kv.value));
       if (k.empty()) return Error(line, "LABEL names an empty key: expected LABEL <key>=<value>");
-      cfg.labels[k] = v;
-      parts.push_back(k + "=" + v);
+      absl::StrAppend(&created, first ? "" : " ", k, "=", v);
+      first = false;
+      cfg.labels[std::move(k)] = std::move(v);
     }
-    created = "LABEL " + absl::StrJoin(parts, " ");
   } else if (const auto* m = std::get_if<MaintainerInstr>(&cmd.instr)) {
     cfg.labels["maintainer"] = m->name;
   } else if (const auto* x = std::get_if<ExposeInstr>(&cmd.instr)) {
@@ -175,23 +176,27 @@ absl::Status Lowerer::LowerConfig(int stage, const Command& cmd) {
   } else if (const auto* o = std::get_if<OnbuildInstr>(&cmd.instr)) {
     cfg.on_build.push_back(o->expression);
   } else if (const auto* c = std::get_if<CmdInstr>(&cmd.instr)) {
-    std::vector<std::string> v = c->cmd;
-    if (c->prepend_shell && !v.empty()) {
-      std::vector<std::string> sh = ShellArgs(stage);
-      v.insert(v.begin(), sh.begin(), sh.end());
+    std::vector<std::string> v;
+    if (c->prepend_shell && !c->cmd.empty()) {
+      v = ShellArgs(stage, c->cmd.size());
+      v.insert(v.end(), c->cmd.begin(), c->cmd.end());
+    } else {
+      v = c->cmd;
     }
-    cfg.cmd = v;
-    state(stage).cmd_set = true;
     created = "CMD " + JsonArray(v);
+    cfg.cmd = std::move(v);
+    state(stage).cmd_set = true;
   } else if (const auto* en = std::get_if<EntrypointInstr>(&cmd.instr)) {
-    std::vector<std::string> v = en->cmd;
-    if (en->prepend_shell && !v.empty()) {
-      std::vector<std::string> sh = ShellArgs(stage);
-      v.insert(v.begin(), sh.begin(), sh.end());
+    std::vector<std::string> v;
+    if (en->prepend_shell && !en->cmd.empty()) {
+      v = ShellArgs(stage, en->cmd.size());
+      v.insert(v.end(), en->cmd.begin(), en->cmd.end());
+    } else {
+      v = en->cmd;
     }
-    cfg.entrypoint = v;
-    if (!state(stage).cmd_set) cfg.cmd.reset();
     created = "ENTRYPOINT " + JsonArray(v);
+    cfg.entrypoint = std::move(v);
+    if (!state(stage).cmd_set) cfg.cmd.reset();
   }
   Commit(stage, created.empty() ? cmd.original : std::move(created), false);
   return absl::OkStatus();

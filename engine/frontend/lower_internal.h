@@ -81,7 +81,8 @@ class Lowerer {
                                       int stage, const Command* cmd, std::string description = {});
   void Commit(int stage, std::string created_by, bool layer);
   std::vector<std::string> ExecEnv(int stage) const;
-  std::vector<std::string> ShellArgs(int stage) const;
+  // The stage's SHELL (default /bin/sh -c), with room for `extra` more arguments.
+  std::vector<std::string> ShellArgs(int stage, size_t extra = 0) const;
 
   absl::Status LowerRun(int stage, const Command& cmd, const RunInstr& run);
   absl::Status LowerCopy(int stage, const Command& cmd, const CopyInstr& copy);

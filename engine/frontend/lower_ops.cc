@@ -136,8 +136,7 @@ absl::Status Lowerer::LowerRun(int stage, const Command& cmd, const RunInstr& ru
     }
   }
   if (run.prepend_shell) {
-    std::vector<std::string> sh = ShellArgs(stage);
-    sh.reserve(sh.size() + args.size());
+    std::vector<std::string> sh = ShellArgs(stage, args.size());
     for (std::string& a : args) sh.push_back(std::move(a));
     args = std::move(sh);
   }

@@ -286,10 +286,18 @@ std::vector<std::string> Lowerer::ExecEnv(int stage) const {
   return env;
 }
 
-std::vector<std::string> Lowerer::ShellArgs(int stage) const {
+std::vector<std::string> Lowerer::ShellArgs(int stage, size_t extra) const {
   const StageState& st = states_[static_cast<size_t>(stage)];
-  if (!st.config.shell.empty()) return st.config.shell;
-  return {"/bin/sh", "-c"};
+  std::vector<std::string> sh;
+  if (st.config.shell.empty()) {
+    sh.reserve(2 + extra);
+    sh.emplace_back("/bin/sh");
+    sh.emplace_back("-c");
+  } else {
+    sh.reserve(st.config.shell.size() + extra);
+    sh.insert(sh.end(), st.config.shell.begin(), st.config.shell.end());
+  }
+  return sh;
 }
 
 }  // namespace internal

@@ -7,6 +7,23 @@
 
 namespace kiln::engine::graph {
 
+Graph::Key Graph::Key::Of(const base::Digest& d) {
+  // Digest hex is 64 lowercase hex characters (or empty: the all-zero key, never a vertex's).
+  Key k;
+  const std::string& hex = d.hex();
+  if (hex.size() != 64) return k;
+  for (size_t w = 0; w < 4; ++w) {
+    uint64_t v = 0;  // 16 hex characters, accumulated in a register
+    for (size_t i = 16 * w; i < 16 * w + 16; ++i) {
+      // Branch-free: '0'-'9' are 0x30-0x39, 'a'-'f' are 0x61-0x66 (bit 6 set: add 9).
+      const auto c = static_cast<uint64_t>(static_cast<unsigned char>(hex[i]));
+      v = (v << 4) | ((c & 0xF) + 9 * (c >> 6));
+    }
+    k.w[w] = v;
+  }
+  return k;
+}
+
 absl::StatusOr<VertexId> Graph::Add(Op op, std::vector<VertexId> inputs, VertexMeta meta) {
   absl::InlinedVector<const base::Digest*, 4> digests;
   for (VertexId in : inputs) {
@@ -18,7 +35,7 @@ absl::StatusOr<VertexId> Graph::Add(Op op, std::vector<VertexId> inputs, VertexM
     digests.push_back(&vertices_[in].digest);
   }
   base::Digest d = VertexDigestOf(op, digests);
-  auto [it, inserted] = by_digest_.try_emplace(d, vertices_.size());
+  auto [it, inserted] = by_digest_.try_emplace(Key::Of(d), vertices_.size());
   if (!inserted) {
     ++vertices_[it->second].merged;
     return it->second;
@@ -33,7 +50,7 @@ void Graph::Reserve(size_t n) {
 }
 
 absl::StatusOr<VertexId> Graph::Find(const base::Digest& digest) const {
-  auto it = by_digest_.find(digest);
+  auto it = by_digest_.find(Key::Of(digest));
   if (it == by_digest_.end()) {
     return absl::NotFoundError(absl::StrCat("find vertex '", digest.str(), "': not in graph"));
   }
@@ -74,7 +91,7 @@ Graph Graph::TakePruned(std::vector<VertexId>* roots) {
     Vertex moved = std::move(vertices_[v]);
     for (VertexId& in : moved.inputs) in = remap[in];
     remap[v] = out.vertices_.size();
-    out.by_digest_.emplace(moved.digest, remap[v]);
+    out.by_digest_.emplace(Key::Of(moved.digest), remap[v]);
     out.vertices_.push_back(std::move(moved));
   }
   for (VertexId& r : *roots) r = r < remap.size() ? remap[r] : r;

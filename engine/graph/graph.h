@@ -10,6 +10,7 @@
 #define KILN_ENGINE_GRAPH_GRAPH_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,19 @@ class Graph {
  private:
   std::vector<bool> Reachable(const std::vector<VertexId>& roots) const;
 
+  // The 32 digest bytes as a map key: no allocation per vertex, cheap to hash.
+  struct Key {
+    uint64_t w[4] = {0, 0, 0, 0};
+    static Key Of(const base::Digest& d);
+    friend bool operator==(const Key&, const Key&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.w[0], k.w[1], k.w[2], k.w[3]);
+    }
+  };
+
   std::vector<Vertex> vertices_;
-  absl::flat_hash_map<base::Digest, VertexId> by_digest_;
+  absl::flat_hash_map<Key, VertexId> by_digest_;
 };
 
 // Text rendering, one line per vertex in topological order:
