@@ -80,6 +80,7 @@ absl::Status Lowerer::LowerCopy(int stage, const Command& cmd, const CopyInstr& 
   proto.path = dest_path;
   proto.allow_empty_wildcard = true;
   proto.parents = c.parents;
+  proto.link = c.link;  // recorded only; see graph::FileAction::link
   proto.excludes = excludes;
   if (!c.chown.empty()) {
     KILN_ASSIGN_OR_RETURN(std::string chown, Expand(stage, cmd.line, c.chown));
@@ -133,9 +134,11 @@ absl::Status Lowerer::LowerCopy(int stage, const Command& cmd, const CopyInstr& 
       std::string clean = CleanPath("/" + s);
       // COPY --parents: keep a "/./" pivot (cleaned on both sides) for the executor.
       if (size_t pivot = s.find("/./"); c.parents && pivot != std::string::npos) {
-        std::string below = CleanPath("/" + s.substr(pivot + 3));
-        std::string top = CleanPath("/" + s.substr(0, pivot));
-        a.src_paths.push_back((top == "/" ? "" : top) + "/." + below);
+        // StrCat, not "/" + std::string: GCC 12 -O3 warns -Wrestrict on the latter.
+        const std::string_view sv = s;
+        std::string below = CleanPath(absl::StrCat("/", base::AsAbsl(sv.substr(pivot + 3))));
+        std::string top = CleanPath(absl::StrCat("/", base::AsAbsl(sv.substr(0, pivot))));
+        a.src_paths.push_back(absl::StrCat(top == "/" ? "" : top, "/.", below));
         includes.push_back(clean == "/" ? "." : clean.substr(1));
         continue;
       }

@@ -152,6 +152,7 @@ void WriteAction(Writer& w, const FileAction& a) {
   w.Bool("create_dest_path", a.create_dest_path);
   w.Bool("auto_extract", a.auto_extract);
   w.Bool("parents", a.parents);
+  if (a.link) w.Bool("link", true);  // only when set: see op.h
   w.List("excludes", "excludes.n", a.excludes);
   w.Str("path", a.path);
   if (a.chown) {

@@ -11,6 +11,8 @@
 // Map-like data is always held in vectors in a defined order (env in definition order,
 // patterns as written), so the bytes never depend on hash-map iteration order.
 // Fields marked [meta] are NOT serialized (they do not change what the op produces).
+// FileAction::link is written only when true, right after "parents", so that adding it kept
+// every existing digest (a false flag and an absent one hash the same).
 #ifndef KILN_ENGINE_GRAPH_OP_H_
 #define KILN_ENGINE_GRAPH_OP_H_
 
@@ -91,6 +93,14 @@ struct FileAction {
   bool create_dest_path = true;        // create missing parents of dest
   bool auto_extract = false;           // ADD: unpack local tar archives
   bool parents = false;                // COPY --parents: keep source parent dirs
+  // COPY/ADD --link. Serialized only when true (so digests of every other copy are what they
+  // were before the field existed), which makes a --link copy its own vertex. The files it
+  // produces are the same as without --link: BuildKit copies onto an empty layer and links
+  // it on top of the previous state, Kiln's executor may simply copy onto the previous state.
+  // The only visible difference in BuildKit is that --link does not follow a symlink in the
+  // destination path of the previous state (it creates real directories); Kiln records the
+  // request so an executor can implement that, and the layer rebasing it allows, later.
+  bool link = false;
   std::vector<std::string> excludes;   // COPY --exclude patterns
   // all kinds
   std::string path;                    // copy: dest (absolute; trailing '/' = directory)
