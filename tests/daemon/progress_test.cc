@@ -32,10 +32,19 @@ BuildEvent Ev(BuildEventKind kind, int index, const std::string& name, int64_t m
   return e;
 }
 
-// Two parallel steps on two workers, one cached step, one failing step.
+BuildEvent CachedDone(int index, const std::string& name, int64_t ms) {
+  BuildEvent e = Ev(BuildEventKind::kCompleted, index, name, ms, -1);
+  e.cached = true;
+  return e;
+}
+
+// Two parallel steps on two workers, one cached step, one failing step. A cache hit comes as
+// the engine sends it: kStarted, kCached, kCompleted{cached}.
 std::vector<BuildEvent> Script(bool fail) {
   std::vector<BuildEvent> events = {
+      Ev(BuildEventKind::kStarted, 1, "[base 1/1] FROM busybox:1.35", 0, -1),
       Ev(BuildEventKind::kCached, 1, "[base 1/1] FROM busybox:1.35", 0, -1),
+      CachedDone(1, "[base 1/1] FROM busybox:1.35", 0),
       Ev(BuildEventKind::kStarted, 2, "[a 1/1] RUN sleep 1", 10, 0),
       Ev(BuildEventKind::kStarted, 3, "[b 1/1] RUN sleep 1", 12, 1),
       Ev(BuildEventKind::kLog, 2, "[a 1/1] RUN sleep 1", 512, 0, "line one\nline t"),
@@ -86,6 +95,31 @@ TEST(PlainProgressTest, MatchesBuildKitPlainFormat) {
             "#3 DONE 1.3s\n");
 }
 
+// Regression: a cached `COPY --from` step printed "#N CACHED" twice (once for kCached, once
+// for kCompleted{cached}), also when another step's output came in between.
+TEST(PlainProgressTest, CachedStepPrintsCachedOnce) {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* out = open_memstream(&buf, &len);
+  {
+    auto writer = MakePlainProgress(out);
+    const std::string copy = "[stage-1 2/2] COPY --from=builder /out/app /app";
+    writer->OnEvent(Ev(BuildEventKind::kStarted, 5, copy, 0));
+    writer->OnEvent(Ev(BuildEventKind::kCached, 5, copy, 1));
+    writer->OnEvent(Ev(BuildEventKind::kLog, 2, "[a 1/1] RUN make", 2, 0, "hello\n"));
+    writer->OnEvent(CachedDone(5, copy, 3));
+    writer->Finish(nullptr, absl::OkStatus());
+  }
+  std::fclose(out);
+  std::string text(buf, len);
+  free(buf);
+  EXPECT_EQ(text,
+            "#5 [stage-1 2/2] COPY --from=builder /out/app /app\n"
+            "#5 CACHED\n"
+            "\n#2 [a 1/1] RUN make\n"
+            "#2 0.000 hello\n");
+}
+
 TEST(PlainProgressTest, FailureShowsStepErrorLogTailAndMessage) {
   std::string text = Render(&MakePlainProgress, true);
   EXPECT_TRUE(absl::StrContains(text, "#4 ERROR: exit code: 2\n")) << text;
@@ -104,9 +138,10 @@ TEST(RawJsonProgressTest, OneJsonObjectPerEvent) {
     ASSERT_FALSE(j.is_discarded()) << line;
     kinds.push_back(j["kind"].get<std::string>());
   }
-  EXPECT_EQ(kinds, (std::vector<std::string>{"cached", "started", "started", "log", "log",
-                                             "completed", "completed", "result"}));
-  nlohmann::json log = nlohmann::json::parse(lines[3]);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"started", "cached", "completed", "started",
+                                             "started", "log", "log", "completed", "completed",
+                                             "result"}));
+  nlohmann::json log = nlohmann::json::parse(lines[5]);
   EXPECT_EQ(log["data"], "line one\nline t");
   EXPECT_EQ(log["index"], 2);
   nlohmann::json last = nlohmann::json::parse(lines.back());

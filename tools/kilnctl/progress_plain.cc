@@ -6,6 +6,7 @@
 //   #4 ERROR: <message>
 #include <cstdio>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "tools/kilnctl/progress.h"
@@ -25,6 +26,9 @@ class PlainProgress : public ProgressWriter {
     using K = engine::BuildEventKind;
     if (event.kind == K::kProgress && (event.total == 0 || event.current != event.total)) return;
     if (event.kind == K::kLog && lines.empty()) return;
+    // A cache hit arrives as kCached and then kCompleted{cached}; BuildKit prints one CACHED.
+    bool cached_line = event.kind == K::kCached || (event.kind == K::kCompleted && event.cached);
+    if (cached_line && !cached_printed_.insert(step.index).second) return;
     Header(step);
     switch (event.kind) {
       case K::kStarted: break;
@@ -73,6 +77,7 @@ class PlainProgress : public ProgressWriter {
   absl::Mutex mu_;
   StepTable table_ ABSL_GUARDED_BY(mu_);
   int last_index_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<int> cached_printed_ ABSL_GUARDED_BY(mu_);  // steps shown as CACHED
 };
 
 }  // namespace
