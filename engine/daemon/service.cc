@@ -228,6 +228,10 @@ grpc::Status ControlService::ImageImport(grpc::ServerContext* ctx,
                                          v1::ImageImportResponse* resp) {
   auto peer = Authorize(ctx);
   if (!peer.ok()) return ToGrpc(peer.status());
+  if (req->path().empty() || req->path()[0] != '/') {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "import image '", req->path(), "': the path must be absolute (kilnd reads it itself)")));
+  }
   absl::Status readable = CheckPeerCanRead(*peer, req->path());
   if (!readable.ok()) return ToGrpc(readable);
   absl::StatusOr<std::vector<std::string>> refs = engine_->ImportImage(req->path(), req->name());

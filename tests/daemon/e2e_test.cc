@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/temp_dir.h"
@@ -62,6 +64,60 @@ std::vector<std::string> MountsUnder(const std::string& prefix) {
     }
   }
   return found;
+}
+
+// The parent pid of `pid` (field 4 of /proc/PID/stat), or -1.
+pid_t ParentOf(pid_t pid) {
+  std::string stat = testing::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::string rest = stat.substr(close + 2);  // "S PPID ..."
+  std::vector<absl::string_view> fields = absl::StrSplit(rest, ' ');
+  int ppid = -1;
+  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &ppid)) return -1;
+  return ppid;
+}
+
+// The pid of a descendant of `ancestor` that runs exactly `argv` (e.g. a RUN step's
+// `sleep 47` under our own kilnd; other processes on the machine never count), or 0.
+pid_t FindDescendant(pid_t ancestor, const std::vector<std::string>& argv) {
+  std::string want;
+  for (const std::string& arg : argv) absl::StrAppend(&want, arg, std::string(1, '\0'));
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return 0;
+  pid_t found = 0;
+  while (struct dirent* e = readdir(proc)) {
+    pid_t pid = 0;
+    if (found != 0 || !absl::SimpleAtoi(e->d_name, &pid)) continue;
+    if (testing::ReadFile(absl::StrCat("/proc/", pid, "/cmdline")) != want) continue;
+    for (pid_t p = ParentOf(pid), hops = 0; p > 1 && hops < 64; p = ParentOf(p), ++hops) {
+      if (p == ancestor) found = pid;
+    }
+  }
+  closedir(proc);
+  return found;
+}
+
+// True once `pid` is gone (or a zombie nobody reaped yet) within `timeout`.
+bool WaitUntilGone(pid_t pid, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    std::string stat = testing::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+    if (stat.empty() || absl::StrContains(stat, ") Z ")) return true;
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+// Step numbers that the plain progress printed "#N CACHED" for more than once.
+std::vector<std::string> RepeatedCachedLines(const std::string& plain) {
+  std::map<std::string, int> seen;
+  std::vector<std::string> repeated;
+  for (absl::string_view line : absl::StrSplit(plain, '\n')) {
+    if (!absl::StartsWith(line, "#") || !absl::EndsWith(line, " CACHED")) continue;
+    if (++seen[std::string(line)] == 2) repeated.emplace_back(line);
+  }
+  return repeated;
 }
 
 // Counts HTTP requests on a loopback port; RUN steps call it with busybox wget.
@@ -159,6 +215,8 @@ class E2eTest : public ::testing::Test {
     args.push_back(context);
     ProcessResult run = testing::Run(Kilnctl(args), {}, absl::Seconds(600));
     EXPECT_EQ(run.exit_code, 0) << "build " << context << ":\n" << run.err;
+    EXPECT_TRUE(RepeatedCachedLines(run.err).empty())
+        << "a step printed CACHED twice in " << context << ":\n" << run.err;
     nlohmann::json doc = nlohmann::json::parse(testing::ReadFile(meta), nullptr, false);
     return doc.is_discarded() ? nlohmann::json::object() : doc;
   }
@@ -228,6 +286,41 @@ TEST_F(E2eTest, EveryExampleBuildsAndRebuildsFromCache) {
   EXPECT_TRUE(final_image.contains("containerimage.digest")) << final_image.dump();
 }
 
+// `kilnctl image import|ls|rm` go through the running kilnd: what they change is what the
+// daemon builds from, at once (no restart).
+TEST_F(E2eTest, ImageCommandsChangeTheRunningDaemonsStore) {
+  std::string layout = ImagesDir() + "/busybox-1.35";
+  ProcessResult imported =
+      testing::Run(Kilnctl({"image", "import", layout, "--name", "e2e/imported:7"}));
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_TRUE(absl::StrContains(imported.out, "imported docker.io/e2e/imported:7"))
+      << imported.out;
+  ProcessResult listed = testing::Run(Kilnctl({"image", "ls"}));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_TRUE(absl::StrContains(listed.out, "docker.io/e2e/imported:7")) << listed.out;
+  EXPECT_TRUE(absl::StrContains(listed.out, "docker.io/library/busybox:1.35")) << listed.out;
+
+  std::string ctx = dir_.path() + "/from-imported";
+  ASSERT_EQ(mkdir(ctx.c_str(), 0755), 0);
+  testing::WriteFile(ctx + "/Dockerfile", "FROM e2e/imported:7\nRUN echo built > /out\n");
+  Build(ctx, {"-t", "e2e/from-imported:1"});
+
+  ProcessResult removed = testing::Run(Kilnctl({"image", "rm", "e2e/imported:7"}));
+  ASSERT_EQ(removed.exit_code, 0) << removed.err;
+  ProcessResult quiet = testing::Run(Kilnctl({"image", "ls", "-q"}));
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_FALSE(absl::StrContains(quiet.out, "e2e/imported:7")) << quiet.out;
+  EXPECT_TRUE(absl::StrContains(quiet.out, "docker.io/e2e/from-imported:1")) << quiet.out;
+  ProcessResult again = testing::Run(Kilnctl({"image", "rm", "e2e/imported:7"}));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(again.err, "not found")) << again.err;
+  testing::WriteFile(ctx + "/Dockerfile", "FROM e2e/imported:7\nRUN echo other > /out\n");
+  ProcessResult gone = testing::Run(Kilnctl({"build", "--progress", "plain", ctx}), {},
+                                    absl::Seconds(600));
+  EXPECT_EQ(gone.exit_code, 1) << gone.err;
+  EXPECT_TRUE(absl::StrContains(gone.err, "e2e/imported:7")) << gone.err;
+}
+
 TEST_F(E2eTest, TwoClientsShareOneRunOfAStep) {
   HitCounter counter;
   std::string ctx = dir_.path() + "/shared-step";
@@ -249,23 +342,17 @@ TEST_F(E2eTest, KilledClientCancelsItsBuildAndTheDaemonStaysHealthy) {
   ASSERT_EQ(mkdir(ctx.c_str(), 0755), 0);
   testing::WriteFile(ctx + "/Dockerfile", "FROM busybox:1.35\nRUN sleep 47 && echo never\n");
   Child client = Child::Start(Kilnctl({"build", "--progress", "plain", ctx}));
-  // Wait until the sleep runs somewhere on the machine.
-  auto sleeping = [] {
-    DIR* proc = opendir("/proc");
-    bool found = false;
-    while (struct dirent* e = readdir(proc)) {
-      std::string cmd = testing::ReadFile(absl::StrCat("/proc/", e->d_name, "/cmdline"));
-      if (cmd == std::string("sleep\0" "47\0", 9)) found = true;
-    }
-    closedir(proc);
-    return found;
-  };
-  absl::Time deadline = absl::Now() + absl::Seconds(120);
+  // Wait until the step's sleep runs under our kilnd (not merely somewhere on the machine:
+  // other suites may run the same command). Generous deadlines: on a loaded 2-core machine
+  // with ASan, unpacking the base image and starting the sandbox can take long.
+  pid_t daemon = kilnd_.pid();
+  auto sleeping = [daemon] { return FindDescendant(daemon, {"sleep", "47"}) != 0; };
+  absl::Time deadline = absl::Now() + absl::Seconds(240);
   while (!sleeping() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
-  ASSERT_TRUE(sleeping()) << "the RUN step never started";
+  ASSERT_TRUE(sleeping()) << "the RUN step never started under kilnd (pid " << daemon << ")";
   ASSERT_EQ(kill(client.pid(), SIGKILL), 0);
   client.Wait();
-  deadline = absl::Now() + absl::Seconds(20);
+  deadline = absl::Now() + absl::Seconds(60);  // the step itself would take 47 s
   while (sleeping() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
   EXPECT_FALSE(sleeping()) << "the cancelled build's process is still running";
   EXPECT_TRUE(client_->Health(absl::Seconds(5)).ok());
@@ -279,11 +366,19 @@ TEST_F(E2eTest, KillDashNineMidBuildThenRestartAndCachedRebuild) {
   ASSERT_EQ(mkdir(ctx.c_str(), 0755), 0);
   testing::WriteFile(ctx + "/Dockerfile", "FROM busybox:1.35\nRUN sleep 53\n");
   Child client = Child::Start(Kilnctl({"build", "--progress", "rawjson", ctx}));
-  absl::SleepFor(absl::Seconds(3));
+  // Kill kilnd while the step runs (not at some fixed time that a loaded machine may reach
+  // before the build even starts).
+  pid_t step = 0;
+  absl::Time deadline = absl::Now() + absl::Seconds(240);
+  while ((step = FindDescendant(kilnd_.pid(), {"sleep", "53"})) == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_NE(step, 0) << "the RUN step never started under kilnd";
   client_.reset();
   ASSERT_EQ(kill(kilnd_.pid(), SIGKILL), 0);
   kilnd_.Wait();
-  ProcessResult orphan = client.Wait(absl::Seconds(30));
+  EXPECT_TRUE(WaitUntilGone(step, absl::Seconds(30))) << "the step outlived kill -9 of kilnd";
+  ProcessResult orphan = client.Wait(absl::Seconds(60));
   EXPECT_NE(orphan.exit_code, 0);
   StartDaemon();
   ExpectFullyCached(Build(ms, {"-t", "e2e/ms:1"}), "multi-stage after kill -9");

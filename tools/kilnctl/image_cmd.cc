@@ -1,15 +1,16 @@
-// kilnctl image import|ls|rm: the local image store, in-process (kilnd takes over later).
+// kilnctl image import|ls|rm: the image store kilnd builds from, through kilnd's ImageImport,
+// ImageList and ImageRemove calls (kilnd is started when nobody answers, as for build), so an
+// imported image is visible to the running daemon at once.
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "cache/fs_content_store.h"
-#include "engine/image/image_info.h"
-#include "engine/image/image_store.h"
-#include "engine/image/state_root.h"
+#include "base/status.h"
+#include "tools/kilnctl/client.h"
 #include "tools/kilnctl/command.h"
 #include "tools/kilnctl/progress_format.h"
 
@@ -17,78 +18,61 @@ namespace kiln::tools {
 namespace {
 
 struct ImageFlags {
-  std::string root;
+  std::string addr;
   std::string name;
-  std::string platform;
   std::string path;
   std::vector<std::string> refs;
   bool quiet = false;
 };
 
-struct OpenedStore {
-  std::unique_ptr<cache::ContentStore> content;
-  std::unique_ptr<engine::image::ImageStore> images;
-};
+std::unique_ptr<DaemonClient> Connect(const ImageFlags& flags) {
+  absl::StatusOr<std::unique_ptr<DaemonClient>> client =
+      DaemonClient::Connect(ClientOptions{flags.addr});
+  ExitIfError(client.status());
+  return std::move(*client);
+}
 
-OpenedStore OpenStore(const ImageFlags& flags) {
-  std::string root = flags.root.empty() ? engine::image::DefaultStateRoot() : flags.root;
-  OpenedStore s;
-  auto content = cache::OpenFsContentStore(engine::image::ContentStoreDir(root));
-  ExitIfError(content.status());
-  s.content = std::move(*content);
-  auto images =
-      engine::image::ImageStore::Open(engine::image::ImageStoreDir(root), s.content.get());
-  ExitIfError(images.status());
-  s.images = std::move(*images);
-  return s;
+// kilnd reads the path itself, so a relative one is made absolute against our cwd.
+std::string Absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) ExitIfError(base::ErrnoError("getcwd"));
+  return absl::StrCat(cwd, "/", path);
 }
 
 void RunImport(const ImageFlags& flags) {
-  OpenedStore s = OpenStore(flags);
-  engine::image::ImportOptions options;
-  options.name = flags.name;
-  if (!flags.platform.empty()) {
-    auto p = engine::oci::Platform::Parse(flags.platform);
-    ExitIfError(p.status());
-    options.platform = *p;
-  }
-  auto records = s.images->Import(flags.path, options);
-  ExitIfError(records.status());
-  for (const auto& r : *records) {
-    std::printf("imported %s %s\n", r.ref.c_str(), r.target.digest.str().c_str());
-  }
+  std::string path = Absolute(flags.path);
+  std::unique_ptr<DaemonClient> client = Connect(flags);
+  absl::StatusOr<std::vector<std::string>> refs = client->ImageImport(path, flags.name);
+  ExitIfError(refs.status());
+  for (const std::string& ref : *refs) std::printf("imported %s\n", ref.c_str());
 }
 
 void RunList(const ImageFlags& flags) {
-  OpenedStore s = OpenStore(flags);
-  auto records = s.images->List();
-  ExitIfError(records.status());
+  std::unique_ptr<DaemonClient> client = Connect(flags);
+  absl::StatusOr<std::vector<engine::ImageSummary>> images = client->ImageList();
+  ExitIfError(images.status());
   if (!flags.quiet) std::printf("%-50s %-14s %10s  %s\n", "REF", "DIGEST", "SIZE", "CREATED");
-  for (const auto& r : *records) {
+  for (const engine::ImageSummary& image : *images) {
     if (flags.quiet) {
-      std::printf("%s\n", r.ref.c_str());
-      continue;
-    }
-    auto info = engine::image::DescribeImage(*s.content, r);
-    if (!info.ok()) {
-      std::printf("%-50s %-14s %10s  %s\n", r.ref.c_str(), r.target.digest.short_hex().c_str(), "?",
-                  absl::StrCat("(broken: ", info.status().message(), ")").c_str());
+      std::printf("%s\n", image.ref.c_str());
       continue;
     }
     std::string created =
-        info->created ? FormatAgo(absl::ToUnixSeconds(*info->created)) : std::string("unknown");
-    std::printf("%-50s %-14s %10s  %s\n", r.ref.c_str(), r.target.digest.short_hex().c_str(),
-                FormatBytes(info->size).c_str(), created.c_str());
+        image.created_unix > 0 ? FormatAgo(image.created_unix) : std::string("unknown");
+    std::printf("%-50s %-14s %10s  %s\n", image.ref.c_str(),
+                image.manifest_digest.short_hex().c_str(), FormatBytes(image.size_bytes).c_str(),
+                created.c_str());
   }
 }
 
 void RunRemove(const ImageFlags& flags) {
-  OpenedStore s = OpenStore(flags);
+  std::unique_ptr<DaemonClient> client = Connect(flags);
   bool failed = false;
-  for (const auto& ref : flags.refs) {
-    absl::Status st = s.images->Remove(ref);
-    if (!st.ok()) {
-      std::fprintf(stderr, "kilnctl: %s\n", std::string(st.message()).c_str());
+  for (const std::string& ref : flags.refs) {
+    absl::Status status = client->ImageRemove(ref);
+    if (!status.ok()) {
+      std::fprintf(stderr, "kilnctl: %s\n", std::string(status.message()).c_str());
       failed = true;
       continue;
     }
@@ -97,14 +81,13 @@ void RunRemove(const ImageFlags& flags) {
   if (failed) throw CommandExit{1};
 }
 
-void AddRoot(CLI::App* cmd, ImageFlags* flags) {
-  cmd->add_option("--root", flags->root,
-                  "State dir (default /var/lib/kiln as root, $XDG_DATA_HOME/kiln otherwise)");
-}
-
 CommandRegistrar registrar(40, [](CLI::App& root) {
-  CLI::App* image = SubcommandOf(root, "image", "Manage images in the local image store");
+  CLI::App* image = SubcommandOf(root, "image", "Manage images in kilnd's image store");
   image->require_subcommand(1);
+  // --addr belongs to the group, and the leaves pass it up (fallthrough), so both
+  // `kilnctl image --addr A ls` and `kilnctl image ls --addr A` work.
+  auto addr = std::make_shared<std::string>();
+  image->add_option("--addr", *addr, "kilnd address (unix:///path); default: this user's");
 
   auto import_flags = std::make_shared<ImageFlags>();
   CLI::App* import = image->add_subcommand(
@@ -112,25 +95,31 @@ CommandRegistrar registrar(40, [](CLI::App& root) {
   import->add_option("PATH", import_flags->path, "Layout directory or tar file")->required();
   import->add_option("--name", import_flags->name,
                      "Reference to store it under (e.g. busybox:1.35)");
-  import->add_option("--platform", import_flags->platform,
-                     "Platform to take from a multi-platform index (default linux/amd64)");
-  AddRoot(import, import_flags.get());
-  import->callback([import_flags] { RunImport(*import_flags);
-});
+  import->fallthrough();
+  import->callback([import_flags, addr] {
+    import_flags->addr = *addr;
+    RunImport(*import_flags);
+  });
 
-auto ls_flags = std::make_shared<ImageFlags>();
-CLI::App* ls = image->add_subcommand("ls", "List images in the local store");
-ls->alias("list");
-ls->add_flag("-q,--quiet", ls_flags->quiet, "Print references only");
-AddRoot(ls, ls_flags.get());
-ls->callback([ls_flags] { RunList(*ls_flags); });
+  auto ls_flags = std::make_shared<ImageFlags>();
+  CLI::App* ls = image->add_subcommand("ls", "List images in kilnd's store");
+  ls->alias("list");
+  ls->add_flag("-q,--quiet", ls_flags->quiet, "Print references only");
+  ls->fallthrough();
+  ls->callback([ls_flags, addr] {
+    ls_flags->addr = *addr;
+    RunList(*ls_flags);
+  });
 
-auto rm_flags = std::make_shared<ImageFlags>();
-CLI::App* rm = image->add_subcommand("rm", "Remove image references (blobs stay until prune)");
-rm->alias("remove");
-rm->add_option("REF", rm_flags->refs, "References to remove")->required();
-AddRoot(rm, rm_flags.get());
-rm->callback([rm_flags] { RunRemove(*rm_flags); });
+  auto rm_flags = std::make_shared<ImageFlags>();
+  CLI::App* rm = image->add_subcommand("rm", "Remove image references (blobs stay until prune)");
+  rm->alias("remove");
+  rm->add_option("REF", rm_flags->refs, "References to remove")->required();
+  rm->fallthrough();
+  rm->callback([rm_flags, addr] {
+    rm_flags->addr = *addr;
+    RunRemove(*rm_flags);
+  });
 });
 
 }  // namespace
