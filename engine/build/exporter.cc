@@ -22,6 +22,21 @@ std::string Rfc3339(std::optional<int64_t> epoch) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
 }
 
+// Puts `bytes` in the content store unless the blob is already there: a no-op rebuild makes
+// the same config and manifest again, and a Put costs a synced ingest file and a metadata
+// transaction even when the blob exists.
+absl::StatusOr<cache::BlobInfo> PutIfMissing(cache::ContentStore& content,
+                                             std::string_view bytes) {
+  base::Digest digest = base::Digest::Of(bytes);
+  if (content.Has(digest)) {
+    cache::BlobInfo info;
+    info.digest = digest;
+    info.size = static_cast<int64_t>(bytes.size());
+    return info;
+  }
+  return content.Put(bytes);
+}
+
 }  // namespace
 
 absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layers,
@@ -82,12 +97,12 @@ absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layer
   (void)base_layers;
   img.history = std::move(hist);
   std::string config_json = oci::SerializeImage(img);
-  KILN_ASSIGN_OR_RETURN(cache::BlobInfo cfg, worker.content->Put(config_json));
+  KILN_ASSIGN_OR_RETURN(cache::BlobInfo cfg, PutIfMissing(*worker.content, config_json));
   m.config.media_type = std::string(oci::kMediaTypeOciConfig);
   m.config.digest = cfg.digest;
   m.config.size = cfg.size;
   std::string manifest_json = oci::SerializeManifest(m);
-  KILN_ASSIGN_OR_RETURN(cache::BlobInfo man, worker.content->Put(manifest_json));
+  KILN_ASSIGN_OR_RETURN(cache::BlobInfo man, PutIfMissing(*worker.content, manifest_json));
   BuiltImage out;
   out.manifest.media_type = m.media_type;
   out.manifest.digest = man.digest;

@@ -147,6 +147,23 @@ absl::Status ImageStore::SaveLocked(const std::vector<ImageRecord>& records) {
   return WriteFileAtomic(dir_.get(), kIndexFile, oci::SerializeIndex(index), root_);
 }
 
+absl::Status ImageStore::SetLabelsIfChanged(const base::Digest& digest,
+                                            std::map<std::string, std::string> labels) {
+  // A label write is a committed (synced) metadata transaction; re-storing an unchanged image
+  // (every no-op rebuild does) must not pay for one.
+  absl::StatusOr<cache::BlobInfo> info = content_->Info(digest);
+  if (info.ok()) {
+    bool same = true;
+    for (const auto& [key, value] : labels) {
+      auto it = info->labels.find(key);
+      bool present = it != info->labels.end();
+      if (value.empty() ? present : (!present || it->second != value)) same = false;
+    }
+    if (same) return absl::OkStatus();
+  }
+  return content_->SetLabels(digest, std::move(labels));
+}
+
 absl::Status ImageStore::LabelChildren(const oci::Descriptor& target) {
   if (!oci::IsIndexMediaType(target.media_type) && !oci::IsManifestMediaType(target.media_type)) {
     return absl::OkStatus();
@@ -165,7 +182,7 @@ absl::Status ImageStore::LabelChildren(const oci::Descriptor& target) {
   for (size_t i = 0; i < children.size(); ++i) {
     labels[absl::StrCat(AsAbsl(kLabelGcRefPrefix), i)] = children[i].digest.str();
   }
-  KILN_RETURN_IF_ERROR(content_->SetLabels(target.digest, std::move(labels)));
+  KILN_RETURN_IF_ERROR(SetLabelsIfChanged(target.digest, std::move(labels)));
   for (const auto& c : children) {
     if (oci::IsManifestMediaType(c.media_type) && content_->Has(c.digest)) {
       KILN_RETURN_IF_ERROR(LabelChildren(c));
@@ -185,6 +202,12 @@ absl::Status ImageStore::PutLocked(const std::string& ref, const oci::Descriptor
   std::string label = absl::StrCat(AsAbsl(kLabelImageRefPrefix), ref);
   auto it =
       std::find_if(records.begin(), records.end(), [&](const auto& r) { return r.ref == ref; });
+  if (it != records.end() && it->target.digest == target.digest &&
+      it->target.media_type == target.media_type && it->target.size == target.size) {
+    // Unchanged (a no-op rebuild): keep the entry and its time, write nothing but the label
+    // if it went missing.
+    return SetLabelsIfChanged(target.digest, {{label, "1"}});
+  }
   if (it != records.end() && it->target.digest != target.digest) {
     // The old manifest loses this ref's root label (it may still be held by other refs).
     if (content_->Has(it->target.digest)) {

@@ -5,7 +5,8 @@
 // "org.opencontainers.image.ref.name" and the time it was stored in "kiln.image.created".
 // Every change is read-modify-write under an flock on <root>/lock and published by writing a
 // temp file, fsync, rename and fsync of the directory, so a crash leaves the old or the new
-// table, and several processes may share a root.
+// table, and several processes may share a root. Storing a ref at the target it already has
+// writes nothing (its "created" time stays that of the first store).
 // GC marks: a stored image's manifest blob gets the label "kiln.ref.image.<ref>" = "1", and
 // each index/manifest blob gets "kiln.gc.ref.content.<i>" = <child digest> for its config and
 // layers (or manifests). Remove drops the ref label; blobs stay for GC.
@@ -16,6 +17,7 @@
 #ifndef KILN_ENGINE_IMAGE_IMAGE_STORE_H_
 #define KILN_ENGINE_IMAGE_IMAGE_STORE_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -74,6 +76,9 @@ class ImageStore {
   absl::Status PutLocked(const std::string& ref, const oci::Descriptor& target)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LabelChildren(const oci::Descriptor& target);
+  // SetLabels, skipped when the blob already carries exactly these labels.
+  absl::Status SetLabelsIfChanged(const base::Digest& digest,
+                                  std::map<std::string, std::string> labels);
 
   const std::string root_;
   const base::UniqueFd dir_;
