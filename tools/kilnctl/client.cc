@@ -22,6 +22,7 @@
 #include "engine/daemon/socket.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/create_channel_posix.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/security/credentials.h"
 
@@ -152,12 +153,15 @@ absl::StatusOr<std::string> FindKilnd() {
       "); set $KILN_KILND or start it yourself"));
 }
 
-DaemonClient::DaemonClient(std::string socket_path, bool started)
+DaemonClient::DaemonClient(std::string socket_path, bool started, base::UniqueFd conn)
     : socket_path_(std::move(socket_path)), started_daemon_(started) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  control_ = v1::Control::NewStub(grpc::CreateCustomChannel(
-      d::GrpcTarget(socket_path_), grpc::InsecureChannelCredentials(), args));
+  // The channel runs on the connection we already made (one connect, no name resolution);
+  // gRPC owns the fd from here on. A CLI process makes its calls and exits, so it needs no
+  // reconnects.
+  control_ = v1::Control::NewStub(grpc::CreateCustomInsecureChannelFromFd(
+      d::GrpcTarget(socket_path_), conn.release(), args));
 }
 
 absl::StatusOr<std::unique_ptr<DaemonClient>> DaemonClient::Connect(
@@ -182,8 +186,13 @@ absl::StatusOr<std::unique_ptr<DaemonClient>> DaemonClient::Connect(
     }
     KILN_RETURN_IF_ERROR(AutoStart(socket_path, options));
     started = true;
+    probe = d::ConnectUnixSocket(socket_path);
+    if (!probe.ok()) {
+      return absl::UnavailableError(absl::StrCat("connect to the kilnd just started at 'unix://",
+                                                 socket_path, "': ", probe.status().message()));
+    }
   }
-  return std::unique_ptr<DaemonClient>(new DaemonClient(socket_path, started));
+  return std::unique_ptr<DaemonClient>(new DaemonClient(socket_path, started, *std::move(probe)));
 }
 
 absl::Status DaemonClient::Health(absl::Duration timeout) {

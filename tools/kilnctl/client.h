@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/unique_fd.h"
 #include "engine/build/engine.h"
 #include "engine/build/events.h"
 #include "engine/daemon/proto/control.grpc.pb.h"
@@ -59,7 +60,7 @@ class DaemonClient {
   absl::Status ImageRemove(const std::string& ref);
 
  private:
-  DaemonClient(std::string socket_path, bool started);
+  DaemonClient(std::string socket_path, bool started, base::UniqueFd conn);
 
   std::string socket_path_;
   bool started_daemon_ = false;

@@ -1,6 +1,17 @@
 // kilnctl: Kiln's command-line client. Subcommands live in <cmd>_cmd.cc files.
+//
+// Two executables share this main: `kilnctl` holds the commands that talk to kilnd (build, du,
+// prune, image, version) and nothing of the engine, so it starts fast (see CMakeLists.txt);
+// `kilnctl-local` holds the commands that run engine code in this process (run, debug). kilnctl
+// hands those over by exec'ing kilnctl-local from its own directory with the same arguments.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,13 +47,49 @@ void ExitIfError(const absl::Status& status, int code) {
   throw CommandExit{code};
 }
 
+#ifdef KILNCTL_LOCAL_BINARY
+namespace {
+
+struct LocalCommand {
+  const char* name;
+  const char* description;
+};
+constexpr LocalCommand kLocalCommands[] = {
+    {"run", "Run an image from the local store in Kiln's sandbox"},
+    {"debug", "Debugging tools (graph, workers)"},
+};
+
+// Replaces this process with kilnctl-local (next to our executable) when argv names one of
+// its commands. Returns only on failure, after printing why.
+int ExecLocal(char** argv) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
+  dir = dir.substr(0, dir.find_last_of('/') + 1);
+  std::string helper = dir + KILNCTL_LOCAL_BINARY;
+  execv(helper.c_str(), argv);
+  std::fprintf(stderr, "kilnctl: %s: exec '%s': %s (it is built and installed next to kilnctl)\n",
+               argv[1], helper.c_str(), std::strerror(errno));
+  return 1;
+}
+
+}  // namespace
+#endif
+
 }  // namespace kiln::tools
 
 int main(int argc, char** argv) {
   using kiln::tools::Registry;
   CLI::App app{"kilnctl: build container images with Kiln (a buildctl-style client)"};
+  app.name("kilnctl");
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+#ifdef KILNCTL_LOCAL_BINARY
+  for (const auto& local : kiln::tools::kLocalCommands) {
+    if (argc > 1 && std::string_view(argv[1]) == local.name) return kiln::tools::ExecLocal(argv);
+    app.add_subcommand(local.name, local.description);  // listed in --help; never parsed here
+  }
+#endif
   auto& registry = Registry();
   std::stable_sort(registry.begin(), registry.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
