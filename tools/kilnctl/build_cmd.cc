@@ -1,13 +1,19 @@
 // kilnctl build: buildctl-style (--frontend/--local/--opt/--output) and docker-style short
 // form (-f/-t/--target/--build-arg DIR), run through kilnd.
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <thread>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "engine/daemon/build_options.h"
 #include "tools/kilnctl/client.h"
 #include "tools/kilnctl/command.h"
@@ -25,7 +31,9 @@ struct BuildCmdFlags {
   std::string addr;
 };
 
-// Cancels the client's build on SIGINT/SIGTERM (blocked in every thread, taken here).
+// Cancels the client's build on SIGINT/SIGTERM (blocked in every thread, read from a signalfd
+// by a watcher thread). The destructor wakes the watcher through an eventfd, so ending a build
+// never waits for a polling tick.
 class InterruptWatcher {
  public:
   InterruptWatcher() {
@@ -33,16 +41,30 @@ class InterruptWatcher {
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    signals_.reset(signalfd(-1, &set_, SFD_CLOEXEC));
+    wake_.reset(eventfd(0, EFD_CLOEXEC));
   }
   ~InterruptWatcher() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
+    if (!thread_.joinable()) return;
+    uint64_t one = 1;
+    (void)!write(wake_.get(), &one, sizeof(one));
+    thread_.join();
   }
   void Watch(DaemonClient* client) {
+    if (!signals_.valid() || !wake_.valid()) {
+      ExitIfError(base::ErrnoError("create the Ctrl-C watcher (signalfd, eventfd)"));
+    }
     thread_ = std::thread([this, client] {
-      timespec tick{0, 100 * 1000 * 1000};
-      while (!stop_) {
-        if (sigtimedwait(&set_, nullptr, &tick) > 0) {
+      for (;;) {
+        pollfd fds[2] = {{signals_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          return;
+        }
+        if (fds[1].revents != 0) return;
+        signalfd_siginfo info;
+        if ((fds[0].revents & POLLIN) != 0 &&
+            read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
           interrupted_ = true;
           client->Cancel();
         }
@@ -53,7 +75,8 @@ class InterruptWatcher {
 
  private:
   sigset_t set_;
-  std::atomic<bool> stop_{false};
+  base::UniqueFd signals_;
+  base::UniqueFd wake_;
   std::atomic<bool> interrupted_{false};
   std::thread thread_;
 };
@@ -79,11 +102,12 @@ int RunBuild(const BuildCmdFlags& flags) {
       });
   progress->Finish(result.ok() ? &*result : nullptr, result.status());
   if (!flags.trace.empty()) ExitIfError(trace.Write(flags.trace));
-  if (!result.ok()) return watcher.interrupted() ? 130 : 1;
-  if (!flags.metadata_file.empty()) {
+  int code = result.ok() ? 0 : (watcher.interrupted() ? 130 : 1);
+  if (result.ok() && !flags.metadata_file.empty()) {
     ExitIfError(WriteMetadataFile(flags.metadata_file, *request, *result));
   }
-  return 0;
+  EndProcess(code);  // the build is over; nothing left to release but the process
+  return code;
 }
 
 CommandRegistrar registrar(10, [](CLI::App& root) {

@@ -41,6 +41,15 @@ CLI::App* SubcommandOf(CLI::App& parent, const std::string& name,
   return sub;
 }
 
+void EndProcess(int code) {
+#if !defined(__SANITIZE_ADDRESS__)
+  std::fflush(nullptr);
+  _exit(code);
+#else
+  (void)code;
+#endif
+}
+
 void ExitIfError(const absl::Status& status, int code) {
   if (status.ok()) return;
   std::fprintf(stderr, "kilnctl: %s\n", std::string(status.message()).c_str());
