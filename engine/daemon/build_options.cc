@@ -135,6 +135,32 @@ absl::StatusOr<ExportSpec> ParseOutputSpec(std::string_view spec, const std::str
   return out;
 }
 
+absl::StatusOr<std::pair<std::string, std::string>> ParseSecretSpec(std::string_view spec,
+                                                                    const std::string& cwd) {
+  std::string id, src;
+  for (absl::string_view field : absl::StrSplit(base::AsAbsl(spec), ',', absl::SkipEmpty())) {
+    KILN_ASSIGN_OR_RETURN(auto kv, KeyValue(std::string_view(field.data(), field.size()),
+                                            "--secret field"));
+    if (kv.first == "id") {
+      id = kv.second;
+    } else if (kv.first == "src" || kv.first == "source") {
+      src = Absolute(kv.second, cwd);
+    } else if (kv.first == "type" && kv.second == "file") {
+      continue;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad --secret '", base::AsAbsl(spec), "': unsupported field '", kv.first,
+          "', expected id=ID,src=PATH"));
+    }
+  }
+  if (src.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad --secret '", base::AsAbsl(spec), "': no src=PATH, expected id=ID,src=PATH"));
+  }
+  if (id.empty()) id = src.substr(src.find_last_of('/') + 1);
+  return std::make_pair(id, src);
+}
+
 absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std::string& cwd) {
   if (!flags.frontend.empty() && flags.frontend != "dockerfile.v0") {
     return absl::InvalidArgumentError(
@@ -160,6 +186,13 @@ absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std
   for (const std::string& output : flags.outputs) {
     KILN_ASSIGN_OR_RETURN(ExportSpec spec, ParseOutputSpec(output, cwd));
     request.exports.push_back(std::move(spec));
+  }
+  for (const std::string& secret : flags.secrets) {
+    KILN_ASSIGN_OR_RETURN(auto id_path, ParseSecretSpec(secret, cwd));
+    if (!request.secrets.emplace(id_path.first, id_path.second).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--secret id '", id_path.first, "' is given twice"));
+    }
   }
   request.no_cache = flags.no_cache;
   if (request.context_dir.empty()) {

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -19,6 +20,7 @@ struct BuildFlags {
   std::vector<std::string> locals;      // "context=DIR", "dockerfile=DIR"
   std::vector<std::string> opts;        // "filename=F", "target=T", "build-arg:K=V"
   std::vector<std::string> outputs;     // "type=oci,dest=out.tar", ...
+  std::vector<std::string> secrets;     // "id=X,src=PATH" (buildctl's --secret)
   bool no_cache = false;
   // short form
   std::string file;                     // -f PATH (relative to cwd)
@@ -31,6 +33,12 @@ struct BuildFlags {
 // Parses one --output value ("type=oci,dest=out.tar,tar=false"). Relative dest paths are made
 // absolute against `cwd`. InvalidArgument naming the flag and what was expected.
 absl::StatusOr<ExportSpec> ParseOutputSpec(std::string_view spec, const std::string& cwd);
+
+// Parses one --secret value, buildctl's "id=ID,src=PATH" (also "source="; "type=file" is
+// accepted; the id defaults to the file's name). Returns {id, absolute path}. InvalidArgument
+// for anything else (e.g. env= secrets, which a daemon cannot read from the client).
+absl::StatusOr<std::pair<std::string, std::string>> ParseSecretSpec(std::string_view spec,
+                                                                    const std::string& cwd);
 
 // Builds the request. InvalidArgument for malformed or conflicting flags ("--local context=DIR
 // is required", "unknown --opt 'x'", ...), NotFound for a context/Dockerfile dir that is missing.

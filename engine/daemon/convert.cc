@@ -63,6 +63,7 @@ void ToProto(const BuildRequest& request, v1::SolveRequest* out) {
   out->set_max_parallelism(static_cast<uint32_t>(request.max_parallelism));
   out->set_network(request.network);
   out->set_platform(request.platform);
+  for (const auto& [id, path] : request.secrets) (*out->mutable_secrets())[id] = path;
 }
 
 BuildRequest FromProto(const v1::SolveRequest& request) {
@@ -82,6 +83,7 @@ BuildRequest FromProto(const v1::SolveRequest& request) {
   out.max_parallelism = request.max_parallelism();
   out.network = request.network();
   out.platform = request.platform();
+  for (const auto& [id, path] : request.secrets()) out.secrets[id] = path;
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "engine/daemon/service.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <thread>
@@ -83,6 +84,21 @@ absl::Status ControlService::CheckSolvePaths(const PeerCredentials& peer,
   KILN_RETURN_IF_ERROR(CheckPeerCanRead(peer, request.context_dir));
   if (!request.dockerfile_dir.empty()) {
     KILN_RETURN_IF_ERROR(CheckPeerCanRead(peer, request.dockerfile_dir));
+  }
+  for (const auto& [id, path] : request.secrets) {
+    if (path.empty() || path[0] != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("solve: secret '", id, "': the path '", path, "' must be absolute"));
+    }
+    KILN_RETURN_IF_ERROR(CheckPeerCanRead(peer, path));
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) {
+      return base::ErrnoError(absl::StrCat("solve: secret '", id, "': stat '", path, "'"));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("solve: secret '", id, "': '", path, "' is not a regular file"));
+    }
   }
   for (const ExportSpec& spec : request.exports) {
     auto dest = spec.attrs.find("dest");

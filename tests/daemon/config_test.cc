@@ -1,6 +1,9 @@
 // Config file, default paths, build flags and the peer access checks.
 #include <sys/stat.h>
 
+#include <map>
+#include <string>
+
 #include "absl/strings/match.h"
 #include "base/temp_dir.h"
 #include "engine/daemon/build_options.h"
@@ -110,6 +113,30 @@ TEST(BuildOptionsTest, BuildctlForm) {
   EXPECT_EQ(req->exports[0].attrs.at("dest"), dir->path() + "/out.tar");
   EXPECT_EQ(req->exports[1].attrs.at("name"), "app:1");
   EXPECT_TRUE(req->no_cache);
+}
+
+TEST(BuildOptionsTest, SecretsInBuildctlSyntax) {
+  auto dir = base::TempDir::Create();
+  ASSERT_TRUE(dir.ok());
+  BuildFlags flags;
+  flags.context = dir->path();
+  flags.secrets = {"id=npm,src=tokens/npmrc", "type=file,source=/etc/hostname",
+                   "src=/run/aws.txt"};
+  auto req = MakeBuildRequest(flags, dir->path());
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->secrets, (std::map<std::string, std::string>{
+                              {"npm", dir->path() + "/tokens/npmrc"},
+                              {"hostname", "/etc/hostname"},
+                              {"aws.txt", "/run/aws.txt"}}));
+  for (const char* bad : {"id=x", "id=x,env=TOKEN", "id=x,src=/a,bogus=1", "nonsense"}) {
+    flags.secrets = {bad};
+    auto r = MakeBuildRequest(flags, dir->path());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StrContains(r.status().message(), "--secret")) << r.status();
+  }
+  flags.secrets = {"id=x,src=/a", "id=x,src=/b"};
+  EXPECT_TRUE(absl::StrContains(MakeBuildRequest(flags, dir->path()).status().message(),
+                                "given twice"));
 }
 
 TEST(BuildOptionsTest, ShortForm) {

@@ -321,6 +321,27 @@ TEST_F(E2eTest, ImageCommandsChangeTheRunningDaemonsStore) {
   EXPECT_TRUE(absl::StrContains(gone.err, "e2e/imported:7")) << gone.err;
 }
 
+// kilnctl build --secret id=X,src=PATH: the RUN that mounts it reads the file (through kilnd),
+// and the value is in no layer.
+TEST_F(E2eTest, SecretReachesTheRunThatMountsIt) {
+  std::string ctx = dir_.path() + "/secret";
+  ASSERT_EQ(mkdir(ctx.c_str(), 0755), 0);
+  std::string secret = dir_.path() + "/token.txt";
+  testing::WriteFile(secret, "tok-4711\n");
+  testing::WriteFile(ctx + "/Dockerfile",
+                     "FROM busybox:1.35\n"
+                     "RUN --mount=type=secret,id=tok cat /run/secrets/tok && echo ok > /done\n");
+  std::string out = dir_.path() + "/secret-out";
+  ProcessResult run = testing::Run(
+      Kilnctl({"build", "--progress", "plain", "--secret", "id=tok,src=" + secret, "--output",
+               "type=local,dest=" + out, ctx}),
+      {}, absl::Seconds(600));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "tok-4711")) << run.err;
+  EXPECT_EQ(testing::ReadFile(out + "/done"), "ok\n");
+  EXPECT_EQ(access((out + "/run/secrets/tok").c_str(), F_OK), -1) << "the secret reached a layer";
+}
+
 TEST_F(E2eTest, TwoClientsShareOneRunOfAStep) {
   HitCounter counter;
   std::string ctx = dir_.path() + "/shared-step";

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -395,6 +396,24 @@ TEST_F(ServerTest, KilnctlWritesTraceAndMetadataFiles) {
   BuildRequest seen = engine_.last_request();
   ASSERT_EQ(seen.exports.size(), 1u);
   EXPECT_EQ(seen.exports[0].type, "image");
+}
+
+// kilnctl --secret reaches the engine's BuildRequest::secrets through the Solve call; kilnd
+// refuses a secret file the caller cannot read (here: one that does not exist).
+TEST_F(ServerTest, KilnctlSecretsReachTheEngine) {
+  StartServer();
+  std::string secret = dir_.path() + "/token";
+  testing::WriteFile(secret, "s3cret\n");
+  auto run = testing::Run({KilnctlPath(), "build", "--progress", "quiet", "--addr",
+                           "unix://" + socket_, "--secret", "id=tok,src=" + secret, context_});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  BuildRequest seen = engine_.last_request();
+  EXPECT_EQ(seen.secrets, (std::map<std::string, std::string>{{"tok", secret}}));
+  auto missing = testing::Run({KilnctlPath(), "build", "--progress", "quiet", "--addr",
+                               "unix://" + socket_, "--secret",
+                               "id=tok,src=" + dir_.path() + "/absent", context_});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(missing.err, dir_.path() + "/absent")) << missing.err;
 }
 
 TEST_F(ServerTest, KilnctlFailingBuildPrintsLogTailAndExitsNonZero) {

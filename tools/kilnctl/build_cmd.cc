@@ -123,6 +123,9 @@ CommandRegistrar registrar(10, [](CLI::App& root) {
                   "type=image,name=REF | type=oci,dest=out.tar[,tar=false] | "
                   "type=docker,dest=out.tar,name=REF | type=local,dest=DIR")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+  cmd->add_option("--secret", b.secrets,
+                  "Secret for RUN --mount=type=secret: id=ID,src=PATH (read by kilnd)")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_flag("--no-cache", b.no_cache, "Do not use the build cache");
   cmd->add_option("--progress", flags->progress, "auto, tty, plain, rawjson or quiet");
   cmd->add_option("--trace", flags->trace, "Write a Chrome trace-event JSON timeline to FILE");
