@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# Scenario benchmark for kilnd + kilnctl, timing whole `kilnctl` processes (CLI start to exit).
+# Scenario benchmark for kilnd + kilnctl: whole `kilnctl` processes (CLI start to exit) against a
+# warm kilnd, timed with hyperfine.
 #   bench/daemon/run.sh [BUILD_DIR] [RUNS]
-# BUILD_DIR defaults to build-rel (a Release build of kilnd and kilnctl); RUNS to 20.
-# It starts a private kilnd (temp --root and socket), imports the base images from
-# ${KILN_IMAGES_DIR:-/var/cache/kiln/images}, and measures:
-#   - no-op rebuild of examples/multi-stage (target < 15 ms)
-#   - no-op rebuild of examples/big-context with 10,000 files (target < 60 ms)
-#   - kilnd RSS when idle and after 100 builds (no-op rebuilds of multi-stage)
-# Prints median / min / max in ms per scenario. Stops the daemon and removes its state at exit.
+# BUILD_DIR: a Release build with kilnd, kilnctl and kilnctl-local (default build-rel); RUNS: per
+# scenario (default 30). It starts a private kilnd (temp --root and socket, no config), imports
+# the base images from ${KILN_IMAGES_DIR:-/var/cache/kiln/images} through it, and reports:
+#   1. no-op rebuild of examples/multi-stage, `kilnctl build -t x DIR` (target < 15 ms)
+#   2. no-op rebuild of examples/big-context, 10,000 files (target < 60 ms)
+#   3. kilnd resident memory: idle (started, images imported), after the warm-up builds, and
+#      after 100 more builds
+# For 1 and 2: wall time (median, min, max), kilnctl's own CPU (user + sys, mean) and kilnd's
+# CPU per build (utime + stime from /proc/PID/stat over all timed runs). The CPU figures hold
+# up on a busy machine; wall times do not.
+# Stops the daemon and removes its state at exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=${1:-$repo/build-rel}
-runs=${2:-20}
+runs=${2:-30}
 shared=${KILN_SHARED_DIR:-$repo/../shared}
 images=${KILN_IMAGES_DIR:-/var/cache/kiln/images}
 kilnd=$build/tools/kilnd/kilnd
 kilnctl=$build/tools/kilnctl/kilnctl
-[ -x "$kilnd" ] && [ -x "$kilnctl" ] || { echo "FATAL: build kilnd and kilnctl in $build first" >&2; exit 1; }
+for bin in "$kilnd" "$kilnctl" "$build/tools/kilnctl/kilnctl-local"; do
+  [ -x "$bin" ] || { echo "FATAL: $bin is missing: build kilnd and kilnctl in $build" >&2; exit 1; }
+done
+command -v hyperfine >/dev/null || { echo "FATAL: hyperfine is missing (tools/setup.sh)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/kiln-bench-daemon-XXXXXX)
 sock=$work/kilnd.sock
@@ -29,40 +37,44 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Base images go into the state root before kilnd starts (`kilnctl image` runs in-process today).
-for img in busybox-1.35 golang-1.19; do
-  "$kilnctl" image --root "$work/root" import "$images/$img" --name "${img/-/:}" >/dev/null
-done
 "$kilnd" --addr "$addr" --root "$work/root" --config /dev/null 2>"$work/kilnd.log" &
 pid=$!
-for _ in $(seq 1 300); do [ -S "$sock" ] && "$kilnctl" du --addr "$addr" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 300); do "$kilnctl" du --addr "$addr" >/dev/null 2>&1 && break; sleep 0.1; done
+for img in busybox-1.35 golang-1.19; do
+  "$kilnctl" image import --addr "$addr" "$images/$img" --name "${img/-/:}" >/dev/null
+done
 
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$pid/status"; }
-echo "kilnd idle RSS: $(rss)"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }  # utime + stime, clock ticks
+hz=$(getconf CLK_TCK)
+echo "kilnd RSS idle (started, base images imported): $(rss)"
 
-now_ns() { date +%s%N; }
-# time_runs NAME ARGS...: runs `kilnctl ARGS` $runs times, prints median/min/max ms.
-time_runs() {
+# measure NAME ARGS...: hyperfine over `kilnctl ARGS`, then one summary line.
+measure() {
   local name=$1; shift
-  local times=()
-  for _ in $(seq 1 "$runs"); do
-    local t0; t0=$(now_ns)
-    "$kilnctl" "$@" >/dev/null 2>&1 || { echo "$name: kilnctl failed" >&2; return 1; }
-    times+=($(( ($(now_ns) - t0) / 1000 )))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk -v name="$name" '
-    { v[NR] = $1 } END { printf "%-28s median %7.2f ms  min %7.2f ms  max %7.2f ms  (n=%d)\n",
-      name, v[int((NR + 1) / 2)] / 1000, v[1] / 1000, v[NR] / 1000, NR }'
+  local csv=$work/$name.csv cmd=("$kilnctl" "$@") before after
+  before=$(cpu_ticks)
+  hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
+    "$(printf '%q ' "${cmd[@]}")" >/dev/null
+  after=$(cpu_ticks)
+  # csv: command,mean,stddev,median,user,system,min,max (seconds); kilnd ran runs+3 builds.
+  tail -n 1 "$csv" | awk -F, -v name="$name" -v d=$((after - before)) -v n=$((runs + 3)) \
+    -v hz="$hz" '{ printf "%-20s wall median %6.1f ms (min %6.1f, max %6.1f) | kilnctl CPU %5.1f ms | kilnd CPU %5.1f ms/build (n=%d)\n",
+      name, $4 * 1000, $7 * 1000, $8 * 1000, ($5 + $6) * 1000, d * 1000 / hz / n, n - 3 }'
 }
 
 ms=$shared/examples/multi-stage
-"$kilnctl" build --addr "$addr" --progress quiet "$ms" >/dev/null
-time_runs "multi-stage no-op" build --addr "$addr" --progress quiet "$ms"
-
+"$kilnctl" build --addr "$addr" --progress quiet -t x "$ms" >/dev/null 2>&1
+"$kilnctl" build --addr "$addr" --progress quiet -t x "$ms" >/dev/null 2>&1
 big=$work/big-context
 sh "$shared/examples/big-context/make-context.sh" "$big" >/dev/null
-"$kilnctl" build --addr "$addr" --progress quiet "$big" >/dev/null
-time_runs "big-context no-op" build --addr "$addr" --progress quiet "$big"
+"$kilnctl" build --addr "$addr" --progress quiet -t big "$big" >/dev/null 2>&1
+"$kilnctl" build --addr "$addr" --progress quiet -t big "$big" >/dev/null 2>&1
+echo "kilnd RSS after the warm-up builds: $(rss)"
 
-for _ in $(seq 1 100); do "$kilnctl" build --addr "$addr" --progress quiet "$ms" >/dev/null; done
+measure "multi-stage no-op" build --addr "$addr" --progress quiet -t x "$ms"
+measure "big-context no-op" build --addr "$addr" --progress quiet -t big "$big"
+
+for _ in $(seq 1 100); do "$kilnctl" build --addr "$addr" --progress quiet -t x "$ms" >/dev/null; done
 echo "kilnd RSS after 100 more builds: $(rss)"
+echo "kilnd RSS idle again (1 s later): $(sleep 1; rss)"
