@@ -15,6 +15,7 @@ PACKAGES=(
   # runtime helpers: newuidmap/newgidmap for rootless, busybox for test rootfs,
   # skopeo/umoci to check our OCI output, tmux for the tty progress test
   uidmap busybox-static skopeo umoci tmux zstd util-linux passwd procps iproute2 curl ca-certificates
+  hyperfine  # bench/daemon/run.sh times whole kilnctl processes
   # Kiln vs Buildah (bench/scenarios/run.sh): Buildah and the runc runtime it uses here (crun
   # refuses this machine's hybrid cgroup layout), gnuplot for the chart, python3 for the runner
   buildah runc gnuplot-nox python3
