@@ -145,10 +145,7 @@ class Engine {
     std::function<void(std::string_view)> on_stdout;
     std::function<void(std::string_view)> on_stderr;
   };
-  virtual absl::StatusOr<int> RunImage(const std::string& ref, const RunOptions& options) {
-    (void)ref, (void)options;
-    return absl::UnimplementedError("this engine cannot run images");
-  }
+  virtual absl::StatusOr<int> RunImage(const std::string& ref, const RunOptions& options) = 0;
 };
 
 }  // namespace kiln::engine

@@ -8,7 +8,7 @@
 #include "base/status.h"
 #include "engine/build/converter.h"
 #include "engine/build/exec_mount.h"
-#include "engine/build/exec_mount_stubs.h"
+#include "engine/build/mount_target_paths.h"
 #include "engine/build/results.h"
 #include "engine/solver/cache_key.h"
 #include "engine/solver/step_error.h"
@@ -99,7 +99,7 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   spec.on_stderr = [&ctx](std::string_view s) { ctx.Log(solver::LogStream::kStderr, s); };
 
   std::unique_ptr<RunMounts> run_mounts;
-  MountStubs stubs;
+  MountTargetPaths targets_made;
   if (!params_.mounts.empty()) {
     RunMountsEnv env;
     env.worker = worker_;
@@ -112,7 +112,7 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
     env.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
     KILN_ASSIGN_OR_RETURN(run_mounts, RunMounts::Prepare(env, params_.mounts, inputs));
     KILN_RETURN_IF_ERROR(WithMountedRoot(*worker_, mounts, [&](int root) -> absl::Status {
-      KILN_ASSIGN_OR_RETURN(stubs, MountStubs::Find(root, run_mounts->Targets()));
+      KILN_ASSIGN_OR_RETURN(targets_made, MountTargetPaths::Find(root, run_mounts->Targets()));
       return absl::OkStatus();
     }));
     spec.mounts = run_mounts->points();
@@ -128,9 +128,9 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
     return solver::ProcessExitError(command, 128 + r.signal);
   }
   if (r.exit_code != 0) return solver::ProcessExitError(command, r.exit_code);
-  if (!stubs.empty()) {
+  if (!targets_made.empty()) {
     KILN_RETURN_IF_ERROR(
-        WithMountedRoot(*worker_, mounts, [&](int root) { return stubs.Remove(root); }));
+        WithMountedRoot(*worker_, mounts, [&](int root) { return targets_made.Remove(root); }));
   }
   std::string name = NewSnapshotKey("s");
   KILN_RETURN_IF_ERROR(worker_->snapshots->Commit(name, key));

@@ -131,6 +131,10 @@ class FakeEngine : public Engine {
     return report;
   }
   WorkerInfo Workers() override { return WorkerInfo{{{"engine", "fake"}, {"workers", "2"}}}; }
+  // The fake has no sandbox: the daemon tests never run images through it.
+  absl::StatusOr<int> RunImage(const std::string&, const RunOptions&) override {
+    return absl::UnimplementedError("the fake engine does not run images");
+  }
 
   static int64_t Now() { return absl::ToUnixNanos(absl::Now()); }
 

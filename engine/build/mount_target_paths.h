@@ -1,4 +1,4 @@
-// MountStubs: RUN --mount targets that do not exist in the rootfs are created by the sandbox
+// MountTargetPaths: RUN --mount targets that do not exist in the rootfs are created by the sandbox
 // (directories, or an empty file for a file bind) so the mount has somewhere to go. Like
 // BuildKit, they must not end up in the step's snapshot: Find() records, before the run, which
 // path components are missing; Remove() deletes what is left of them after the run, deepest
@@ -7,8 +7,8 @@
 // created in.
 //
 // Paths are resolved inside the root (openat2 RESOLVE_IN_ROOT). A value type; not thread-safe.
-#ifndef KILN_ENGINE_BUILD_EXEC_MOUNT_STUBS_H_
-#define KILN_ENGINE_BUILD_EXEC_MOUNT_STUBS_H_
+#ifndef KILN_ENGINE_BUILD_MOUNT_TARGET_PATHS_H_
+#define KILN_ENGINE_BUILD_MOUNT_TARGET_PATHS_H_
 
 #include <time.h>
 
@@ -19,27 +19,27 @@
 
 namespace kiln::engine {
 
-class MountStubs {
+class MountTargetPaths {
  public:
   // Looks up every target (absolute container path) in the tree at `root_fd`.
-  static absl::StatusOr<MountStubs> Find(int root_fd, const std::vector<std::string>& targets);
+  static absl::StatusOr<MountTargetPaths> Find(int root_fd, const std::vector<std::string>& targets);
 
-  bool empty() const { return stubs_.empty(); }
+  bool empty() const { return created_.empty(); }
   // The paths the run will create, top-down per target (for tests and messages).
   std::vector<std::string> Paths() const;
 
-  // Removes the stubs from the tree at `root_fd` (the same tree after the run).
+  // Removes the targets_made from the tree at `root_fd` (the same tree after the run).
   absl::Status Remove(int root_fd) const;
 
  private:
-  struct Stub {
+  struct Created {
     std::string parent;                    // existing directory they are created in ("" = root)
     std::vector<std::string> created;      // relative paths, top-down
     struct timespec parent_times[2] = {};  // atime, mtime of `parent` before the run
   };
-  std::vector<Stub> stubs_;
+  std::vector<Created> created_;
 };
 
 }  // namespace kiln::engine
 
-#endif  // KILN_ENGINE_BUILD_EXEC_MOUNT_STUBS_H_
+#endif  // KILN_ENGINE_BUILD_MOUNT_TARGET_PATHS_H_

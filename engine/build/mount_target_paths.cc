@@ -1,4 +1,4 @@
-#include "engine/build/exec_mount_stubs.h"
+#include "engine/build/mount_target_paths.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -35,8 +35,8 @@ std::vector<std::string> Components(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<MountStubs> MountStubs::Find(int root_fd, const std::vector<std::string>& targets) {
-  MountStubs out;
+absl::StatusOr<MountTargetPaths> MountTargetPaths::Find(int root_fd, const std::vector<std::string>& targets) {
+  MountTargetPaths out;
   for (const std::string& target : targets) {
     std::vector<std::string> comps = Components(target);
     std::string prefix;
@@ -48,7 +48,7 @@ absl::StatusOr<MountStubs> MountStubs::Find(int root_fd, const std::vector<std::
         continue;
       }
       if (errno != ENOENT) break;  // e.g. ENOTDIR: the sandbox reports it
-      Stub s;
+      Created s;
       s.parent = prefix;
       UniqueFd parent = OpenInRoot(root_fd, prefix, O_PATH | O_DIRECTORY);
       struct stat st;
@@ -61,23 +61,23 @@ absl::StatusOr<MountStubs> MountStubs::Find(int root_fd, const std::vector<std::
         std::vector<std::string> upto(comps.begin(), comps.begin() + static_cast<long>(j) + 1);
         s.created.push_back(absl::StrJoin(upto, "/"));
       }
-      out.stubs_.push_back(std::move(s));
+      out.created_.push_back(std::move(s));
       break;
     }
   }
   return out;
 }
 
-std::vector<std::string> MountStubs::Paths() const {
+std::vector<std::string> MountTargetPaths::Paths() const {
   std::vector<std::string> out;
-  for (const Stub& s : stubs_) {
+  for (const Created& s : created_) {
     for (const std::string& p : s.created) out.push_back("/" + p);
   }
   return out;
 }
 
-absl::Status MountStubs::Remove(int root_fd) const {
-  for (const Stub& s : stubs_) {
+absl::Status MountTargetPaths::Remove(int root_fd) const {
+  for (const Created& s : created_) {
     bool all_gone = true;
     for (auto it = s.created.rbegin(); it != s.created.rend() && all_gone; ++it) {
       size_t slash = it->find_last_of('/');
@@ -95,7 +95,7 @@ absl::Status MountStubs::Remove(int root_fd) const {
       }
       if (rc != 0) {
         if (rc == -1 && errno != ENOTEMPTY && errno != EEXIST && S_ISDIR(st.st_mode)) {
-          return base::ErrnoError(absl::StrCat("remove mount stub '/", *it, "'"));
+          return base::ErrnoError(absl::StrCat("remove mount target path '/", *it, "'"));
         }
         all_gone = false;  // the command left something there: keep it
       }
