@@ -2,11 +2,57 @@
 
 #include <sys/stat.h>
 
+#include <charconv>
+#include <string_view>
+#include <system_error>
+
 #include "absl/strings/str_cat.h"
 #include "base/digest.h"
 #include "base/status.h"
+#include "cache/checksum_state.h"
 
 namespace kiln::engine {
+namespace {
+
+// The memo file: a header line, then per entry "<key> <len>\n<content>\n", then a trailer line
+// "end <n>" with the entry count, so a truncated file is rejected as a whole.
+constexpr std::string_view kMemoHeader = "kiln-snapshot-copies v1\n";
+constexpr size_t kMaxMemoEntries = 100'000;  // beyond this the memo starts over (it is a cache)
+
+std::string MemoPath(const std::string& dir) { return dir + "/snapshot-copies"; }
+
+std::string EncodeMemo(const absl::flat_hash_map<std::string, std::string>& memo) {
+  std::string out(kMemoHeader);
+  for (const auto& [key, content] : memo) {
+    absl::StrAppend(&out, key, " ", content.size(), "\n", content, "\n");
+  }
+  absl::StrAppend(&out, "end ", memo.size(), "\n");
+  return out;
+}
+
+// Returns false (and leaves `memo` unspecified) if `bytes` is not a complete memo file.
+bool DecodeMemo(std::string_view bytes, absl::flat_hash_map<std::string, std::string>& memo) {
+  if (bytes.substr(0, kMemoHeader.size()) != kMemoHeader) return false;
+  bytes.remove_prefix(kMemoHeader.size());
+  for (;;) {
+    size_t eol = bytes.find('\n');
+    if (eol == std::string_view::npos) return false;
+    std::string_view line = bytes.substr(0, eol);
+    bytes.remove_prefix(eol + 1);
+    size_t sp = line.find(' ');
+    if (sp == std::string_view::npos) return false;
+    size_t n = 0;
+    std::string_view num = line.substr(sp + 1);
+    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+    if (ec != std::errc() || end != num.data() + num.size() || num.empty()) return false;
+    if (line.substr(0, sp) == "end") return n == memo.size() && bytes.empty();
+    if (bytes.size() < n + 1 || bytes[n] != '\n') return false;
+    memo[std::string(line.substr(0, sp))] = std::string(bytes.substr(0, n));
+    bytes.remove_prefix(n + 1);
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<cache::ChecksumCache*> ContextChecksums::For(const std::string& context_dir) {
   absl::MutexLock lock(&mu_);
@@ -22,14 +68,49 @@ absl::StatusOr<cache::ChecksumCache*> ContextChecksums::For(const std::string& c
   return raw;
 }
 
+void ContextChecksums::LoadMemoLocked() {
+  if (memo_loaded_) return;
+  memo_loaded_ = true;
+  absl::StatusOr<std::optional<std::string>> bytes =
+      cache::internal::ReadFileIfExists(MemoPath(dir_));
+  if (!bytes.ok() || !bytes->has_value()) return;
+  if (!DecodeMemo(**bytes, memo_)) memo_.clear();  // corrupt or truncated: start empty
+}
+
+std::optional<std::string> ContextChecksums::FindSnapshotCopy(const std::string& key) {
+  absl::MutexLock lock(&memo_mu_);
+  LoadMemoLocked();
+  auto it = memo_.find(key);
+  if (it == memo_.end()) return std::nullopt;
+  snapshot_copy_hits_.fetch_add(1, std::memory_order_relaxed);
+  return it->second;
+}
+
+void ContextChecksums::RecordSnapshotCopy(const std::string& key, std::string content) {
+  absl::MutexLock lock(&memo_mu_);
+  LoadMemoLocked();
+  if (memo_.size() >= kMaxMemoEntries) memo_.clear();
+  auto [it, inserted] = memo_.try_emplace(key, std::move(content));
+  if (inserted) memo_dirty_ = true;
+}
+
 absl::Status ContextChecksums::SaveAll() {
-  absl::MutexLock lock(&mu_);
   absl::Status first;
-  for (auto& [dir, c] : caches_) {
-    absl::Status s = c->Save();
-    if (first.ok() && !s.ok()) first = s;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [dir, c] : caches_) {
+      absl::Status s = c->Save();
+      if (first.ok() && !s.ok()) first = s;
+    }
   }
-  return first;
+  absl::MutexLock lock(&memo_mu_);
+  if (!memo_dirty_) return first;
+  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    return first.ok() ? base::ErrnoError(absl::StrCat("create '", dir_, "'")) : first;
+  }
+  absl::Status s = cache::internal::WriteFileAtomically(MemoPath(dir_), EncodeMemo(memo_));
+  if (s.ok()) memo_dirty_ = false;
+  return first.ok() ? s : first;
 }
 
 }  // namespace kiln::engine

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/digest.h"
 #include "base/status.h"
 #include "cache/checksum_cache.h"
 #include "engine/build/context_checksums.h"
@@ -102,6 +104,16 @@ absl::StatusOr<std::vector<CopyOptions>> CopiesFor(const FileAction& a, int src_
   return out;
 }
 
+// The memo key of a copy out of committed snapshot `snapshot`: the snapshot's name (never
+// reused) and the copy action (its index in the op definition, which holds every field that
+// changes what HashSources selects: sources, excludes, --parents, wildcards, ownership).
+std::string SnapshotCopyKey(const std::string& snapshot, const std::string& definition,
+                            size_t action) {
+  std::string material = absl::StrCat("copy-from v1\n", snapshot.size(), ":", snapshot, "\n",
+                                      action, "\n", definition);
+  return base::Digest::Of(material).hex();
+}
+
 bool HasGlob(std::string_view s) { return s.find_first_of("*?[\\") != std::string_view::npos; }
 
 // Content digest of a copy from the build context through the persisted checksum cache: a
@@ -180,6 +192,19 @@ absl::StatusOr<base::Digest> FileOp::CacheKey(solver::ExecContext& ctx,
       return absl::InternalError("file op: copy source input out of range");
     }
     const solver::Result& r = *inputs[a.source_input].result;
+    // A committed snapshot never changes: its content for this copy is memoized, so a rebuild
+    // neither mounts nor reads it.
+    std::string memo_key;
+    if (auto* snap = dynamic_cast<const SnapshotResult*>(&r);
+        snap != nullptr && worker_->checksums != nullptr) {
+      memo_key = SnapshotCopyKey(snap->snapshot(), definition_,
+                                 static_cast<size_t>(&a - actions_.data()));
+      if (std::optional<std::string> hit = worker_->checksums->FindSnapshotCopy(memo_key)) {
+        key_material += *hit;
+        continue;
+      }
+    }
+    std::string action_material;
     KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, r));
     KILN_ASSIGN_OR_RETURN(std::vector<CopyOptions> copies, CopiesFor(a, src->fd()));
     for (const CopyOptions& o : copies) {
@@ -193,8 +218,10 @@ absl::StatusOr<base::Digest> FileOp::CacheKey(solver::ExecContext& ctx,
       } else {
         KILN_ASSIGN_OR_RETURN(content, HashSources(src->fd(), o));
       }
-      absl::StrAppend(&key_material, "\ncontent:", content);
+      absl::StrAppend(&action_material, "\ncontent:", content);
     }
+    if (!memo_key.empty()) worker_->checksums->RecordSnapshotCopy(memo_key, action_material);
+    key_material += action_material;
   }
   // Only the destination's key: sources are covered by their content (early cutoff).
   return solver::DefaultCacheKey(key_material, {inputs[0]});
