@@ -25,7 +25,10 @@ struct ImageSpec {
   oci::ImageConfig config;             // final runtime config
   // History of the steps after the base; entries with empty_layer=false pair with layers.
   std::vector<oci::History> history;
-  snapshotter::Compression compression = snapshotter::Compression::kGzip;
+  // nullopt: any layer already made for a snapshot is reused whatever its compression, and a
+  // new one is an uncompressed tar (Kiln's own image store: no CPU spent compressing layers
+  // that never leave the machine; an oci/docker export asks for gzip or zstd explicitly).
+  std::optional<snapshotter::Compression> compression = snapshotter::Compression::kGzip;
   std::optional<int64_t> source_date_epoch;
 };
 

@@ -47,8 +47,9 @@ absl::StatusOr<std::unique_ptr<LayerStore>> LayerStore::Open(const Worker* worke
 }
 
 std::string LayerStore::MemoPath(const std::string& snapshot, snapshotter::Compression c,
-                                 std::optional<int64_t> epoch) const {
+                                 std::optional<int64_t> epoch, bool original) const {
   std::string p = absl::StrCat(dir_, "/", snapshot, ".", CompressionName(c));
+  if (original) p += ".orig";
   if (epoch) absl::StrAppend(&p, ".epoch", *epoch);
   return p + ".json";
 }
@@ -91,7 +92,8 @@ absl::Status LayerStore::WriteMemo(const std::string& path, const LayerInfo& l) 
 
 absl::Status LayerStore::Record(const std::string& snapshot, const LayerInfo& layer) {
   auto c = snapshotter::CompressionForMediaType(layer.media_type);
-  return WriteMemo(MemoPath(snapshot, c.ok() ? *c : snapshotter::Compression::kNone, std::nullopt),
+  return WriteMemo(MemoPath(snapshot, c.ok() ? *c : snapshotter::Compression::kNone, std::nullopt,
+                            /*original=*/true),
                    layer);
 }
 
@@ -108,19 +110,23 @@ absl::StatusOr<std::vector<std::string>> LayerStore::Chain(const std::string& sn
 }
 
 absl::StatusOr<LayerInfo> LayerStore::LayerOf(const std::string& snapshot,
-                                              snapshotter::Compression c,
+                                              std::optional<snapshotter::Compression> c,
                                               std::optional<int64_t> epoch) {
-  // A recorded original blob (unpacked image layer) is reused whatever compression is asked.
-  for (auto rc : {c, snapshotter::Compression::kGzip, snapshotter::Compression::kZstd,
-                  snapshotter::Compression::kNone}) {
-    if (auto l = ReadMemo(MemoPath(snapshot, rc, std::nullopt))) {
-      if (rc == c || !epoch) return *l;
-    }
+  using snapshotter::Compression;
+  static constexpr Compression kAll[] = {Compression::kNone, Compression::kZstd,
+                                         Compression::kGzip};
+  // An original blob (an unpacked image layer) is reused whatever compression is asked, as
+  // BuildKit reuses a base image's blobs; with an epoch only in the asked compression.
+  for (Compression rc : kAll) {
+    if (epoch && c && rc != *c) continue;
+    if (auto l = ReadMemo(MemoPath(snapshot, rc, std::nullopt, /*original=*/true))) return *l;
   }
-  if (epoch) {
-    if (auto l = ReadMemo(MemoPath(snapshot, c, epoch))) return *l;
+  // A layer this store made: in the asked compression, or any when there is no preference.
+  for (Compression rc : kAll) {
+    if (c && rc != *c) continue;
+    if (auto l = ReadMemo(MemoPath(snapshot, rc, epoch))) return *l;
   }
-  return MakeLayer(snapshot, c, epoch);
+  return MakeLayer(snapshot, c.value_or(Compression::kNone), epoch);
 }
 
 absl::StatusOr<LayerInfo> LayerStore::MakeLayer(const std::string& snapshot,

@@ -34,8 +34,11 @@ class LayerStore {
   absl::Status Record(const std::string& snapshot, const LayerInfo& layer);
 
   // The layer of `snapshot`, making it (diff + compress into the content store) if unknown or
-  // if its blob vanished. `source_date_epoch` clamps mtimes (reproducible builds).
-  absl::StatusOr<LayerInfo> LayerOf(const std::string& snapshot, snapshotter::Compression c,
+  // if its blob vanished. `source_date_epoch` clamps mtimes (reproducible builds). A recorded
+  // original blob is reused whatever compression is asked (unless an epoch asks for a
+  // rewrite); `c` = nullopt reuses any layer already made and makes an uncompressed one.
+  absl::StatusOr<LayerInfo> LayerOf(const std::string& snapshot,
+                                    std::optional<snapshotter::Compression> c,
                                     std::optional<int64_t> source_date_epoch);
 
   // The committed snapshots from the bottom of `snapshot`'s chain to `snapshot` itself.
@@ -44,7 +47,7 @@ class LayerStore {
  private:
   LayerStore(const Worker* worker, std::string dir) : worker_(worker), dir_(std::move(dir)) {}
   std::string MemoPath(const std::string& snapshot, snapshotter::Compression c,
-                       std::optional<int64_t> epoch) const;
+                       std::optional<int64_t> epoch, bool original = false) const;
   std::optional<LayerInfo> ReadMemo(const std::string& path) const;
   absl::Status WriteMemo(const std::string& path, const LayerInfo& layer) const;
   absl::StatusOr<LayerInfo> MakeLayer(const std::string& snapshot, snapshotter::Compression c,

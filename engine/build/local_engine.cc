@@ -109,14 +109,26 @@ std::optional<int64_t> SourceDateEpoch(const BuildRequest& req) {
   return std::nullopt;
 }
 
-snapshotter::Compression CompressionOf(const std::vector<ExportSpec>& exports) {
+// The layer compression the exports need: what an export asks for (compression=...), gzip for
+// archives and layouts (what registries and `docker load` expect), and no preference when
+// every export stays on this machine (the image store, a local dir).
+absl::StatusOr<std::optional<snapshotter::Compression>> CompressionOf(
+    const std::vector<ExportSpec>& exports) {
   for (const auto& e : exports) {
     auto it = e.attrs.find("compression");
     if (it == e.attrs.end()) continue;
     if (it->second == "zstd") return snapshotter::Compression::kZstd;
     if (it->second == "uncompressed") return snapshotter::Compression::kNone;
+    if (it->second == "gzip") return snapshotter::Compression::kGzip;
+    return absl::InvalidArgumentError(absl::StrCat("--output type=", e.type, ",compression=",
+                                                   it->second,
+                                                   ": unknown compression; expected gzip, zstd or "
+                                                   "uncompressed"));
   }
-  return snapshotter::Compression::kGzip;
+  for (const auto& e : exports) {
+    if (e.type != "image" && e.type != "local") return snapshotter::Compression::kGzip;
+  }
+  return std::nullopt;
 }
 
 // Converts solver events to BuildEvents and records per-step timings.
@@ -345,6 +357,8 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   std::string df_name = req.dockerfile_name.empty() ? "Dockerfile" : req.dockerfile_name;
   std::string df_path = df_name[0] == '/' ? df_name : df_dir + "/" + df_name;
   KILN_ASSIGN_OR_RETURN(std::string text, ReadText(df_path, "Dockerfile"));
+  KILN_ASSIGN_OR_RETURN(std::optional<snapshotter::Compression> compression,
+                        CompressionOf(req.exports));
 
   LowerOptions lo;
   lo.filename = df_name;
@@ -390,7 +404,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
     oh.empty_layer = h.empty_layer;
     spec.history.push_back(std::move(oh));
   }
-  spec.compression = CompressionOf(req.exports);
+  spec.compression = compression;
   spec.source_date_epoch = SourceDateEpoch(req);
   KILN_ASSIGN_OR_RETURN(BuiltImage built, AssembleImage(worker_, *layers_, spec));
   for (const ExportSpec& out : req.exports) {
