@@ -210,6 +210,12 @@ absl::Status GarbageCollector::RemoveBlobs(const std::vector<Row>& kept,
       guard = options_.leases->TryBeginRemoval(LeaseKind::kBlob, b.digest.str());
       if (!guard.has_value()) continue;
     }
+    // Look again under the guard: a build that stored an image labels its blobs before it
+    // releases its holds, so a label set since the walk above shows here.
+    absl::StatusOr<BlobInfo> now = options_.store->Info(b.digest);
+    if (absl::IsNotFound(now.status())) continue;
+    KILN_RETURN_IF_ERROR(now.status());
+    if (HasGcRef(now->labels)) continue;
     absl::Status st = options_.store->Delete(b.digest);
     if (absl::IsNotFound(st)) continue;
     KILN_RETURN_IF_ERROR(st);

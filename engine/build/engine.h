@@ -96,7 +96,7 @@ struct UsageRecord {
 };
 
 struct PruneOptions {
-  bool all = false;                 // also records used by images? no: everything unleased
+  bool all = false;                 // every record no running build uses
   int64_t keep_storage_bytes = -1;  // -1 = engine default
   absl::Duration keep_duration = absl::InfiniteDuration();  // infinite = engine default
 };
@@ -129,7 +129,12 @@ class Engine {
                                                                const std::string& name) = 0;
   virtual absl::Status RemoveImage(const std::string& ref) = 0;
 
+  // Every cache record; `in_use` marks those a running build holds a lease on.
   virtual absl::StatusOr<std::vector<UsageRecord>> DiskUsage() = 0;
+  // Garbage-collects cache records, snapshots and blobs by `options`. Runs concurrently with
+  // builds (it neither waits for them nor makes them wait) and skips exactly what running
+  // builds use: every build holds leases on the snapshots and blobs it uses (cache/lease.h).
+  // Prunes are serialized among themselves.
   virtual absl::StatusOr<PruneReport> Prune(const PruneOptions& options) = 0;
   virtual WorkerInfo Workers() = 0;
 

@@ -6,6 +6,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
@@ -22,12 +23,35 @@ std::string Rfc3339(std::optional<int64_t> epoch) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
 }
 
+// How often a hold that races GC's removal of the same blob is retried (GC's removal guard
+// lasts one delete, so a few short waits suffice).
+constexpr int kHoldAttempts = 50;
+constexpr absl::Duration kHoldRetryWait = absl::Milliseconds(10);
+
+// Holds `digest` in `lease` (no-op without one). False if GC is deleting it right now.
+absl::StatusOr<bool> HoldBlob(cache::Lease* lease, const base::Digest& digest) {
+  if (lease == nullptr) return true;
+  absl::Status st = lease->HoldBlob(digest);
+  if (absl::IsAborted(st)) return false;
+  KILN_RETURN_IF_ERROR(st);
+  return true;
+}
+
 // Puts `bytes` in the content store unless the blob is already there: a no-op rebuild makes
 // the same config and manifest again, and a Put costs a synced ingest file and a metadata
-// transaction even when the blob exists.
-absl::StatusOr<cache::BlobInfo> PutIfMissing(cache::ContentStore& content,
+// transaction even when the blob exists. The blob is held first, so an existing one cannot
+// be collected between the check and its use.
+absl::StatusOr<cache::BlobInfo> PutIfMissing(cache::ContentStore& content, cache::Lease* lease,
                                              std::string_view bytes) {
   base::Digest digest = base::Digest::Of(bytes);
+  for (int attempt = 0;; ++attempt) {
+    KILN_ASSIGN_OR_RETURN(bool held, HoldBlob(lease, digest));
+    if (held) break;
+    if (attempt + 1 == kHoldAttempts) {
+      return absl::AbortedError(absl::StrCat("hold blob '", digest.str(), "': being collected"));
+    }
+    absl::SleepFor(kHoldRetryWait);
+  }
   if (content.Has(digest)) {
     cache::BlobInfo info;
     info.digest = digest;
@@ -37,10 +61,36 @@ absl::StatusOr<cache::BlobInfo> PutIfMissing(cache::ContentStore& content,
   return content.Put(bytes);
 }
 
+// The layer of `snapshot`, held in `lease`: a blob that GC deleted between LayerStore's check
+// and the hold is made again (LayerOf remakes a layer whose blob vanished). Making a layer
+// whose identical old blob GC deletes at that moment fails publishing it (NotFound): that is
+// retried too.
+absl::StatusOr<LayerInfo> HeldLayerOf(const Worker& worker, LayerStore& layers,
+                                      const std::string& snapshot, const ImageSpec& spec,
+                                      cache::Lease* lease) {
+  constexpr int kNotFoundAttempts = 5;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<LayerInfo> made =
+        layers.LayerOf(snapshot, spec.compression, spec.source_date_epoch);
+    if (lease != nullptr && absl::IsNotFound(made.status()) && attempt + 1 < kNotFoundAttempts) {
+      absl::SleepFor(kHoldRetryWait);
+      continue;
+    }
+    KILN_ASSIGN_OR_RETURN(LayerInfo l, std::move(made));
+    KILN_ASSIGN_OR_RETURN(bool held, HoldBlob(lease, l.digest));
+    if (held && (lease == nullptr || worker.content->Has(l.digest))) return l;
+    if (attempt + 1 == kHoldAttempts) {
+      return absl::AbortedError(
+          absl::StrCat("hold layer of '", snapshot, "': collected on every attempt"));
+    }
+    absl::SleepFor(kHoldRetryWait);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layers,
-                                         const ImageSpec& spec) {
+                                         const ImageSpec& spec, cache::Lease* lease) {
   std::vector<std::string> chain;
   if (!spec.top_snapshot.empty()) {
     KILN_ASSIGN_OR_RETURN(chain, layers.Chain(spec.top_snapshot));
@@ -61,7 +111,7 @@ absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layer
   m.media_type = std::string(oci::kMediaTypeOciManifest);
   int64_t total = 0;
   for (const std::string& s : chain) {
-    KILN_ASSIGN_OR_RETURN(LayerInfo l, layers.LayerOf(s, spec.compression, spec.source_date_epoch));
+    KILN_ASSIGN_OR_RETURN(LayerInfo l, HeldLayerOf(worker, layers, s, spec, lease));
     oci::Descriptor d;
     d.media_type = l.media_type;
     d.digest = l.digest;
@@ -97,12 +147,12 @@ absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layer
   (void)base_layers;
   img.history = std::move(hist);
   std::string config_json = oci::SerializeImage(img);
-  KILN_ASSIGN_OR_RETURN(cache::BlobInfo cfg, PutIfMissing(*worker.content, config_json));
+  KILN_ASSIGN_OR_RETURN(cache::BlobInfo cfg, PutIfMissing(*worker.content, lease, config_json));
   m.config.media_type = std::string(oci::kMediaTypeOciConfig);
   m.config.digest = cfg.digest;
   m.config.size = cfg.size;
   std::string manifest_json = oci::SerializeManifest(m);
-  KILN_ASSIGN_OR_RETURN(cache::BlobInfo man, PutIfMissing(*worker.content, manifest_json));
+  KILN_ASSIGN_OR_RETURN(cache::BlobInfo man, PutIfMissing(*worker.content, lease, manifest_json));
   BuiltImage out;
   out.manifest.media_type = m.media_type;
   out.manifest.digest = man.digest;
@@ -110,6 +160,9 @@ absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layer
   out.manifest.platform = img.platform();
   out.config_digest = cfg.digest;
   out.size_bytes = total + cfg.size + man.size;
+  for (const auto& l : m.layers) out.blobs.push_back(l.digest);
+  out.blobs.push_back(cfg.digest);
+  out.blobs.push_back(man.digest);
   return out;
 }
 

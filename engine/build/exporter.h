@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "cache/lease.h"
 #include "engine/build/engine.h"
 #include "engine/build/layers.h"
 #include "engine/build/worker.h"
@@ -36,11 +37,14 @@ struct BuiltImage {
   oci::Descriptor manifest;
   base::Digest config_digest;
   int64_t size_bytes = 0;  // manifest + config + layers
+  std::vector<base::Digest> blobs;  // every blob of the image: layers, config, manifest
 };
 
-// Makes (or reuses) the layers and writes config and manifest blobs.
+// Makes (or reuses) the layers and writes config and manifest blobs. With a `lease`, every
+// blob of the image is held in it before it is trusted (a blob GC removed meanwhile is made
+// again), so GC cannot take them until the lease is released -- after the image is stored.
 absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layers,
-                                         const ImageSpec& spec);
+                                         const ImageSpec& spec, cache::Lease* lease = nullptr);
 
 // Writes one --output.
 absl::Status ExportImage(const Worker& worker, image::ImageStore& store, const BuiltImage& image,

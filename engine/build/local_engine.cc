@@ -17,11 +17,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "base/status.h"
 #include "base/temp_dir.h"
 #include "base/userns.h"
 #include "cache/fs_content_store.h"
 #include "cache/gc.h"
+#include "cache/lease.h"
 #include "cache/lmdb_cache_index.h"
 #include "engine/build/cache_mount.h"
 #include "engine/build/cache_seam.h"
@@ -30,6 +32,7 @@
 #include "engine/build/exporter.h"
 #include "engine/build/image_source_op.h"
 #include "engine/build/layers.h"
+#include "engine/build/prune_support.h"
 #include "engine/build/results.h"
 #include "engine/build/run_image.h"
 #include "engine/build/worker.h"
@@ -219,29 +222,31 @@ class LocalEngine : public Engine {
  private:
   absl::StatusOr<std::optional<oci::Image>> BaseImageOf(const LoweredBuild& lowered);
   absl::StatusOr<base::Digest> PlatformManifest(const oci::Descriptor& target);
-  absl::Status MarkImageBlobs();
-  absl::StatusOr<int64_t> RemoveOrphanSnapshots();
+  // The start of the oldest running build or image run, if any.
+  std::optional<absl::Time> OldestRunning();
 
-  // cache::SnapshotRemover over the snapshotter, for GC.
-  class Remover : public cache::SnapshotRemover {
+  // Registers a running build (or image run) for its lifetime.
+  class Running {
    public:
-    explicit Remover(snapshotter::Snapshotter* s) : s_(s) {}
-    absl::Status Remove(const std::string& key) override {
-      if (key.empty()) return absl::OkStatus();  // the empty filesystem
-      absl::Status st = s_->Remove(key);
-      return st.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : st;
+    explicit Running(LocalEngine* e) : e_(e) {
+      absl::MutexLock lock(&e_->running_mu_);
+      it_ = e_->running_.insert(absl::Now());
     }
-    absl::StatusOr<int64_t> Usage(const std::string& key) override {
-      if (key.empty()) return int64_t{0};
-      KILN_ASSIGN_OR_RETURN(snapshotter::DiskUsage u, s_->Usage(key));
-      return u.size;
+    ~Running() {
+      absl::MutexLock lock(&e_->running_mu_);
+      e_->running_.erase(it_);
     }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
 
    private:
-    snapshotter::Snapshotter* s_;
+    LocalEngine* e_;
+    std::multiset<absl::Time>::iterator it_;
   };
 
   EngineOptions options_;
+  // Declared first so it outlives everything that holds leases (seam, solver results, GC).
+  cache::LeaseManager leases_;
   std::unique_ptr<cache::ContentStore> content_;
   std::unique_ptr<snapshotter::Snapshotter> snapshots_;
   std::string driver_reason_;
@@ -254,10 +259,17 @@ class LocalEngine : public Engine {
   std::unique_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<SnapshotCacheSeam> seam_;
   std::unique_ptr<solver::Solver> solver_;
-  std::unique_ptr<Remover> remover_;
+  std::unique_ptr<SnapshotterRemover> remover_;
   std::unique_ptr<cache::GarbageCollector> gc_;
-  // Builds hold it shared; Prune holds it exclusively, so GC never runs under a build.
-  absl::Mutex gc_mu_;
+  // Serializes Prunes. Builds never take it: GC runs concurrently with them and leases keep
+  // it off whatever they use.
+  absl::Mutex prune_mu_;
+  // Held by MarkImageBlobs and around storing an image (label + Put), so a mark never
+  // computes the live set while an image is being stored.
+  absl::Mutex image_mu_;
+  // Start times of running builds and image runs (see RemoveOrphanSnapshots).
+  absl::Mutex running_mu_;
+  std::multiset<absl::Time> running_ ABSL_GUARDED_BY(running_mu_);
 };
 
 absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& options) {
@@ -297,7 +309,7 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   sandbox::SandboxOptions so;
   so.state_dir = tmp;
   KILN_ASSIGN_OR_RETURN(e->sandbox_, sandbox::Sandbox::Create(std::move(so)));
-  e->seam_ = std::make_unique<SnapshotCacheSeam>(&e->worker_, e->index_.get());
+  e->seam_ = std::make_unique<SnapshotCacheSeam>(&e->worker_, e->index_.get(), &e->leases_);
   solver::SolverOptions sopts;
   // Steps wait on processes and I/O as much as on CPU, so by default run two per core (at
   // least four): three independent `RUN sleep 2` stages then finish in about 2 s, not 4.
@@ -306,11 +318,12 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
                               : std::max<size_t>(4, 2 * std::thread::hardware_concurrency());
   sopts.cache = e->seam_.get();
   e->solver_ = std::make_unique<solver::Solver>(sopts);
-  e->remover_ = std::make_unique<Remover>(e->snapshots_.get());
+  e->remover_ = std::make_unique<SnapshotterRemover>(e->snapshots_.get());
   cache::GcOptions gco;
   gco.index = e->index_.get();
   gco.snapshots = e->remover_.get();
   gco.store = e->content_.get();
+  gco.leases = &e->leases_;
   e->gc_ = std::make_unique<cache::GarbageCollector>(gco);
   return std::unique_ptr<Engine>(std::move(e));
 }
@@ -349,7 +362,10 @@ absl::StatusOr<std::optional<oci::Image>> LocalEngine::BaseImageOf(const Lowered
 
 absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEventSink events,
                                                solver::Cancellation* cancel) {
-  absl::ReaderMutexLock gc_lock(&gc_mu_);
+  Running running(this);
+  // Holds the blobs the export makes or reuses until they are stored (released on every
+  // return path). Snapshots are held by the solver's results (results.h).
+  cache::Lease lease = leases_.NewLease();
   if (req.context_dir.empty() || req.context_dir[0] != '/') {
     return absl::InvalidArgumentError("build: the context directory must be an absolute path");
   }
@@ -406,8 +422,16 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   }
   spec.compression = compression;
   spec.source_date_epoch = SourceDateEpoch(req);
-  KILN_ASSIGN_OR_RETURN(BuiltImage built, AssembleImage(worker_, *layers_, spec));
+  KILN_ASSIGN_OR_RETURN(BuiltImage built, AssembleImage(worker_, *layers_, spec, &lease));
   for (const ExportSpec& out : req.exports) {
+    if (out.type != "image") {
+      KILN_RETURN_IF_ERROR(ExportImage(worker_, *images_, built, spec.top_snapshot, out));
+      continue;
+    }
+    // Labelled before the lease that holds them goes; under image_mu_ so that a prune's mark
+    // cannot compute its live set in between.
+    absl::MutexLock lock(&image_mu_);
+    KILN_RETURN_IF_ERROR(LabelImageBlobs(*content_, built.blobs));
     KILN_RETURN_IF_ERROR(ExportImage(worker_, *images_, built, spec.top_snapshot, out));
   }
   result.manifest_digest = built.manifest.digest;
@@ -474,78 +498,18 @@ absl::StatusOr<std::vector<UsageRecord>> LocalEngine::DiskUsage() {
   return out;
 }
 
-absl::Status LocalEngine::MarkImageBlobs() {
-  // Mark: every blob reachable from a stored image gets kGcRefLabel; blobs no image reaches
-  // lose it. GC never deletes a blob carrying a "kiln.gc.ref." label.
-  static constexpr char kLabel[] = "kiln.gc.ref.image";
-  std::set<std::string> live;
-  KILN_ASSIGN_OR_RETURN(auto records, images_->List());
-  std::vector<oci::Descriptor> pending;
-  for (const auto& r : records) pending.push_back(r.target);
-  while (!pending.empty()) {
-    oci::Descriptor d = pending.back();
-    pending.pop_back();
-    if (!live.insert(d.digest.str()).second) continue;
-    if (d.media_type == oci::kMediaTypeOciIndex || d.media_type == oci::kMediaTypeDockerManifestList) {
-      auto json = content_->ReadAll(d.digest);
-      if (!json.ok()) continue;
-      auto index = oci::ParseIndex(*json);
-      if (index.ok()) pending.insert(pending.end(), index->manifests.begin(), index->manifests.end());
-    } else if (d.media_type == oci::kMediaTypeOciManifest ||
-               d.media_type == oci::kMediaTypeDockerManifest) {
-      auto json = content_->ReadAll(d.digest);
-      if (!json.ok()) continue;
-      auto m = oci::ParseManifest(*json);
-      if (!m.ok()) continue;
-      pending.push_back(m->config);
-      pending.insert(pending.end(), m->layers.begin(), m->layers.end());
-    }
-  }
-  std::vector<std::pair<base::Digest, bool>> changes;
-  KILN_RETURN_IF_ERROR(content_->Walk([&](const cache::BlobInfo& b) {
-    bool want = live.count(b.digest.str()) != 0;
-    bool has = b.labels.count(kLabel) != 0;
-    if (want != has) changes.emplace_back(b.digest, want);
-  }));
-  for (const auto& [digest, want] : changes) {
-    KILN_RETURN_IF_ERROR(content_->SetLabels(digest, {{kLabel, want ? "1" : ""}}));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<int64_t> LocalEngine::RemoveOrphanSnapshots() {
-  std::set<std::string> live;
-  KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey&, const cache::CacheRecord& r) {
-    live.insert(r.snapshot);
-  }));
-  std::vector<std::string> orphans;
-  KILN_RETURN_IF_ERROR(snapshots_->Walk([&](const snapshotter::Info& info) {
-    if (info.kind == snapshotter::Kind::kCommitted && live.count(info.name) == 0) {
-      orphans.push_back(info.name);
-    }
-    return absl::OkStatus();
-  }));
-  int64_t freed = 0;
-  bool progress = true;
-  while (progress && !orphans.empty()) {  // children before parents
-    progress = false;
-    for (auto it = orphans.begin(); it != orphans.end();) {
-      auto usage = snapshots_->Usage(*it);
-      if (snapshots_->Remove(*it).ok()) {
-        if (usage.ok()) freed += usage->size;
-        it = orphans.erase(it);
-        progress = true;
-      } else {
-        ++it;
-      }
-    }
-  }
-  return freed;
+std::optional<absl::Time> LocalEngine::OldestRunning() {
+  absl::MutexLock lock(&running_mu_);
+  if (running_.empty()) return std::nullopt;
+  return *running_.begin();
 }
 
 absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
-  absl::WriterMutexLock gc_lock(&gc_mu_);
-  KILN_RETURN_IF_ERROR(MarkImageBlobs());
+  absl::MutexLock prune_lock(&prune_mu_);
+  {
+    absl::MutexLock lock(&image_mu_);  // no image is stored between the list and the labels
+    KILN_RETURN_IF_ERROR(MarkImageBlobs(*images_, *content_));
+  }
   cache::GcPolicy policy;
   policy.all = options.all;
   int64_t keep_storage = options.keep_storage_bytes >= 0 ? options.keep_storage_bytes
@@ -567,7 +531,8 @@ absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
     report.bytes_freed += r.bytes_freed;
     report.records_removed += static_cast<int>(r.removed.size());
     if (!policy.all) break;
-    KILN_ASSIGN_OR_RETURN(int64_t freed, RemoveOrphanSnapshots());
+    KILN_ASSIGN_OR_RETURN(int64_t freed, RemoveOrphanSnapshots(*snapshots_, *index_, leases_,
+                                                               [this] { return OldestRunning(); }));
     report.bytes_freed += freed;
   }
   if (policy.all) {  // RUN --mount=type=cache directories nobody is using
@@ -597,10 +562,24 @@ WorkerInfo LocalEngine::Workers() {
 }
 
 absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref, const RunOptions& options) {
-  absl::ReaderMutexLock gc_lock(&gc_mu_);
+  Running running(this);
   KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, images_->Get(ref));
   KILN_ASSIGN_OR_RETURN(base::Digest manifest, PlatformManifest(rec.target));
-  KILN_ASSIGN_OR_RETURN(std::string top, UnpackImage(worker_, *layers_, manifest));
+  // Hold the unpacked top until the container's snapshot is prepared on it (then that child
+  // keeps it); a top collected before the hold is unpacked again.
+  cache::Lease lease = leases_.NewLease();
+  std::string top;
+  for (int attempt = 0;; ++attempt) {
+    KILN_ASSIGN_OR_RETURN(top, UnpackImage(worker_, *layers_, manifest));
+    if (top.empty()) break;
+    absl::Status held = lease.HoldSnapshot(top);
+    if (held.ok() && snapshots_->Stat(top).ok()) break;
+    if (!held.ok() && !absl::IsAborted(held)) return held;
+    if (attempt == 3) {
+      return absl::AbortedError(absl::StrCat("run '", ref, "': image snapshot '", top,
+                                             "' was garbage-collected on every attempt"));
+    }
+  }
   KILN_ASSIGN_OR_RETURN(std::string mjson, content_->ReadAll(manifest));
   KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
   KILN_ASSIGN_OR_RETURN(std::string cjson, content_->ReadAll(m.config.digest));

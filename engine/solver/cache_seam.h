@@ -25,7 +25,9 @@ class CacheSeam {
   // The cached result for `key`, or nullptr on a miss. Errors (I/O, corrupt index) fail the
   // step.
   virtual absl::StatusOr<ResultRef> Lookup(const base::Digest& key, const Vertex& vertex) = 0;
-  // Records `result` (non-null) under `key`. Errors fail the step.
+  // Records `result` (non-null) under `key`. Errors fail the step, except Aborted: the
+  // result's data was garbage-collected before it could be held (an op reused existing data
+  // that GC was removing), and the solver runs the step again.
   virtual absl::Status Save(const base::Digest& key, const ResultRef& result,
                             const Vertex& vertex) = 0;
 };

@@ -135,16 +135,22 @@ Outcome Scheduler::Compute(const JobRef& job, const base::Digest& key,
     if (!hit.ok()) return Failure(*job, base::Annotate(hit.status(), "cache lookup"));
     if (*hit != nullptr) return Outcome{absl::OkStatus(), *std::move(hit), true};
   }
-  if (job->cancel.cancelled()) return Failure(*job, absl::CancelledError("step cancelled"));
-  JobContext ctx(this, job.get());
-  absl::StatusOr<ResultRef> result = vertex.op().Exec(ctx, inputs);
-  if (!result.ok()) return Failure(*job, result.status());
-  if (*result == nullptr) return Failure(*job, absl::InternalError("op returned no result"));
-  if (cache != nullptr) {
-    absl::Status saved = cache->Save(key, *result, vertex);
-    if (!saved.ok()) return Failure(*job, base::Annotate(saved, "cache save"));
+  // Save says Aborted when the result was collected under the step (an op that reused
+  // existing data raced GC): the op then runs again, a few times at most.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    if (job->cancel.cancelled()) return Failure(*job, absl::CancelledError("step cancelled"));
+    JobContext ctx(this, job.get());
+    absl::StatusOr<ResultRef> result = vertex.op().Exec(ctx, inputs);
+    if (!result.ok()) return Failure(*job, result.status());
+    if (*result == nullptr) return Failure(*job, absl::InternalError("op returned no result"));
+    if (cache != nullptr) {
+      absl::Status saved = cache->Save(key, *result, vertex);
+      if (absl::IsAborted(saved) && attempt < kAttempts) continue;
+      if (!saved.ok()) return Failure(*job, base::Annotate(saved, "cache save"));
+    }
+    return Outcome{absl::OkStatus(), *std::move(result), false};
   }
-  return Outcome{absl::OkStatus(), *std::move(result), false};
 }
 
 void Scheduler::Follow(const JobRef& job, const JobRef& leader) {
