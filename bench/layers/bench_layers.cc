@@ -8,13 +8,21 @@
 // same machine load, and the ratio is a counter:
 //   - BM_DiffZstdVsRaw/<threads>: diff+zstd 3 of the tree vs raw zstd level 3 (same number of
 //     workers) over the tree's uncompressed tar held in memory. Counters ratio_vs_raw_zstd
-//     (wall) and ratio_vs_raw_zstd_cpu (per CPU second). Target >= 0.8.
+//     (wall) and ratio_vs_raw_zstd_cpu (per CPU second). Target >= 0.8. Second reference in
+//     the same iteration: Debian's `zstd -3 -T<threads>` CLI compressing that tar from a file
+//     in the page cache (ratio_vs_zstd_cli, ratio_vs_zstd_cli_cpu).
+//   - BM_DiffNone: diff+none (uncompressed layer) vs one SHA-256 pass over the in-memory tar
+//     (ratio_vs_sha256), its ceiling: the blob digest is the diffID, hashed once.
 //   - BM_DiffGzipVsZlib6/<threads>: diff+gzip (default level) of the tree vs zlib deflate
 //     level 6 (one gzip stream) over a 1/8 sample of that tar (1 MiB out of every 8 MiB).
 //     Counters ratio_vs_zlib6 (wall) and ratio_vs_zlib6_cpu. Target >= 3.
 // Every benchmark reports MB/s (uncompressed MB per wall second), MB/cpu_s (per second of
 // process CPU time, all threads) and cpu_util (CPU seconds per wall second). See README.md.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -28,6 +36,7 @@
 #include <string>
 #include <system_error>
 
+#include "base/digest.h"
 #include "base/temp_dir.h"
 #include "benchmark/benchmark.h"
 #include "snapshotter/diff/applier.h"
@@ -103,6 +112,20 @@ struct Fixture {
 
   // Made on first use, so a filtered run only pays for what it needs.
   const std::string& Tar() { return Blob(Compression::kNone, &tar_); }
+  // The same tar as a file (in the page cache after writing), for the zstd CLI.
+  const std::string& TarFile() {
+    if (tar_file_.empty()) {
+      std::string path = tmp.path() + "/layer.tar";
+      const std::string& t = Tar();
+      FILE* fp = std::fopen(path.c_str(), "w");
+      if (fp == nullptr || std::fwrite(t.data(), 1, t.size(), fp) != t.size()) {
+        Die("write " + path);
+      }
+      std::fclose(fp);
+      tar_file_ = path;
+    }
+    return tar_file_;
+  }
   const std::string& ZstdBlob() { return Blob(Compression::kZstd, &zstd_); }
   const std::string& GzipBlob() { return Blob(Compression::kGzip, &gzip_); }
   // 1 MiB out of every 8 MiB of the tar: what the zlib reference compresses.
@@ -130,7 +153,7 @@ struct Fixture {
     }
     return *out;
   }
-  std::string tar_, zstd_, gzip_, sample_;
+  std::string tar_, zstd_, gzip_, sample_, tar_file_;
 };
 
 void CopyFiles(const std::string& from, const std::string& to, int64_t limit, Fixture* f) {
@@ -214,6 +237,31 @@ size_t RawZstd3(const std::string& data, int workers) {
   return total;
 }
 
+// Debian's zstd CLI: `zstd -3 -T<workers> -q -c FILE > /dev/null`. Returns the child's wall
+// and CPU time (user + system, from wait4); dies if it cannot run or fails.
+Timing ZstdCli(const std::string& file, int workers) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  std::string t = "-T" + std::to_string(workers);
+  const char* argv[] = {"zstd", "-3", t.c_str(), "-q", "-c", file.c_str(), nullptr};
+  double w0 = WallSeconds();
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, "zstd", &fa, nullptr, const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) Die("cannot run the zstd CLI (apt-get install zstd): " + std::to_string(rc));
+  int status = 0;
+  struct rusage ru {};
+  if (::wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    Die("zstd CLI failed on " + file);
+  }
+  double wall = WallSeconds() - w0;
+  auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return Timing{wall, secs(ru.ru_utime) + secs(ru.ru_stime)};
+}
+
 // zlib deflate level 6, one gzip stream (what `gzip -6` and Go's default do). Returns the size.
 size_t Zlib6(const std::string& data) {
   std::string out(compressBound(static_cast<uLong>(data.size())) + 64, '\0');
@@ -228,19 +276,34 @@ size_t Zlib6(const std::string& data) {
   return zs.total_out;
 }
 
+// diff+none (uncompressed layer, blob digest = diffID) vs its ceiling: one SHA-256 pass over
+// the same tar in memory, in the same iteration. Counter ratio_vs_sha256 (wall).
 void BM_DiffNone(benchmark::State& state) {
   Fixture& f = Get();
-  double bytes = static_cast<double>(f.Tar().size());
+  const std::string& tar = f.Tar();
+  double bytes = static_cast<double>(tar.size());
   DiffOptions o;
   o.encoder.compression = Compression::kNone;
-  Timing total;
+  Timing total, sha;
   for (auto _ : state) {
-    Timing t = Time([&] { RunDiff(f, o, state); });
+    Timing t = Time([&] {
+      NullSink sink;
+      auto d = DiffTrees("", f.tree, o, &sink);
+      if (!d.ok() || d->digest != d->diff_id) state.SkipWithError("diff none: digest != diffID");
+    });
+    sha += Time([&] {
+      base::Sha256 h;
+      h.Update(tar.data(), tar.size());
+      benchmark::DoNotOptimize(h.Finish());
+    });
     state.SetIterationTime(t.wall);
     total += t;
   }
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
-  SetRates(state, total, bytes * static_cast<double>(state.iterations()), "");
+  double all = bytes * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(all));
+  SetRates(state, total, all, "");
+  SetRates(state, sha, all, "sha256_");
+  state.counters["ratio_vs_sha256"] = total.wall > 0 ? sha.wall / total.wall : 0;
 }
 
 // Arg: compression threads (also the raw reference's workers).
@@ -253,23 +316,24 @@ void BM_DiffZstdVsRaw(benchmark::State& state) {
   o.encoder.compression = Compression::kZstd;
   o.encoder.level = 3;
   o.encoder.threads = threads;
-  Timing diff, raw;
+  const std::string& tar_file = f.TarFile();
+  Timing diff, raw, cli;
   int64_t out = 1;
   int64_t i = 0;
   for (auto _ : state) {
-    Timing d, r;
-    auto run_diff = [&] { d = Time([&] { out = RunDiff(f, o, state); }); };
-    auto run_raw = [&] { r = Time([&] { benchmark::DoNotOptimize(RawZstd3(tar, threads)); }); };
-    if (i++ % 2 == 0) {
-      run_diff();
-      run_raw();
-    } else {
-      run_raw();
-      run_diff();
-    }
+    Timing d, r, c;
+    std::function<void()> legs[3] = {
+        [&] { d = Time([&] { out = RunDiff(f, o, state); }); },
+        [&] { r = Time([&] { benchmark::DoNotOptimize(RawZstd3(tar, threads)); }); },
+        [&] { c = ZstdCli(tar_file, threads); },
+    };
+    // Rotate the order so that no leg always runs first (or right after another).
+    for (int k = 0; k < 3; ++k) legs[(i + k) % 3]();
+    ++i;
     state.SetIterationTime(d.wall);
     diff += d;
     raw += r;
+    cli += c;
   }
   double all = bytes * static_cast<double>(state.iterations());
   state.SetBytesProcessed(static_cast<int64_t>(all));
@@ -277,6 +341,9 @@ void BM_DiffZstdVsRaw(benchmark::State& state) {
   SetRates(state, raw, all, "raw_");
   state.counters["ratio_vs_raw_zstd"] = diff.wall > 0 ? raw.wall / diff.wall : 0;
   state.counters["ratio_vs_raw_zstd_cpu"] = diff.cpu > 0 ? raw.cpu / diff.cpu : 0;
+  SetRates(state, cli, all, "cli_");
+  state.counters["ratio_vs_zstd_cli"] = diff.wall > 0 ? cli.wall / diff.wall : 0;
+  state.counters["ratio_vs_zstd_cli_cpu"] = diff.cpu > 0 ? cli.cpu / diff.cpu : 0;
   state.counters["compression"] = bytes / static_cast<double>(out);
 }
 

@@ -5,11 +5,15 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "base/digest.h"
 #include "base/status.h"
@@ -229,29 +233,149 @@ class GzipEncoder : public EncoderBase {
   base::ThreadPool pool_;  // declared last: destroyed (joined) first
 };
 
-// ---- zstd ----
+// ---- zstd: a feeder thread between the tar producer and zstd's workers ----
+//
+// The calling thread (tree walk, file reads, tar) only copies tar bytes into kFeedBlock
+// blocks and queues them. The feeder thread hashes each block (diffID), hands it to zstd
+// (whose workers compress its jobs), hashes the compressed output (blob digest) and writes it
+// to the sink. The walk and the two SHA-256 passes thus overlap instead of taking turns on one
+// thread, and a stretch of small files (syscall-bound) does not leave zstd's workers without
+// input while the queue still holds data. Memory: kFeedBlocks blocks plus zstd's own buffers.
 
 struct CctxDeleter {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 };
 
-class ZstdEncoder : public EncoderBase {
+constexpr size_t kFeedBlock = size_t{1} << 20;
+constexpr size_t kFeedBlocks = 8;
+
+class ZstdEncoder : public LayerEncoder {
  public:
   ZstdEncoder(ByteSink* sink, std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx)
-      : EncoderBase(Compression::kZstd, sink), cctx_(std::move(cctx)) {
-    buf_.resize(ZSTD_CStreamOutSize());
+      : cctx_(std::move(cctx)), out_(sink, /*hash=*/true), zbuf_(ZSTD_CStreamOutSize(), '\0') {
+    feeder_ = std::thread([this] { FeedLoop(); });
   }
 
- protected:
-  absl::Status Compress(const char* data, size_t len) override {
-    ZSTD_inBuffer in{data, len, 0};
-    while (in.pos < in.size) {
-      KILN_RETURN_IF_ERROR(Step(&in, ZSTD_e_continue).status());
+  // An unfinished encoder stops its feeder and discards what was queued.
+  ~ZstdEncoder() override {
+    {
+      absl::MutexLock l(&mu_);
+      closed_ = true;
+      abandoned_ = true;
+    }
+    if (feeder_.joinable()) feeder_.join();
+  }
+
+  absl::Status Write(const void* data, size_t len) override {
+    if (finished_) return absl::FailedPreconditionError("layer encoder: write after Finish");
+    const char* p = static_cast<const char*>(data);
+    while (len > 0) {
+      if (current_ == nullptr) KILN_RETURN_IF_ERROR(TakeFreeBlock());
+      size_t n = std::min(len, kFeedBlock - used_);
+      std::memcpy(current_.get() + used_, p, n);
+      used_ += n;
+      p += n;
+      len -= n;
+      if (used_ == kFeedBlock) KILN_RETURN_IF_ERROR(QueueCurrent());
     }
     return absl::OkStatus();
   }
+  using ByteSink::Write;
 
-  absl::Status Flush() override {
+  absl::StatusOr<LayerDescriptor> Finish() override {
+    if (finished_) return absl::FailedPreconditionError("layer encoder: Finish called twice");
+    finished_ = true;
+    if (current_ != nullptr && used_ > 0) KILN_RETURN_IF_ERROR(QueueCurrent());
+    {
+      absl::MutexLock l(&mu_);
+      closed_ = true;
+    }
+    feeder_.join();
+    // The feeder has ended: its state is ours to read.
+    absl::MutexLock l(&mu_);
+    KILN_RETURN_IF_ERROR(status_);
+    LayerDescriptor d;
+    d.diff_id = tar_hash_.Finish();
+    d.uncompressed_size = tar_size_;
+    d.digest = out_.Finish();
+    d.size = out_.size();
+    d.media_type = std::string(MediaTypeFor(Compression::kZstd));
+    return d;
+  }
+
+ private:
+  struct Block {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+  };
+
+  // Producer: a block to fill (recycled, or new while fewer than kFeedBlocks exist); waits
+  // while all are queued. Returns the feeder's error if it failed.
+  absl::Status TakeFreeBlock() {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](ZstdEncoder* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+          return !e->status_.ok() || !e->free_.empty() || e->allocated_ < kFeedBlocks;
+        },
+        this));
+    KILN_RETURN_IF_ERROR(status_);
+    if (!free_.empty()) {
+      current_ = std::move(free_.back());
+      free_.pop_back();
+    } else {
+      current_.reset(new char[kFeedBlock]);
+      ++allocated_;
+    }
+    used_ = 0;
+    return absl::OkStatus();
+  }
+
+  absl::Status QueueCurrent() {
+    absl::MutexLock l(&mu_);
+    KILN_RETURN_IF_ERROR(status_);
+    full_.push_back(Block{std::move(current_), std::exchange(used_, 0)});
+    return absl::OkStatus();
+  }
+
+  // Feeder thread: hash, compress, hash again, write; until closed and drained.
+  void FeedLoop() {
+    absl::Status s;
+    for (;;) {
+      Block b;
+      {
+        absl::MutexLock l(&mu_);
+        mu_.Await(absl::Condition(
+            +[](ZstdEncoder* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+              return !e->full_.empty() || e->closed_;
+            },
+            this));
+        if (abandoned_) return;
+        if (full_.empty()) break;  // closed and drained
+        b = std::move(full_.front());
+        full_.pop_front();
+      }
+      s = Feed(b.data.get(), b.size);
+      absl::MutexLock l(&mu_);
+      free_.push_back(std::move(b.data));
+      if (!s.ok()) {
+        status_ = s;
+        return;
+      }
+    }
+    s = End();
+    absl::MutexLock l(&mu_);
+    status_ = s;
+  }
+
+  absl::Status Feed(const char* data, size_t len) {
+    tar_hash_.Update(data, len);
+    tar_size_ += static_cast<int64_t>(len);
+    ZSTD_inBuffer in{data, len, 0};
+    while (in.pos < in.size) KILN_RETURN_IF_ERROR(Step(&in, ZSTD_e_continue).status());
+    return absl::OkStatus();
+  }
+
+  absl::Status End() {
     ZSTD_inBuffer in{nullptr, 0, 0};
     for (;;) {
       KILN_ASSIGN_OR_RETURN(size_t remaining, Step(&in, ZSTD_e_end));
@@ -259,19 +383,35 @@ class ZstdEncoder : public EncoderBase {
     }
   }
 
- private:
   absl::StatusOr<size_t> Step(ZSTD_inBuffer* in, ZSTD_EndDirective mode) {
-    ZSTD_outBuffer out_buf{buf_.data(), buf_.size(), 0};
-    size_t rc = ZSTD_compressStream2(cctx_.get(), &out_buf, in, mode);
+    ZSTD_outBuffer ob{zbuf_.data(), zbuf_.size(), 0};
+    size_t rc = ZSTD_compressStream2(cctx_.get(), &ob, in, mode);
     if (ZSTD_isError(rc)) {
       return absl::InternalError(absl::StrCat("zstd: compress: ", ZSTD_getErrorName(rc)));
     }
-    KILN_RETURN_IF_ERROR(out().Write(buf_.data(), out_buf.pos));
+    KILN_RETURN_IF_ERROR(out_.Write(zbuf_.data(), ob.pos));
     return rc;
   }
 
+  // Feeder-only until it has ended (then Finish reads them).
   std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx_;
-  std::string buf_;
+  HashingSink out_;
+  base::Sha256 tar_hash_;
+  int64_t tar_size_ = 0;
+  std::string zbuf_;
+  // Producer-only.
+  std::unique_ptr<char[]> current_;
+  size_t used_ = 0;
+  bool finished_ = false;
+
+  absl::Mutex mu_;
+  std::deque<Block> full_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<char[]>> free_ ABSL_GUARDED_BY(mu_);
+  size_t allocated_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool abandoned_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::thread feeder_;  // declared last: started once everything above exists
 };
 
 absl::StatusOr<std::unique_ptr<LayerEncoder>> MakeZstd(ByteSink* sink, int level, int threads) {
