@@ -201,6 +201,7 @@ absl::StatusOr<CopyStats> CopyFiles(int src_root_fd, int dst_root_fd, const Copy
     KILN_RETURN_IF_ERROR(w.CopyEntry(src_parent.get(), src_name, rel, dst_dir.get(), name,
                                      JoinRel(parent_rel, name)));
   }
+  KILN_RETURN_IF_ERROR(w.Finish());
   return w.stats();
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
@@ -40,7 +41,24 @@ std::string CopyWalker::SourceRel(const std::string& rel) const {
   return rel;
 }
 
-absl::Status CopyWalker::CopyXattrs(int src_fd, int dst_fd, const std::string& rel) {
+namespace {
+
+// Small copies stay on the calling thread; past this many files the rest go to a pool.
+constexpr int kInlineFiles = 32;
+constexpr size_t kMaxQueuedFiles = 64;
+
+}  // namespace
+
+CopyWalker::~CopyWalker() { pool_.reset(); }
+
+absl::Status CopyWalker::Finish() {
+  if (pool_ == nullptr) return absl::OkStatus();
+  absl::Status s = pool_->Wait();
+  stats_.bytes += async_bytes_.exchange(0);
+  return s;
+}
+
+absl::Status CopyWalker::CopyXattrs(int src_fd, int dst_fd, const std::string& rel) const {
   char names[4096];
   ssize_t n = ::flistxattr(src_fd, names, sizeof names);
   if (n <= 0) return absl::OkStatus();
@@ -63,7 +81,8 @@ absl::Status CopyWalker::CopyXattrs(int src_fd, int dst_fd, const std::string& r
   return absl::OkStatus();
 }
 
-absl::Status CopyWalker::FinishMeta(int dst_fd, const struct stat& st, const std::string& rel) {
+absl::Status CopyWalker::FinishMeta(int dst_fd, const struct stat& st,
+                                    const std::string& rel) const {
   if (::fchown(dst_fd, UidFor(st), GidFor(st)) != 0) {
     return ErrnoError(absl::StrCat("chown '", rel, "' to ", UidFor(st), ":", GidFor(st)));
   }
@@ -97,38 +116,52 @@ absl::Status CopyWalker::ClearTarget(int dst_dir, const std::string& name, bool 
   return absl::OkStatus();
 }
 
-absl::Status CopyWalker::CopyRegular(int src_fd, const struct stat& st, int dst_dir,
-                                     const std::string& name, const std::string& rel) {
-  bool is_dir = false;
-  KILN_RETURN_IF_ERROR(ClearTarget(dst_dir, name, false, rel, &is_dir));
+absl::StatusOr<UniqueFd> CopyWalker::CreateRegular(const struct stat& st, int dst_dir,
+                                                   const std::string& name,
+                                                   const std::string& rel) {
+  if (!fresh_dirs_.contains(dst_dir)) {
+    bool is_dir = false;
+    KILN_RETURN_IF_ERROR(ClearTarget(dst_dir, name, false, rel, &is_dir));
+  }
   if (st.st_nlink > 1) {
     auto it = links_.find({st.st_dev, st.st_ino});
     if (it != links_.end()) {
       std::string proc = absl::StrCat("/proc/self/fd/", it->second.get());
       if (::linkat(AT_FDCWD, proc.c_str(), dst_dir, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
         ++stats_.files;
-        return absl::OkStatus();
+        return UniqueFd();
       }
     }
   }
   UniqueFd out(
       ::openat(dst_dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out) return ErrnoError(absl::StrCat("create '", rel, "'"));
+  if (st.st_nlink > 1) {
+    UniqueFd path_fd(::openat(dst_dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (path_fd) links_[{st.st_dev, st.st_ino}] = std::move(path_fd);
+  }
+  ++stats_.files;
+  return out;
+}
+
+absl::Status CopyWalker::FillRegular(int src_fd, int out_fd, const struct stat& st,
+                                     const std::string& rel, int64_t* bytes) const {
   off_t remaining = st.st_size;
-  bool use_cfr = true;
+  bool use_cfr = use_cfr_.load(std::memory_order_relaxed);
   while (remaining > 0) {
     ssize_t n = -1;
     if (use_cfr) {
-      n = ::copy_file_range(src_fd, nullptr, out.get(), nullptr, static_cast<size_t>(remaining), 0);
+      n = ::copy_file_range(src_fd, nullptr, out_fd, nullptr, static_cast<size_t>(remaining), 0);
       if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
         use_cfr = false;
+        use_cfr_.store(false, std::memory_order_relaxed);  // e.g. context fs -> overlay
         continue;
       }
     } else {
       char buf[1 << 16];
       n = ::read(src_fd, buf, sizeof buf);
       for (ssize_t w = 0; w < n;) {
-        ssize_t k = ::write(out.get(), buf + w, static_cast<size_t>(n - w));
+        ssize_t k = ::write(out_fd, buf + w, static_cast<size_t>(n - w));
         if (k < 0) return ErrnoError(absl::StrCat("write '", rel, "'"));
         w += k;
       }
@@ -136,16 +169,44 @@ absl::Status CopyWalker::CopyRegular(int src_fd, const struct stat& st, int dst_
     if (n < 0) return ErrnoError(absl::StrCat("copy '", rel, "'"));
     if (n == 0) break;  // file shrank while copying
     remaining -= n;
-    stats_.bytes += n;
+    *bytes += n;
   }
-  KILN_RETURN_IF_ERROR(CopyXattrs(src_fd, out.get(), rel));
-  KILN_RETURN_IF_ERROR(FinishMeta(out.get(), st, rel));
-  if (st.st_nlink > 1) {
-    UniqueFd path_fd(::openat(dst_dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (path_fd) links_[{st.st_dev, st.st_ino}] = std::move(path_fd);
+  KILN_RETURN_IF_ERROR(CopyXattrs(src_fd, out_fd, rel));
+  return FinishMeta(out_fd, st, rel);
+}
+
+absl::Status CopyWalker::CopyRegular(int src_fd, const struct stat& st, int dst_dir,
+                                     const std::string& name, const std::string& rel) {
+  KILN_ASSIGN_OR_RETURN(UniqueFd out, CreateRegular(st, dst_dir, name, rel));
+  if (!out) return absl::OkStatus();  // hard link to an earlier copy
+  return FillRegular(src_fd, out.get(), st, rel, &stats_.bytes);
+}
+
+absl::Status CopyWalker::CopyRegularOwned(UniqueFd in, const struct stat& st, int dst_dir,
+                                          const std::string& name, const std::string& rel) {
+  KILN_ASSIGN_OR_RETURN(UniqueFd out, CreateRegular(st, dst_dir, name, rel));
+  if (!out) return absl::OkStatus();
+  if (++regular_files_ <= kInlineFiles) {
+    return FillRegular(in.get(), out.get(), st, rel, &stats_.bytes);
   }
-  ++stats_.files;
-  return absl::OkStatus();
+  if (pool_ == nullptr) {
+    int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+    pool_ = std::make_unique<CopyPool>(threads, kMaxQueuedFiles);
+  }
+  // Entry creation stays on this thread, in walk order (so directory times set afterwards
+  // hold); only the file's own contents and metadata are finished on the pool.
+  struct Job {
+    UniqueFd in, out;
+    struct stat st;
+    std::string rel;
+  };
+  auto job = std::make_shared<Job>(Job{std::move(in), std::move(out), st, rel});
+  return pool_->Submit([this, job]() -> absl::Status {
+    int64_t bytes = 0;
+    absl::Status s = FillRegular(job->in.get(), job->out.get(), job->st, job->rel, &bytes);
+    async_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    return s;
+  });
 }
 
 absl::Status CopyWalker::CopySymlink(int src_dir, const std::string& src_name,
@@ -184,12 +245,15 @@ absl::Status CopyWalker::CopySpecial(const struct stat& st, int dst_dir, const s
 }
 
 absl::StatusOr<UniqueFd> CopyWalker::MakeOrMergeDir(int dst_dir, const std::string& name,
-                                                    const std::string& rel) {
+                                                    const std::string& rel, bool* created) {
   bool exists = false;
-  KILN_RETURN_IF_ERROR(ClearTarget(dst_dir, name, true, rel, &exists));
+  if (!fresh_dirs_.contains(dst_dir)) {
+    KILN_RETURN_IF_ERROR(ClearTarget(dst_dir, name, true, rel, &exists));
+  }
   if (!exists && ::mkdirat(dst_dir, name.c_str(), 0700) != 0) {
     return ErrnoError(absl::StrCat("mkdir '", rel, "'"));
   }
+  if (created != nullptr) *created = !exists;
   UniqueFd out(::openat(dst_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!out) return ErrnoError(absl::StrCat("open '", rel, "'"));
   return out;
@@ -209,8 +273,12 @@ absl::Status CopyWalker::CopyEntry(int src_dir, const std::string& src_name,
         ::openat(src_dir, src_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!in) return ErrnoError(absl::StrCat("open '", src_rel, "'"));
     KILN_ASSIGN_OR_RETURN(int parent, Materialize(dst_dir));
-    KILN_ASSIGN_OR_RETURN(UniqueFd out, MakeOrMergeDir(parent, name, dst_rel));
-    KILN_RETURN_IF_ERROR(CopyDirContents(in.get(), src_rel, out.get(), dst_rel, true));
+    bool created = false;
+    KILN_ASSIGN_OR_RETURN(UniqueFd out, MakeOrMergeDir(parent, name, dst_rel, &created));
+    if (created) fresh_dirs_.insert(out.get());
+    absl::Status filled = CopyDirContents(in.get(), src_rel, out.get(), dst_rel, true);
+    fresh_dirs_.erase(out.get());  // before the fd number can be reused
+    KILN_RETURN_IF_ERROR(filled);
     KILN_RETURN_IF_ERROR(CopyXattrs(in.get(), out.get(), dst_rel));
     KILN_RETURN_IF_ERROR(FinishMeta(out.get(), st, dst_rel));
     ++stats_.dirs;
@@ -220,7 +288,7 @@ absl::Status CopyWalker::CopyEntry(int src_dir, const std::string& src_name,
   if (S_ISREG(st.st_mode)) {
     UniqueFd in(::openat(src_dir, src_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!in) return ErrnoError(absl::StrCat("open '", src_rel, "'"));
-    return CopyRegular(in.get(), st, parent, name, dst_rel);
+    return CopyRegularOwned(std::move(in), st, parent, name, dst_rel);
   }
   if (S_ISLNK(st.st_mode)) return CopySymlink(src_dir, src_name, st, parent, name, dst_rel);
   return CopySpecial(st, parent, name, dst_rel);

@@ -6,20 +6,29 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "base/unique_fd.h"
 #include "engine/ops/copy.h"
+#include "engine/ops/copy_pool.h"
 
 namespace kiln::engine::internal {
 
 class CopyWalker {
  public:
   explicit CopyWalker(const CopyOptions& opts) : opts_(opts) {}
+  ~CopyWalker();  // waits for file copies still in flight (after an error: drops them)
+
+  // Waits for every file copy handed to worker threads; the first error. Call before using
+  // the copied tree or stats().
+  absl::Status Finish();
 
   // Starts a top-level source: `src_rel` (relative to the source root) is what
   // exclude_in_source / include paths are relative to.
@@ -35,7 +44,7 @@ class CopyWalker {
   absl::Status CopyDirContents(int src_dir, const std::string& src_rel, int dst_dir,
                                const std::string& dst_rel, bool selected);
 
-  // Copies regular file `src_fd` (with stat `st`) to `dst_dir`/`name`.
+  // Copies regular file `src_fd` (with stat `st`) to `dst_dir`/`name`, before returning.
   absl::Status CopyRegular(int src_fd, const struct stat& st, int dst_dir, const std::string& name,
                            const std::string& rel);
 
@@ -59,16 +68,27 @@ class CopyWalker {
   gid_t GidFor(const struct stat& st) const;
   mode_t ModeFor(const struct stat& st) const;
   std::string SourceRel(const std::string& rel) const;
-  absl::Status CopyXattrs(int src_fd, int dst_fd, const std::string& rel);
-  absl::Status FinishMeta(int dst_fd, const struct stat& st, const std::string& rel);
+  absl::Status CopyXattrs(int src_fd, int dst_fd, const std::string& rel) const;
+  absl::Status FinishMeta(int dst_fd, const struct stat& st, const std::string& rel) const;
+  // Creates `dst_dir`/`name` (replacing a non-directory there), or links it to an earlier
+  // copy of the same multiply-linked source. Returns an invalid fd when it linked.
+  absl::StatusOr<base::UniqueFd> CreateRegular(const struct stat& st, int dst_dir,
+                                               const std::string& name, const std::string& rel);
+  // Contents, xattrs and metadata of a created file. Thread-safe.
+  absl::Status FillRegular(int src_fd, int out_fd, const struct stat& st, const std::string& rel,
+                           int64_t* bytes) const;
+  // Like CopyRegular, but may finish the copy on a worker thread (it owns `in`).
+  absl::Status CopyRegularOwned(base::UniqueFd in, const struct stat& st, int dst_dir,
+                                const std::string& name, const std::string& rel);
   absl::Status ClearTarget(int dst_dir, const std::string& name, bool want_dir,
                            const std::string& rel, bool* exists_as_dir);
   absl::Status CopySymlink(int src_dir, const std::string& src_name, const struct stat& st,
                            int dst_dir, const std::string& name, const std::string& rel);
   absl::Status CopySpecial(const struct stat& st, int dst_dir, const std::string& name,
                            const std::string& rel);
+  // `*created`: the directory is new (so it is empty: no entry there needs replacing).
   absl::StatusOr<base::UniqueFd> MakeOrMergeDir(int dst_dir, const std::string& name,
-                                                const std::string& rel);
+                                                const std::string& rel, bool* created = nullptr);
   // `dst_dir`, or (when -1) the innermost Pending directory, created with its parents.
   absl::StatusOr<int> Materialize(int dst_dir);
   absl::Status CopyLazyDir(int src_dir, const std::string& src_name, const std::string& src_rel,
@@ -80,6 +100,14 @@ class CopyWalker {
   std::vector<Pending> pending_;
   // (dev, ino) of multiply-linked source files -> O_PATH fd of their first copy.
   std::map<std::pair<dev_t, ino_t>, base::UniqueFd> links_;
+  // Destination directory fds this walk created and is filling (known empty at creation).
+  absl::flat_hash_set<int> fresh_dirs_;
+  // copy_file_range works between these trees (cleared at the first EXDEV/EINVAL/...).
+  mutable std::atomic<bool> use_cfr_{true};
+  // Files after the first kInlineFiles are finished on the pool, started on first use.
+  int regular_files_ = 0;
+  std::unique_ptr<CopyPool> pool_;
+  std::atomic<int64_t> async_bytes_{0};
 };
 
 }  // namespace kiln::engine::internal
