@@ -32,6 +32,9 @@ using internal::LmdbTxn;
 using Labels = std::map<std::string, std::string>;
 
 constexpr size_t kWriteBuffer = 256 * 1024;
+// Start writeback of every this many bytes of a big blob while it is still being written, so
+// that the fsync before publishing waits for the tail only (a 200 MB layer: ~0.2 s less).
+constexpr int64_t kWritebackChunk = 8 << 20;
 
 struct BlobMeta {
   int64_t created_ns = 0;
@@ -149,6 +152,8 @@ class FsWriter final : public ContentWriter {
   base::Sha256 hash_;
   std::string buf_;
   int64_t offset_ = 0;
+  int64_t written_ = 0;          // bytes handed to write(2)
+  int64_t writeback_from_ = 0;   // first byte whose writeback has not been started
   bool done_ = false;
   bool published_ = false;
 };
@@ -208,7 +213,15 @@ absl::Status FsWriter::Flush() {
     if (n < 0) return base::ErrnoError(absl::StrCat("write ingest '", ref_, "'"));
     off += static_cast<size_t>(n);
   }
+  written_ += static_cast<int64_t>(buf_.size());
   buf_.clear();
+  if (written_ - writeback_from_ >= kWritebackChunk) {
+    // Asynchronous: starts writing the range out and returns. Only a hint (fsync still decides
+    // durability), so a failure here is ignored.
+    (void)::sync_file_range(fd_.get(), writeback_from_, written_ - writeback_from_,
+                            SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = written_;
+  }
   return absl::OkStatus();
 }
 
