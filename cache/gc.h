@@ -12,7 +12,8 @@
 // Blobs: layers of removed records that no kept record uses, and orphan blobs (no record
 // uses them) that match the policy's age rule, are deleted from the ContentStore -- unless a
 // lease holds them or they carry a label starting with kGcRefLabelPrefix (set by the image
-// store for blobs that images reference).
+// store for blobs that images reference). Labels are read again under the blob's removal
+// guard, so a label set (before its holder's lease ended) since the walk still saves it.
 // Thread-safety: one Prune at a time per collector (serialized internally); safe to run
 // concurrently with builds that take leases as lease.h describes.
 #ifndef KILN_CACHE_GC_H_

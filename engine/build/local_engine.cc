@@ -261,8 +261,8 @@ class LocalEngine : public Engine {
   std::unique_ptr<solver::Solver> solver_;
   std::unique_ptr<SnapshotterRemover> remover_;
   std::unique_ptr<cache::GarbageCollector> gc_;
-  // Serializes Prunes. Builds never take it: GC runs concurrently with them and leases keep
-  // it off whatever they use.
+  // Serializes Prunes (and image imports, see ImportImage). Builds never take it: GC runs
+  // concurrently with them and leases keep it off whatever they use.
   absl::Mutex prune_mu_;
   // Held by MarkImageBlobs and around storing an image (label + Put), so a mark never
   // computes the live set while an image is being stored.
@@ -467,6 +467,9 @@ absl::StatusOr<std::vector<ImageSummary>> LocalEngine::ListImages() {
 
 absl::StatusOr<std::vector<std::string>> LocalEngine::ImportImage(const std::string& path,
                                                                   const std::string& name) {
+  // An import writes blobs that only the next mark labels: serialized with Prune, so its
+  // blobs are never collected between their write and that mark.
+  absl::MutexLock prune_lock(&prune_mu_);
   image::ImportOptions o;
   o.name = name;
   KILN_ASSIGN_OR_RETURN(auto records, images_->Import(path, o));

@@ -2,6 +2,7 @@
 // sleeps in a RUN, frees what no running build uses, and the build completes intact. Real
 // engine, real overlay snapshots, real sandboxed processes.
 #include <atomic>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -169,6 +170,8 @@ TEST_F(PruneConcurrentTest, CacheHitsRacingPrunesAreMissesNeverFailures) {
   }
   stop = true;
   pruner.join();
+  std::printf("%d builds (%d cached steps) against %d prunes that removed %d records\n", builds,
+              cached_steps, prunes.load(), removed.load());
   EXPECT_TRUE(prune_error.ok()) << prune_error;
   EXPECT_GE(builds, 3);
   EXPECT_GE(prunes.load(), 3);
