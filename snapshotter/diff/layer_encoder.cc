@@ -102,15 +102,6 @@ class EncoderBase : public LayerEncoder {
   bool finished_ = false;
 };
 
-class PlainEncoder : public EncoderBase {
- public:
-  explicit PlainEncoder(ByteSink* sink) : EncoderBase(Compression::kNone, sink) {}
-
- protected:
-  absl::Status Compress(const char* data, size_t len) override { return out().Write(data, len); }
-  absl::Status Flush() override { return absl::OkStatus(); }
-};
-
 // ---- gzip: parallel independent members ----
 
 struct GzipJob {
@@ -233,12 +224,13 @@ class GzipEncoder : public EncoderBase {
   base::ThreadPool pool_;  // declared last: destroyed (joined) first
 };
 
-// ---- zstd: a feeder thread between the tar producer and zstd's workers ----
+// ---- zstd and none: a feeder thread between the tar producer and the sink ----
 //
 // The calling thread (tree walk, file reads, tar) only copies tar bytes into kFeedBlock
-// blocks and queues them. The feeder thread hashes each block (diffID), hands it to zstd
-// (whose workers compress its jobs), hashes the compressed output (blob digest) and writes it
-// to the sink. The walk and the two SHA-256 passes thus overlap instead of taking turns on one
+// blocks and queues them. The feeder thread hashes each block (diffID) and, for zstd, hands it
+// to zstd (whose workers compress its jobs), hashes the compressed output (blob digest) and
+// writes it to the sink; without compression it writes the block itself (the blob digest is
+// the diffID: one SHA-256 pass). The walk and the two SHA-256 passes thus overlap instead of taking turns on one
 // thread, and a stretch of small files (syscall-bound) does not leave zstd's workers without
 // input while the queue still holds data. Memory: kFeedBlocks blocks plus zstd's own buffers.
 
@@ -249,15 +241,18 @@ struct CctxDeleter {
 constexpr size_t kFeedBlock = size_t{1} << 20;
 constexpr size_t kFeedBlocks = 8;
 
-class ZstdEncoder : public LayerEncoder {
+class FeederEncoder : public LayerEncoder {
  public:
-  ZstdEncoder(ByteSink* sink, std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx)
-      : cctx_(std::move(cctx)), out_(sink, /*hash=*/true), zbuf_(ZSTD_CStreamOutSize(), '\0') {
+  // `cctx` null: no compression.
+  FeederEncoder(ByteSink* sink, std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx)
+      : cctx_(std::move(cctx)),
+        out_(sink, /*hash=*/cctx_ != nullptr),
+        zbuf_(cctx_ != nullptr ? ZSTD_CStreamOutSize() : 0, '\0') {
     feeder_ = std::thread([this] { FeedLoop(); });
   }
 
   // An unfinished encoder stops its feeder and discards what was queued.
-  ~ZstdEncoder() override {
+  ~FeederEncoder() override {
     {
       absl::MutexLock l(&mu_);
       closed_ = true;
@@ -297,9 +292,10 @@ class ZstdEncoder : public LayerEncoder {
     LayerDescriptor d;
     d.diff_id = tar_hash_.Finish();
     d.uncompressed_size = tar_size_;
-    d.digest = out_.Finish();
+    d.digest = cctx_ != nullptr ? out_.Finish() : d.diff_id;
     d.size = out_.size();
-    d.media_type = std::string(MediaTypeFor(Compression::kZstd));
+    d.media_type =
+        std::string(MediaTypeFor(cctx_ != nullptr ? Compression::kZstd : Compression::kNone));
     return d;
   }
 
@@ -314,7 +310,7 @@ class ZstdEncoder : public LayerEncoder {
   absl::Status TakeFreeBlock() {
     absl::MutexLock l(&mu_);
     mu_.Await(absl::Condition(
-        +[](ZstdEncoder* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+        +[](FeederEncoder* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
           return !e->status_.ok() || !e->free_.empty() || e->allocated_ < kFeedBlocks;
         },
         this));
@@ -345,7 +341,7 @@ class ZstdEncoder : public LayerEncoder {
       {
         absl::MutexLock l(&mu_);
         mu_.Await(absl::Condition(
-            +[](ZstdEncoder* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+            +[](FeederEncoder* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
               return !e->full_.empty() || e->closed_;
             },
             this));
@@ -370,12 +366,14 @@ class ZstdEncoder : public LayerEncoder {
   absl::Status Feed(const char* data, size_t len) {
     tar_hash_.Update(data, len);
     tar_size_ += static_cast<int64_t>(len);
+    if (cctx_ == nullptr) return out_.Write(data, len);
     ZSTD_inBuffer in{data, len, 0};
     while (in.pos < in.size) KILN_RETURN_IF_ERROR(Step(&in, ZSTD_e_continue).status());
     return absl::OkStatus();
   }
 
   absl::Status End() {
+    if (cctx_ == nullptr) return absl::OkStatus();
     ZSTD_inBuffer in{nullptr, 0, 0};
     for (;;) {
       KILN_ASSIGN_OR_RETURN(size_t remaining, Step(&in, ZSTD_e_end));
@@ -429,7 +427,7 @@ absl::StatusOr<std::unique_ptr<LayerEncoder>> MakeZstd(ByteSink* sink, int level
   // tree walk and hashing on the calling thread. Fails only on a single-threaded libzstd
   // build; then everything runs on this thread.
   (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, std::max(threads, 1));
-  return std::unique_ptr<LayerEncoder>(new ZstdEncoder(sink, std::move(cctx)));
+  return std::unique_ptr<LayerEncoder>(new FeederEncoder(sink, std::move(cctx)));
 }
 
 }  // namespace
@@ -463,7 +461,7 @@ absl::StatusOr<std::unique_ptr<LayerEncoder>> LayerEncoder::Create(const Encoder
   int threads = ResolveThreads(o.threads);
   switch (o.compression) {
     case Compression::kNone:
-      return std::unique_ptr<LayerEncoder>(new PlainEncoder(sink));
+      return std::unique_ptr<LayerEncoder>(new FeederEncoder(sink, nullptr));
     case Compression::kGzip: {
       int level = o.level == 0 ? kDefaultGzipLevel : o.level;
       if (level < 1 || level > 12) {

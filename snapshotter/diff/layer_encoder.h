@@ -2,14 +2,18 @@
 //
 // Every byte written is hashed (diffID), compressed, hashed again (blob digest), counted,
 // and pushed to the sink; nothing is buffered beyond a few compression blocks.
-//   - none: passthrough.
+//   - none: passthrough; the blob digest is the diffID (one SHA-256 pass).
 //   - gzip: independent blocks (default 1 MiB) compressed in parallel by libdeflate (zlib if
 //     libdeflate is missing), each a complete gzip member; the concatenation is a standard
 //     multi-member gzip stream (RFC 1952 section 2.2) that gzip, Go and libarchive read.
-//   - zstd: one zstd frame, always in zstd's multi-threaded mode (ZSTD_c_nbWorkers = threads,
-//     at least 1), so the bytes do not depend on the thread count.
-// Not thread-safe (it owns its worker threads). Finish() must be called once to flush; a
-// destroyed unfinished encoder discards its output.
+//   - zstd: one zstd frame, always in zstd's multi-threaded mode (at least one worker), so the
+//     bytes depend neither on the thread count nor on how the input is cut into Write calls.
+// zstd and none: Write only copies into 1 MiB blocks; a feeder thread owned by the encoder
+// hashes them, feeds zstd, hashes its output and writes the sink, so the caller's tree walk
+// overlaps the SHA-256 passes.
+// Not thread-safe (it owns its worker threads). The sink is called from one thread at a time,
+// but for zstd and none that is the encoder's feeder thread, not the caller's. Finish() must be called
+// once to flush; a destroyed unfinished encoder discards its output.
 #ifndef KILN_SNAPSHOTTER_DIFF_LAYER_ENCODER_H_
 #define KILN_SNAPSHOTTER_DIFF_LAYER_ENCODER_H_
 
