@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,8 @@ TEST_F(PruneConcurrentCliTest, PruneAndDuAnswerWhileABuildRunsALongStep) {
   ProcessResult usage = du.Wait(absl::Seconds(60));
   absl::Duration took = absl::Now() - t0;
   bool build_running = Alive(build.pid()) && SleepingUnder(kilnd_.pid());
+  std::printf("kilnctl prune --all + du -v during RUN sleep %s: %s\n", kSleepSeconds,
+              absl::FormatDuration(took).c_str());
   EXPECT_EQ(pruned.exit_code, 0) << pruned.err;
   EXPECT_EQ(usage.exit_code, 0) << usage.err;
   EXPECT_TRUE(build_running) << "prune and du returned only after the build (" << took << ")";

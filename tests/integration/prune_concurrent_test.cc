@@ -81,6 +81,8 @@ TEST_F(PruneConcurrentTest, PruneDuringALongRunReturnsPromptlyAndTheBuildStaysIn
   auto report = engine_->Prune(All());
   absl::Duration took = absl::Now() - t0;
   bool build_done_at_prune_end = done;
+  std::printf("prune --all during RUN sleep %d: %s, %d records removed\n", kSleepSeconds,
+              absl::FormatDuration(took).c_str(), report.ok() ? report->records_removed : -1);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_FALSE(build_done_at_prune_end) << "prune waited for the build (took " << took << ")";
   EXPECT_LT(took, absl::Seconds(kSleepSeconds / 2)) << "prune must not wait for running builds";
