@@ -314,3 +314,61 @@ TEST_F(GcTest, DiskUsageReportsSizeLastUsedAndUse) {
 
 }  // namespace
 }  // namespace kiln::cache
+
+namespace kiln::cache {
+namespace {
+
+// Forwards to a real store; once a Walk is over, labels `target` the way a build labels its
+// image's blobs just before storing the image and releasing its lease.
+class LabelAfterWalkStore : public ContentStore {
+ public:
+  LabelAfterWalkStore(ContentStore* s, Digest target) : s_(s), target_(std::move(target)) {}
+  absl::StatusOr<std::unique_ptr<ContentWriter>> Writer(std::string_view r) override {
+    return s_->Writer(r);
+  }
+  absl::StatusOr<BlobInfo> Put(std::string_view b, std::map<std::string, std::string> l) override {
+    return s_->Put(b, std::move(l));
+  }
+  absl::StatusOr<BlobInfo> Info(const Digest& d) override { return s_->Info(d); }
+  bool Has(const Digest& d) override { return s_->Has(d); }
+  absl::StatusOr<std::string> ReadAll(const Digest& d, bool v) override { return s_->ReadAll(d, v); }
+  absl::StatusOr<int> OpenRead(const Digest& d) override { return s_->OpenRead(d); }
+  std::string PathOf(const Digest& d) override { return s_->PathOf(d); }
+  absl::Status SetLabels(const Digest& d, std::map<std::string, std::string> l) override {
+    return s_->SetLabels(d, std::move(l));
+  }
+  absl::Status Touch(const Digest& d) override { return s_->Touch(d); }
+  absl::Status Delete(const Digest& d) override { return s_->Delete(d); }
+  absl::Status Walk(const std::function<void(const BlobInfo&)>& fn) override {
+    absl::Status st = s_->Walk(fn);
+    if (st.ok()) st = s_->SetLabels(target_, {{std::string(kGcRefLabelPrefix) + "image", "1"}});
+    return st;
+  }
+
+ private:
+  ContentStore* s_;
+  Digest target_;
+};
+
+TEST_F(GcTest, ABlobLabelledAfterTheWalkIsKept) {
+  auto stored = store_->Put("layer of an image being stored");
+  auto orphan = store_->Put("orphan");
+  ASSERT_TRUE(stored.ok() && orphan.ok());
+  LabelAfterWalkStore racing(store_.get(), stored->digest);
+  GcOptions g;
+  g.index = index_.get();
+  g.snapshots = &snaps_;
+  g.store = &racing;
+  g.leases = &leases_;
+  g.now = clock_.Fn();
+  GarbageCollector gc(std::move(g));
+  GcPolicy all;
+  all.all = true;
+  auto report = gc.Prune(all);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->removed_blobs, std::vector<Digest>{orphan->digest});
+  EXPECT_TRUE(store_->Has(stored->digest)) << "labels must be read again under the guard";
+}
+
+}  // namespace
+}  // namespace kiln::cache
