@@ -29,8 +29,7 @@ absl::StatusOr<int64_t> SnapshotterRemover::Usage(const std::string& key) {
   return u.size;
 }
 
-absl::Status LabelImageBlobs(cache::ContentStore& content,
-                             const std::vector<base::Digest>& blobs) {
+absl::Status LabelImageBlobs(cache::ContentStore& content, const std::vector<base::Digest>& blobs) {
   for (const base::Digest& d : blobs) {
     KILN_ASSIGN_OR_RETURN(cache::BlobInfo info, content.Info(d));
     if (info.labels.count(kImageBlobLabel) != 0) continue;  // no write on a no-op rebuild
@@ -88,9 +87,8 @@ absl::StatusOr<int64_t> RemoveOrphanSnapshots(
     return absl::OkStatus();
   }));
   std::set<std::string> live;
-  KILN_RETURN_IF_ERROR(index.Walk([&](const cache::CacheKey&, const cache::CacheRecord& r) {
-    live.insert(r.snapshot);
-  }));
+  KILN_RETURN_IF_ERROR(index.Walk(
+      [&](const cache::CacheKey&, const cache::CacheRecord& r) { live.insert(r.snapshot); }));
   std::vector<snapshotter::Info> orphans;
   for (auto& info : candidates) {
     if (live.count(info.name) == 0) orphans.push_back(std::move(info));

@@ -44,8 +44,8 @@ bool Alive(pid_t pid) {
 
 // True if a process running `sleep kSleepSeconds` descends from `ancestor`.
 bool SleepingUnder(pid_t ancestor) {
-  std::string want = absl::StrCat("sleep", std::string(1, '\0'), kSleepSeconds,
-                                  std::string(1, '\0'));
+  std::string want =
+      absl::StrCat("sleep", std::string(1, '\0'), kSleepSeconds, std::string(1, '\0'));
   DIR* proc = opendir("/proc");
   if (proc == nullptr) return false;
   bool found = false;
@@ -70,8 +70,8 @@ class PruneConcurrentCliTest : public ::testing::Test {
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_ = std::move(*dir);
     addr_ = "unix://" + dir_.path() + "/run/kilnd.sock";
-    kilnd_ = Child::Start({KilndPath(), "--addr", addr_, "--root", dir_.path() + "/state",
-                           "--config", "/dev/null"});
+    kilnd_ = Child::Start(
+        {KilndPath(), "--addr", addr_, "--root", dir_.path() + "/state", "--config", "/dev/null"});
     ASSERT_GT(kilnd_.pid(), 0) << "cannot start " << KilndPath();
     std::string busybox = ImagesDir() + "/busybox-1.35";
     ASSERT_EQ(access(busybox.c_str(), R_OK), 0) << busybox << " missing: run tools/images/build.sh";
@@ -113,14 +113,13 @@ class PruneConcurrentCliTest : public ::testing::Test {
 
 TEST_F(PruneConcurrentCliTest, PruneAndDuAnswerWhileABuildRunsALongStep) {
   std::string unrelated = Context("unrelated", "FROM busybox:1.35\nRUN echo unrelated > /u\n");
-  ProcessResult first = testing::Run(Kilnctl({"build", "--progress", "plain", unrelated}), {},
-                            absl::Seconds(300));
+  ProcessResult first =
+      testing::Run(Kilnctl({"build", "--progress", "plain", unrelated}), {}, absl::Seconds(300));
   ASSERT_EQ(first.exit_code, 0) << first.err;
 
   std::string slow = Context("slow", absl::StrCat("FROM busybox:1.35\nRUN echo a > /a\nRUN sleep ",
                                                   kSleepSeconds, "\nRUN echo done > /b\n"));
-  Child build = Child::Start(
-      Kilnctl({"build", "--progress", "plain", "-t", "lease/cli:1", slow}));
+  Child build = Child::Start(Kilnctl({"build", "--progress", "plain", "-t", "lease/cli:1", slow}));
   absl::Time deadline = absl::Now() + absl::Seconds(240);  // ASan on a loaded machine
   while (!SleepingUnder(kilnd_.pid()) && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(50));
@@ -142,12 +141,13 @@ TEST_F(PruneConcurrentCliTest, PruneAndDuAnswerWhileABuildRunsALongStep) {
   EXPECT_TRUE(absl::StrContains(pruned.out, "Removed ")) << pruned.out;
   EXPECT_FALSE(absl::StrContains(pruned.out, "Removed 0 records")) << pruned.out;
   EXPECT_TRUE(absl::StrContains(usage.out, "In use:\t\ttrue"))
-      << "du shows the running build's records as in use:\n" << usage.out;
+      << "du shows the running build's records as in use:\n"
+      << usage.out;
 
   ProcessResult built = build.Wait(absl::Seconds(300));
   ASSERT_EQ(built.exit_code, 0) << built.err;
-  ProcessResult again = testing::Run(Kilnctl({"build", "--progress", "plain", "-t", "lease/cli:1", slow}),
-                            {}, absl::Seconds(300));
+  ProcessResult again = testing::Run(
+      Kilnctl({"build", "--progress", "plain", "-t", "lease/cli:1", slow}), {}, absl::Seconds(300));
   ASSERT_EQ(again.exit_code, 0) << again.err;
   for (const char* step : {"RUN echo a", "RUN sleep", "RUN echo done"}) {
     bool cached = false;

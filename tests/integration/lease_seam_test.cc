@@ -1,11 +1,11 @@
 // SnapshotCacheSeam with leases, against a real snapshotter and the real LMDB cache index: a
 // hit is held before it is trusted, a hit racing GC's removal is a miss (never an error),
 // Save holds the new snapshot before the record exists, and a hold ends with the result.
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/temp_dir.h"
 #include "cache/cache_index.h"
@@ -57,8 +57,8 @@ class LeaseSeamTest : public ::testing::Test {
     auto dir = base::TempDir::Create("kiln-lease-seam-");
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_ = std::make_unique<base::TempDir>(std::move(*dir));
-    auto snaps = snapshotter::OpenSnapshotter(dir_->path() + "/snapshots",
-                                              snapshotter::Driver::kAuto);
+    auto snaps =
+        snapshotter::OpenSnapshotter(dir_->path() + "/snapshots", snapshotter::Driver::kAuto);
     ASSERT_TRUE(snaps.ok()) << snaps.status();
     snaps_ = std::move(snaps->snapshotter);
     auto index = cache::OpenLmdbCacheIndex(dir_->path() + "/cache");

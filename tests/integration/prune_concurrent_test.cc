@@ -1,13 +1,13 @@
 // Prune runs concurrently with builds (issue 5, leases): it returns promptly while a build
 // sleeps in a RUN, frees what no running build uses, and the build completes intact. Real
 // engine, real overlay snapshots, real sandboxed processes.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -106,11 +106,15 @@ TEST_F(PruneConcurrentTest, PruneDuringALongRunReturnsPromptlyAndTheBuildStaysIn
 }
 
 TEST_F(PruneConcurrentTest, ParallelStagesSharingAParentSurviveAPruneBetweenThem) {
-  auto req = Request(Context(absl::StrCat(
-      "FROM busybox:1.35 AS base\nRUN echo base > /base\n"
-      "FROM base AS one\nRUN sleep ", kSleepSeconds / 2, " && echo one > /one\n"
-      "FROM base AS two\nRUN sleep ", kSleepSeconds / 2, " && echo two > /two\n"
-      "FROM base\nCOPY --from=one /one /one\nCOPY --from=two /two /two\n")));
+  auto req = Request(
+      Context(absl::StrCat("FROM busybox:1.35 AS base\nRUN echo base > /base\n"
+                           "FROM base AS one\nRUN sleep ",
+                           kSleepSeconds / 2,
+                           " && echo one > /one\n"
+                           "FROM base AS two\nRUN sleep ",
+                           kSleepSeconds / 2,
+                           " && echo two > /two\n"
+                           "FROM base\nCOPY --from=one /one /one\nCOPY --from=two /two /two\n")));
   req.exports = {engine::ExportSpec{"image", {{"name", "lease/parallel:1"}}}};
   EventLog log;
   std::atomic<bool> done{false};
