@@ -226,13 +226,14 @@ class GzipEncoder : public EncoderBase {
 
 // ---- zstd and none: a feeder thread between the tar producer and the sink ----
 //
-// The calling thread (tree walk, file reads, tar) only copies tar bytes into kFeedBlock
-// blocks and queues them. The feeder thread hashes each block (diffID) and, for zstd, hands it
-// to zstd (whose workers compress its jobs), hashes the compressed output (blob digest) and
-// writes it to the sink; without compression it writes the block itself (the blob digest is
-// the diffID: one SHA-256 pass). The walk and the two SHA-256 passes thus overlap instead of taking turns on one
-// thread, and a stretch of small files (syscall-bound) does not leave zstd's workers without
-// input while the queue still holds data. Memory: kFeedBlocks blocks plus zstd's own buffers.
+// The calling thread (tree walk, file reads, tar) only fills kFeedBlock blocks (the tar
+// writer in place, through Lend; other callers through Write, a copy) and queues them. The
+// feeder thread hashes each block (diffID) and, for zstd, hands it to zstd (whose workers
+// compress its jobs), hashes the compressed output (blob digest) and writes it to the sink;
+// without compression it writes the block itself (the blob digest is the diffID: one SHA-256
+// pass). The walk and the SHA-256 passes thus overlap instead of taking turns on one thread,
+// and a stretch of small files (syscall-bound) does not leave zstd's workers without input
+// while the queue still holds data. Memory: kFeedBlocks blocks plus zstd's own buffers.
 
 struct CctxDeleter {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
@@ -263,6 +264,7 @@ class FeederEncoder : public LayerEncoder {
 
   absl::Status Write(const void* data, size_t len) override {
     if (finished_) return absl::FailedPreconditionError("layer encoder: write after Finish");
+    if (lent_) return absl::FailedPreconditionError("layer encoder: write while a buffer is lent");
     const char* p = static_cast<const char*>(data);
     while (len > 0) {
       if (current_ == nullptr) KILN_RETURN_IF_ERROR(TakeFreeBlock());
@@ -277,8 +279,29 @@ class FeederEncoder : public LayerEncoder {
   }
   using ByteSink::Write;
 
+  // The block being filled is lent out: the tar writer fills it in place, no copy.
+  absl::StatusOr<Lent> Lend() override {
+    if (finished_) return absl::FailedPreconditionError("layer encoder: write after Finish");
+    if (lent_) return absl::FailedPreconditionError("layer encoder: a buffer is already lent");
+    if (current_ != nullptr && used_ > 0) KILN_RETURN_IF_ERROR(QueueCurrent());
+    if (current_ == nullptr) KILN_RETURN_IF_ERROR(TakeFreeBlock());
+    lent_ = true;
+    return Lent{current_.get(), kFeedBlock};
+  }
+
+  absl::Status WriteLent(char* data, size_t used) override {
+    if (!lent_ || data != current_.get() || used > kFeedBlock) {
+      return absl::FailedPreconditionError("layer encoder: WriteLent of a buffer it did not lend");
+    }
+    lent_ = false;
+    used_ = used;
+    if (used == 0) return absl::OkStatus();  // kept for the next Lend or Write
+    return QueueCurrent();
+  }
+
   absl::StatusOr<LayerDescriptor> Finish() override {
     if (finished_) return absl::FailedPreconditionError("layer encoder: Finish called twice");
+    if (lent_) return absl::FailedPreconditionError("layer encoder: Finish while a buffer is lent");
     finished_ = true;
     if (current_ != nullptr && used_ > 0) KILN_RETURN_IF_ERROR(QueueCurrent());
     {
@@ -400,6 +423,7 @@ class FeederEncoder : public LayerEncoder {
   // Producer-only.
   std::unique_ptr<char[]> current_;
   size_t used_ = 0;
+  bool lent_ = false;  // current_ is lent (Lend) until WriteLent
   bool finished_ = false;
 
   absl::Mutex mu_;

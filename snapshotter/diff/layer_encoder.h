@@ -8,12 +8,12 @@
 //     multi-member gzip stream (RFC 1952 section 2.2) that gzip, Go and libarchive read.
 //   - zstd: one zstd frame, always in zstd's multi-threaded mode (at least one worker), so the
 //     bytes depend neither on the thread count nor on how the input is cut into Write calls.
-// zstd and none: Write only copies into 1 MiB blocks; a feeder thread owned by the encoder
-// hashes them, feeds zstd, hashes its output and writes the sink, so the caller's tree walk
-// overlaps the SHA-256 passes.
+// zstd and none: Write only copies into 1 MiB blocks (Lend lets the tar writer fill them in
+// place); a feeder thread owned by the encoder hashes them, feeds zstd, hashes its output and
+// writes the sink, so the caller's tree walk overlaps the SHA-256 passes.
 // Not thread-safe (it owns its worker threads). The sink is called from one thread at a time,
-// but for zstd and none that is the encoder's feeder thread, not the caller's. Finish() must be called
-// once to flush; a destroyed unfinished encoder discards its output.
+// but for zstd and none that is the encoder's feeder thread, not the caller's. Finish() must
+// be called once to flush; a destroyed unfinished encoder discards its output.
 #ifndef KILN_SNAPSHOTTER_DIFF_LAYER_ENCODER_H_
 #define KILN_SNAPSHOTTER_DIFF_LAYER_ENCODER_H_
 

@@ -10,6 +10,10 @@
 
 namespace kiln::snapshotter {
 
+absl::Status ByteSink::WriteLent(char*, size_t) {
+  return absl::FailedPreconditionError("byte sink: WriteLent without a lent buffer");
+}
+
 absl::Status FdSink::Write(const void* data, size_t len) {
   const char* p = static_cast<const char*>(data);
   while (len > 0) {

@@ -20,6 +20,19 @@ class ByteSink {
   // Consumes all `len` bytes or returns an error (the stream is then unusable).
   virtual absl::Status Write(const void* data, size_t len) = 0;
   absl::Status Write(std::string_view s) { return Write(s.data(), s.size()); }
+
+  // Optional zero-copy path for producers that fill a buffer before writing it (the tar
+  // writer): a sink that would copy the bytes into buffers of its own anyway may lend one.
+  // Lend returns {nullptr, 0} (the default) when the sink does not lend; otherwise a buffer of
+  // `size` bytes, which the caller fills and hands back exactly once with WriteLent(data, used)
+  // (used may be 0) before calling Lend, Write or anything else again. The buffer stays owned
+  // by the sink. Errors: as Write.
+  struct Lent {
+    char* data = nullptr;
+    size_t size = 0;
+  };
+  virtual absl::StatusOr<Lent> Lend() { return Lent{}; }
+  virtual absl::Status WriteLent(char* data, size_t used);
 };
 
 // Writes to a borrowed fd (not closed), retrying short writes and EINTR. Errors carry errno.

@@ -75,7 +75,29 @@ std::string UstarHeader(const TarEntry& e, char typeflag) {
   return h;
 }
 
-TarWriter::TarWriter(ByteSink* out) : out_(out), buf_(new char[kBufferSize]) {}
+TarWriter::TarWriter(ByteSink* out) : out_(out) {}
+
+absl::Status TarWriter::EnsureBuffer() {
+  if (buf_ != nullptr && used_ < cap_) return absl::OkStatus();
+  if (buf_ != nullptr) KILN_RETURN_IF_ERROR(Flush());
+  if (buf_ != nullptr) return absl::OkStatus();  // own buffer, now empty
+  if (sink_lends_) {
+    KILN_ASSIGN_OR_RETURN(ByteSink::Lent lent, out_->Lend());
+    if (lent.data != nullptr && lent.size >= kBlock) {
+      buf_ = lent.data;
+      cap_ = lent.size;
+      lent_ = true;
+      return absl::OkStatus();
+    }
+    if (lent.data != nullptr) KILN_RETURN_IF_ERROR(out_->WriteLent(lent.data, 0));
+    sink_lends_ = false;
+  }
+  if (own_ == nullptr) own_.reset(new char[kBufferSize]);
+  buf_ = own_.get();
+  cap_ = kBufferSize;
+  lent_ = false;
+  return absl::OkStatus();
+}
 
 absl::Status TarWriter::WriteHeader(const TarEntry& e) {
   if (e.path.empty()) return absl::InvalidArgumentError("tar: entry with an empty path");
@@ -109,7 +131,7 @@ absl::Status TarWriter::WriteData(const void* data, size_t len) {
     return absl::InvalidArgumentError("tar: file grew while being archived");
   }
   remaining_ -= static_cast<int64_t>(len);
-  if (len >= kBufferSize) {
+  if (len >= kBufferSize && !lent_) {
     KILN_RETURN_IF_ERROR(Flush());
     return out_->Write(data, len);
   }
@@ -118,10 +140,10 @@ absl::Status TarWriter::WriteData(const void* data, size_t len) {
 
 absl::StatusOr<size_t> TarWriter::ReadDataFrom(int fd) {
   if (remaining_ == 0) return size_t{0};
-  if (used_ == kBufferSize) KILN_RETURN_IF_ERROR(Flush());
-  size_t want = std::min(kBufferSize - used_, static_cast<size_t>(remaining_));
+  KILN_RETURN_IF_ERROR(EnsureBuffer());
+  size_t want = std::min(cap_ - used_, static_cast<size_t>(remaining_));
   for (;;) {
-    ssize_t n = ::read(fd, buf_.get() + used_, want);
+    ssize_t n = ::read(fd, buf_ + used_, want);
     if (n >= 0) {
       used_ += static_cast<size_t>(n);
       remaining_ -= n;
@@ -150,31 +172,36 @@ absl::Status TarWriter::Close() {
 absl::Status TarWriter::Put(const void* data, size_t len) {
   const char* p = static_cast<const char*>(data);
   while (len > 0) {
-    size_t n = std::min(len, kBufferSize - used_);
-    std::memcpy(buf_.get() + used_, p, n);
+    KILN_RETURN_IF_ERROR(EnsureBuffer());
+    size_t n = std::min(len, cap_ - used_);
+    std::memcpy(buf_ + used_, p, n);
     used_ += n;
     p += n;
     len -= n;
-    if (used_ == kBufferSize) KILN_RETURN_IF_ERROR(Flush());
   }
   return absl::OkStatus();
 }
 
 absl::Status TarWriter::PutZeros(size_t len) {
   while (len > 0) {
-    size_t n = std::min(len, kBufferSize - used_);
-    std::memset(buf_.get() + used_, 0, n);
+    KILN_RETURN_IF_ERROR(EnsureBuffer());
+    size_t n = std::min(len, cap_ - used_);
+    std::memset(buf_ + used_, 0, n);
     used_ += n;
     len -= n;
-    if (used_ == kBufferSize) KILN_RETURN_IF_ERROR(Flush());
   }
   return absl::OkStatus();
 }
 
 absl::Status TarWriter::Flush() {
-  if (used_ == 0) return absl::OkStatus();
   size_t n = std::exchange(used_, 0);
-  return out_->Write(buf_.get(), n);
+  if (lent_) {
+    // Handed back even when empty: the sink gets its buffer back.
+    lent_ = false;
+    return out_->WriteLent(std::exchange(buf_, nullptr), n);
+  }
+  if (n == 0) return absl::OkStatus();
+  return out_->Write(buf_, n);
 }
 
 }  // namespace kiln::snapshotter::internal

@@ -5,7 +5,9 @@
 // become "SCHILY.xattr.<name>" records as Docker and Go write them). uname/gname are empty,
 // mtimes are whole seconds, and nothing host-specific (atime, ctime, dev/ino) is recorded,
 // so the same entries always give the same bytes. Output is buffered and pushed to the
-// borrowed sink in 256 KiB chunks; file data is read straight into that buffer. Not thread-safe.
+// borrowed sink in 256 KiB chunks, or straight in the sink's own buffers when it lends them
+// (ByteSink::Lend: no copy between the two); file data is read straight into that buffer.
+// Not thread-safe.
 #ifndef KILN_SNAPSHOTTER_DIFF_TAR_WRITER_H_
 #define KILN_SNAPSHOTTER_DIFF_TAR_WRITER_H_
 
@@ -42,11 +44,18 @@ class TarWriter {
   absl::Status PutZeros(size_t len);
   absl::Status FinishData();
   absl::Status Flush();
+  // Makes sure buf_ has room (a lent buffer, or own_).
+  absl::Status EnsureBuffer();
 
   ByteSink* out_;
-  // Pending output, pushed to the sink whenever full (kBufferSize bytes: small enough to stay
-  // in the L2 cache while the encoder hashes and compresses it).
-  std::unique_ptr<char[]> buf_;
+  // Pending output, pushed to the sink whenever full: a buffer the sink lent (lent_ true) or
+  // own_ (kBufferSize bytes: small enough to stay in the L2 cache while a sink on the same
+  // thread hashes and compresses it). buf_ is null between a lent buffer's return and the next.
+  std::unique_ptr<char[]> own_;
+  char* buf_ = nullptr;
+  size_t cap_ = 0;
+  bool lent_ = false;
+  bool sink_lends_ = true;  // until the sink first declines
   size_t used_ = 0;
   int64_t remaining_ = 0;  // data bytes still owed for the current entry
   int64_t padding_ = 0;    // zero bytes to write once the data is complete

@@ -2,21 +2,28 @@
 // workers) gives the same bytes however the input is cut into Write calls and whatever the
 // thread count, both digests cover exactly what went in and what came out, an uncompressed
 // layer's digest is its diffID, sink errors reach the caller, and an unfinished encoder can be
-// dropped without hanging or leaking.
+// dropped without hanging or leaking. The tar writer gives the same bytes whether it fills
+// its own buffer or the encoder's lent blocks.
+#include <fcntl.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 
 #include "base/digest.h"
+#include "base/temp_dir.h"
 #include "gtest/gtest.h"
 #include "snapshotter/diff/layer_encoder.h"
+#include "snapshotter/diff/tar_writer.h"
 #include "tests/layers/test_util.h"
 
 namespace kiln::snapshotter {
 namespace {
 
+using internal::TarEntry;
 using testing::StringSink;
 
 struct Encoded {
@@ -144,6 +151,95 @@ TEST(EncoderTest, UnfinishedZstdEncoderCanBeDropped) {
   ASSERT_TRUE((*enc)->Finish().ok());
   EXPECT_EQ((*enc)->Write("more").code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ((*enc)->Finish().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Writes a fixed archive: headers, data through WriteData (small and >= 256 KiB) and through
+// ReadDataFrom (a file of a few MiB), and returns any error.
+absl::Status WriteArchive(ByteSink* sink, const std::string& file, size_t file_size) {
+  internal::TarWriter tar(sink);
+  std::string small = testing::SomeBytes(1000, 1), large = testing::SomeBytes(700000, 2);
+  for (int i = 0; i < 300; ++i) {
+    TarEntry e;
+    e.path = "dir/f" + std::to_string(i);
+    e.mode = 0644;
+    e.mtime = 1700000000 + i;
+    const std::string& data = i % 100 == 7 ? large : small;
+    e.size = static_cast<int64_t>(data.size());
+    if (absl::Status s = tar.WriteHeader(e); !s.ok()) return s;
+    if (absl::Status s = tar.WriteData(data.data(), data.size()); !s.ok()) return s;
+  }
+  TarEntry f;
+  f.path = "from-fd";
+  f.mode = 0600;
+  f.size = static_cast<int64_t>(file_size);
+  if (absl::Status s = tar.WriteHeader(f); !s.ok()) return s;
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError("open " + file);
+  for (size_t got = 0; got < file_size;) {
+    absl::StatusOr<size_t> n = tar.ReadDataFrom(fd);
+    if (!n.ok() || *n == 0) {
+      ::close(fd);
+      return n.ok() ? absl::DataLossError("short file") : n.status();
+    }
+    got += *n;
+  }
+  ::close(fd);
+  return tar.Close();
+}
+
+TEST(EncoderTest, TarWriterFillsLentBlocksWithTheSameBytes) {
+  auto tmp = base::TempDir::Create("kiln-encoder-");
+  ASSERT_TRUE(tmp.ok()) << tmp.status();
+  std::string file = tmp->path() + "/data";
+  std::string content = testing::SomeBytes((size_t{3} << 20) + 777, 9);
+  testing::WriteFile(file, content);
+  StringSink plain;  // does not lend: the writer's own 256 KiB buffer
+  ASSERT_TRUE(WriteArchive(&plain, file, content.size()).ok());
+  for (Compression c : {Compression::kNone, Compression::kZstd}) {
+    StringSink sink;
+    EncoderOptions o;
+    o.compression = c;
+    o.threads = 2;
+    auto enc = LayerEncoder::Create(o, &sink);
+    ASSERT_TRUE(enc.ok()) << enc.status();
+    ASSERT_TRUE(WriteArchive(enc->get(), file, content.size()).ok());
+    auto d = (*enc)->Finish();
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ(d->diff_id, base::Digest::Of(plain.data())) << MediaTypeFor(c);
+    EXPECT_EQ(d->uncompressed_size, static_cast<int64_t>(plain.data().size()));
+    std::string tar =
+        c == Compression::kNone ? sink.data() : Unzstd(sink.data(), plain.data().size());
+    EXPECT_TRUE(tar == plain.data()) << MediaTypeFor(c) << ": other bytes through lent blocks";
+  }
+}
+
+TEST(EncoderTest, LendingFollowsItsContract) {
+  StringSink sink;
+  EncoderOptions o;
+  o.compression = Compression::kNone;
+  auto enc = LayerEncoder::Create(o, &sink);
+  ASSERT_TRUE(enc.ok()) << enc.status();
+  LayerEncoder& e = **enc;
+  ASSERT_TRUE(e.Write("head").ok());
+  auto lent = e.Lend();
+  ASSERT_TRUE(lent.ok()) << lent.status();
+  ASSERT_NE(lent->data, nullptr);
+  ASSERT_GE(lent->size, size_t{512});
+  EXPECT_EQ(e.Lend().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(e.Write("x").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(e.Finish().status().code(), absl::StatusCode::kFailedPrecondition);
+  char other[4];
+  EXPECT_EQ(e.WriteLent(other, 1).code(), absl::StatusCode::kFailedPrecondition);
+  std::memcpy(lent->data, "body", 4);
+  ASSERT_TRUE(e.WriteLent(lent->data, 4).ok());
+  auto empty = e.Lend();  // returned unused: nothing is written
+  ASSERT_TRUE(empty.ok());
+  ASSERT_TRUE(e.WriteLent(empty->data, 0).ok());
+  ASSERT_TRUE(e.Write("tail").ok());
+  auto d = e.Finish();
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(sink.data(), "headbodytail");
+  EXPECT_EQ(d->digest, base::Digest::Of("headbodytail"));
 }
 
 }  // namespace
