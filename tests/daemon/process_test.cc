@@ -83,6 +83,33 @@ TEST_F(KilndProcessTest, ServesManagementCallsAndStopsGracefullyOnSigterm) {
   EXPECT_NE(lstat(socket_.c_str(), &st), 0) << "socket left behind after SIGTERM";
 }
 
+// buildctl takes --addr before the command; kilnctl accepts it there, after the command, or
+// from $KILN_HOST. An explicit address with nothing behind it is an error (no auto-start).
+TEST_F(KilndProcessTest, AddressBeforeTheCommandOrInKilnHost) {
+  Child kilnd = StartKilnd(socket_, root_);
+  ASSERT_TRUE(WaitForSocket(socket_, absl::Seconds(30))) << kilnd.Wait(absl::Seconds(1)).err;
+  std::string addr = "unix://" + socket_;
+  auto global = testing::Run({KilnctlPath(), "--addr", addr, "du"});
+  EXPECT_EQ(global.exit_code, 0) << global.err;
+  EXPECT_TRUE(absl::StrContains(global.out, "Total:")) << global.out;
+  auto images = testing::Run({KilnctlPath(), "--addr=" + addr, "image", "ls"});
+  EXPECT_EQ(images.exit_code, 0) << images.err;
+  auto env = testing::Run({KilnctlPath(), "du"}, {"KILN_HOST=" + addr});
+  EXPECT_EQ(env.exit_code, 0) << env.err;
+  EXPECT_TRUE(absl::StrContains(env.out, "Total:")) << env.out;
+
+  std::string none = "unix://" + dir_.path() + "/nobody-here.sock";
+  auto missing = testing::Run({KilnctlPath(), "--addr", none, "du"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(missing.err, "start one with")) << missing.err;
+  // The command's own --addr wins over the global one and over $KILN_HOST.
+  auto wins = testing::Run({KilnctlPath(), "--addr", none, "du", "--addr", addr},
+                           {"KILN_HOST=" + none});
+  EXPECT_EQ(wins.exit_code, 0) << wins.err;
+  ASSERT_EQ(kill(kilnd.pid(), SIGTERM), 0);
+  EXPECT_EQ(kilnd.Wait(absl::Seconds(30)).exit_code, 0);
+}
+
 TEST_F(KilndProcessTest, RestartsAfterKillDashNine) {
   {
     Child kilnd = StartKilnd(socket_, root_);

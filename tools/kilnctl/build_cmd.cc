@@ -90,7 +90,7 @@ int RunBuild(const BuildCmdFlags& flags) {
   ExitIfError(mode.status());
   InterruptWatcher watcher;  // before any thread starts, so all inherit the mask
   absl::StatusOr<std::unique_ptr<DaemonClient>> client =
-      DaemonClient::Connect(ClientOptions{flags.addr});
+      DaemonClient::Connect(ClientOptions{AddrOr(flags.addr)});
   ExitIfError(client.status());
   std::unique_ptr<ProgressWriter> progress = MakeProgressWriter(*mode, stderr);
   TraceRecorder trace;

@@ -29,6 +29,13 @@ struct CommandRegistrar {
 // Lets "debug graph" and "debug workers" live in different files.
 CLI::App* SubcommandOf(CLI::App& parent, const std::string& name, const std::string& description);
 
+// The daemon address a command uses: its own --addr, else the global one given before the
+// command (`kilnctl --addr unix:///... build ...`, as with buildctl), else $KILN_HOST, else
+// "" (this user's default daemon, started on demand).
+std::string AddrOr(const std::string& command_flag);
+// Storage for the global --addr (main.cc registers it).
+std::string& GlobalAddr();
+
 // Prints "kilnctl: <message>" to stderr and throws CommandExit{code} if !status.ok().
 void ExitIfError(const absl::Status& status, int code = 1);
 

@@ -16,7 +16,7 @@ struct DuFlags {
 };
 
 void RunDu(const DuFlags& flags) {
-  auto client = DaemonClient::Connect(ClientOptions{flags.addr});
+  auto client = DaemonClient::Connect(ClientOptions{AddrOr(flags.addr)});
   ExitIfError(client.status());
   auto records = (*client)->DiskUsage();
   ExitIfError(records.status());

@@ -27,7 +27,7 @@ struct ImageFlags {
 
 std::unique_ptr<DaemonClient> Connect(const ImageFlags& flags) {
   absl::StatusOr<std::unique_ptr<DaemonClient>> client =
-      DaemonClient::Connect(ClientOptions{flags.addr});
+      DaemonClient::Connect(ClientOptions{AddrOr(flags.addr)});
   ExitIfError(client.status());
   return std::move(*client);
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -39,6 +40,18 @@ CLI::App* SubcommandOf(CLI::App& parent, const std::string& name,
   CLI::App* sub = parent.add_subcommand(name, description);
   sub->require_subcommand(0, 1);
   return sub;
+}
+
+std::string& GlobalAddr() {
+  static auto* addr = new std::string();
+  return *addr;
+}
+
+std::string AddrOr(const std::string& command_flag) {
+  if (!command_flag.empty()) return command_flag;
+  if (!GlobalAddr().empty()) return GlobalAddr();
+  const char* env = std::getenv("KILN_HOST");
+  return env != nullptr ? env : "";
 }
 
 void EndProcess(int code) {
@@ -93,9 +106,26 @@ int main(int argc, char** argv) {
   app.name("kilnctl");
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.add_option("--addr", kiln::tools::GlobalAddr(),
+                 "kilnd address (unix:///path) for every command; default: $KILN_HOST, else "
+                 "this user's daemon");
 #ifdef KILNCTL_LOCAL_BINARY
+  // The command is the first argument that is not the global --addr and its value.
+  int cmd = 1;
+  while (cmd < argc) {
+    std::string_view a = argv[cmd];
+    if (a == "--addr") {
+      cmd += 2;
+    } else if (a.rfind("--addr=", 0) == 0) {
+      cmd += 1;
+    } else {
+      break;
+    }
+  }
   for (const auto& local : kiln::tools::kLocalCommands) {
-    if (argc > 1 && std::string_view(argv[1]) == local.name) return kiln::tools::ExecLocal(argv);
+    if (cmd < argc && std::string_view(argv[cmd]) == local.name) {
+      return kiln::tools::ExecLocal(argv);
+    }
     app.add_subcommand(local.name, local.description);  // listed in --help; never parsed here
   }
 #endif

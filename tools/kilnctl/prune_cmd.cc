@@ -29,7 +29,7 @@ void RunPrune(const PruneFlags& flags) {
     ExitIfError(duration.status());
     options.keep_duration = *duration;
   }
-  auto client = DaemonClient::Connect(ClientOptions{flags.addr});
+  auto client = DaemonClient::Connect(ClientOptions{AddrOr(flags.addr)});
   ExitIfError(client.status());
   auto report = (*client)->Prune(options);
   ExitIfError(report.status());
