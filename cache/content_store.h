@@ -56,6 +56,14 @@ class ContentStore {
   // Starts a new blob. `ref` names the ingest for diagnostics only.
   virtual absl::StatusOr<std::unique_ptr<ContentWriter>> Writer(std::string_view ref) = 0;
 
+  // For a writer that already hashes exactly the bytes it writes (the layer encoder computes
+  // the blob digest in the same pass): Commit must be given that digest and trusts it instead
+  // of hashing every byte a second time. Everything else (temp file, fsync, rename, labels)
+  // is as with Writer. Implementations may ignore the hint and verify anyway (the default).
+  virtual absl::StatusOr<std::unique_ptr<ContentWriter>> PrehashedWriter(std::string_view ref) {
+    return Writer(ref);
+  }
+
   // Convenience: writes a whole byte string as one blob.
   virtual absl::StatusOr<BlobInfo> Put(std::string_view bytes,
                                        std::map<std::string, std::string> labels = {}) = 0;

@@ -126,12 +126,14 @@ class FsContentStore;
 
 class FsWriter final : public ContentWriter {
  public:
-  FsWriter(FsContentStore* store, int ingest_dir, UniqueFd fd, std::string name, std::string ref)
+  FsWriter(FsContentStore* store, int ingest_dir, UniqueFd fd, std::string name, std::string ref,
+           bool prehashed)
       : store_(store),
         ingest_dir_(ingest_dir),
         fd_(std::move(fd)),
         name_(std::move(name)),
-        ref_(std::move(ref)) {}
+        ref_(std::move(ref)),
+        prehashed_(prehashed) {}
   ~FsWriter() override {
     if (!published_) ::unlinkat(ingest_dir_, name_.c_str(), 0);
   }
@@ -149,6 +151,7 @@ class FsWriter final : public ContentWriter {
   UniqueFd fd_;
   std::string name_;
   std::string ref_;
+  const bool prehashed_;  // the caller hashes; Commit trusts its digest
   base::Sha256 hash_;
   std::string buf_;
   int64_t offset_ = 0;
@@ -171,6 +174,7 @@ class FsContentStore final : public ContentStore {
   absl::Status CleanStaleIngests();
 
   absl::StatusOr<std::unique_ptr<ContentWriter>> Writer(std::string_view ref) override;
+  absl::StatusOr<std::unique_ptr<ContentWriter>> PrehashedWriter(std::string_view ref) override;
   absl::StatusOr<BlobInfo> Put(std::string_view bytes, Labels labels) override;
   absl::StatusOr<BlobInfo> Info(const base::Digest& d) override;
   bool Has(const base::Digest& d) override;
@@ -187,6 +191,7 @@ class FsContentStore final : public ContentStore {
   // Moves a verified, fsynced ingest file into place (or drops it if the blob already exists)
   // and records metadata.
   absl::StatusOr<BlobInfo> Publish(const std::string& temp, const base::Digest& d, Labels labels);
+  absl::StatusOr<std::unique_ptr<ContentWriter>> NewWriter(std::string_view ref, bool prehashed);
 
  private:
   absl::StatusOr<struct stat> StatBlob(const base::Digest& d, std::string_view op);
@@ -227,7 +232,7 @@ absl::Status FsWriter::Flush() {
 
 absl::Status FsWriter::Write(const void* data, size_t len) {
   if (done_) return absl::FailedPreconditionError(absl::StrCat("write '", ref_, "': committed"));
-  hash_.Update(data, len);
+  if (!prehashed_) hash_.Update(data, len);
   offset_ += static_cast<int64_t>(len);
   buf_.append(static_cast<const char*>(data), len);
   if (buf_.size() >= kWriteBuffer) return Flush();
@@ -253,7 +258,11 @@ absl::StatusOr<BlobInfo> FsWriter::Commit(const base::Digest& expected, Labels l
   if (done_) return absl::FailedPreconditionError(absl::StrCat("commit '", ref_, "': committed"));
   done_ = true;
   KILN_RETURN_IF_ERROR(Flush());
-  base::Digest got = hash_.Finish();
+  if (prehashed_ && expected.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("commit '", ref_, "': a prehashed writer needs the blob's digest"));
+  }
+  base::Digest got = prehashed_ ? expected : hash_.Finish();
   if (!expected.empty() && expected != got) {
     return absl::DataLossError(absl::StrCat("commit '", ref_, "': digest mismatch: expected ",
                                             expected.str(), ", got ", got.str()));
@@ -275,6 +284,16 @@ absl::Status FsContentStore::CleanStaleIngests() {
 }
 
 absl::StatusOr<std::unique_ptr<ContentWriter>> FsContentStore::Writer(std::string_view ref) {
+  return NewWriter(ref, /*prehashed=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<ContentWriter>> FsContentStore::PrehashedWriter(
+    std::string_view ref) {
+  return NewWriter(ref, /*prehashed=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<ContentWriter>> FsContentStore::NewWriter(std::string_view ref,
+                                                                         bool prehashed) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     std::string name = RandomName();
     UniqueFd fd(::openat(ingest_.get(), name.c_str(),
@@ -286,7 +305,8 @@ absl::StatusOr<std::unique_ptr<ContentWriter>> FsContentStore::Writer(std::strin
     if (::fstat(fd.get(), &st) != 0) return base::ErrnoError("fstat ingest");
     if (st.st_nlink == 0) continue;  // removed by a concurrent CleanStaleIngests
     return std::unique_ptr<ContentWriter>(
-        new FsWriter(this, ingest_.get(), std::move(fd), std::move(name), std::string(ref)));
+        new FsWriter(this, ingest_.get(), std::move(fd), std::move(name), std::string(ref),
+                     prehashed));
   }
   return absl::InternalError(absl::StrCat("create ingest in '", root_, "/ingest': no free name"));
 }

@@ -148,7 +148,7 @@ absl::StatusOr<LayerInfo> LayerStore::MakeLayer(const std::string& snapshot,
   snapshotter::DiffOptions opts;
   opts.encoder.compression = c;
   opts.source_date_epoch = epoch;
-  KILN_ASSIGN_OR_RETURN(auto writer, worker_->content->Writer("layer-" + snapshot));
+  KILN_ASSIGN_OR_RETURN(auto writer, worker_->content->PrehashedWriter("layer-" + snapshot));
   ContentSink sink(writer.get());
   absl::StatusOr<snapshotter::LayerDescriptor> desc;
   // Overlay fast path: the view's top lower dir is this snapshot's own layer, and the rest

@@ -337,6 +337,34 @@ TEST_F(FsContentStoreTest, LargeBlobWrittenInPiecesIsExact) {
   EXPECT_EQ(CountIngest(), 0u);
 }
 
+// A prehashed writer (the layer encoder hashes what it writes) publishes under the digest
+// Commit is given, needs one, and still refuses to commit twice.
+TEST_F(FsContentStoreTest, PrehashedWriterTrustsTheGivenDigest) {
+  auto store = OpenFsContentStore(root_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::string payload(3 << 20, 'q');
+  auto w = (*store)->PrehashedWriter("layer");
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE((*w)->Write(payload).ok());
+  EXPECT_EQ((*w)->CurrentDigest(), Digest::Of(payload)) << "CurrentDigest reads the file back";
+  auto info = (*w)->Commit(Digest::Of(payload));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->digest, Digest::Of(payload));
+  auto back = (*store)->ReadAll(info->digest, /*verify=*/true);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == payload);
+  EXPECT_FALSE((*w)->Commit(Digest::Of(payload)).ok());
+
+  auto nodigest = (*store)->PrehashedWriter("layer2");
+  ASSERT_TRUE(nodigest.ok());
+  ASSERT_TRUE((*nodigest)->Write("x").ok());
+  auto refused = (*nodigest)->Commit();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_FALSE((*store)->Has(Digest::Of("x")));
+  nodigest->reset();
+  EXPECT_EQ(CountIngest(), 0u) << "a refused commit leaves no ingest file";
+}
+
 TEST_F(FsContentStoreTest, MetadataSurvivesRestart) {
   absl::Time created;
   Digest d;
