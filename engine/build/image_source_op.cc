@@ -1,6 +1,8 @@
 #include "engine/build/image_source_op.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "base/userns.h"
@@ -26,13 +28,37 @@ absl::StatusOr<base::Digest> ImageSourceOp::CacheKey(
 
 absl::StatusOr<solver::ResultRef> ImageSourceOp::Exec(
     solver::ExecContext& ctx, const std::vector<solver::InputRef>&) const {
-  KILN_ASSIGN_OR_RETURN(std::string top, UnpackImage(*worker_, *layers_, manifest_, &ctx));
-  return std::make_shared<SnapshotResult>(top);
+  cache::Lease hold;
+  if (worker_->leases != nullptr) hold = worker_->leases->NewLease();
+  KILN_ASSIGN_OR_RETURN(std::string top,
+                        UnpackImage(*worker_, *layers_, manifest_, &ctx, &hold));
+  if (top.empty() || hold.holds() == 0) return std::make_shared<SnapshotResult>(top);
+  return std::make_shared<SnapshotResult>(top, std::move(hold));
 }
+
+namespace {
+
+// Holds snapshot `name` in `hold`, waiting while GC is removing it (the hold then succeeds
+// on a name that no longer exists, and the caller unpacks it again).
+absl::Status HoldLayer(cache::Lease* hold, const std::string& name, solver::ExecContext* ctx) {
+  absl::Time deadline = absl::Now() + absl::Minutes(2);
+  for (;;) {
+    absl::Status s = hold->HoldSnapshot(name);
+    if (!absl::IsAborted(s)) return s;
+    if (ctx != nullptr && ctx->cancel().cancelled()) return absl::CancelledError("unpack cancelled");
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("hold '", name, "': still being garbage-collected after 2 minutes"));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> UnpackImage(const Worker& w, LayerStore& layers,
                                         const base::Digest& manifest_digest,
-                                        solver::ExecContext* ctx) {
+                                        solver::ExecContext* ctx, cache::Lease* hold) {
   KILN_ASSIGN_OR_RETURN(std::string mjson, w.content->ReadAll(manifest_digest));
   KILN_ASSIGN_OR_RETURN(oci::Manifest manifest,
                         oci::ParseManifest(mjson, "manifest " + manifest_digest.str()));
@@ -54,6 +80,7 @@ absl::StatusOr<std::string> UnpackImage(const Worker& w, LayerStore& layers,
     const base::Digest& diff_id = image.diff_ids[i];
     chain = i == 0 ? diff_id.str() : base::Digest::Of(chain + " " + diff_id.str()).str();
     std::string name = "layer-" + base::Digest::Parse(chain)->hex();
+    if (hold != nullptr && w.leases != nullptr) KILN_RETURN_IF_ERROR(HoldLayer(hold, name, ctx));
     if (!w.snapshots->Stat(name).ok()) {
       if (ctx != nullptr && ctx->cancel().cancelled()) return absl::CancelledError("unpack cancelled");
       std::string key = NewSnapshotKey("unpack");

@@ -31,9 +31,13 @@ class ImageSourceOp : public solver::Op {
 };
 
 // Unpacks the image with manifest `manifest` and returns the top snapshot ("" for no layers).
+// With worker.leases, every layer snapshot of the chain is held in `*hold` before it is
+// trusted (an unpacked layer that GC is removing is waited for and unpacked again), so the
+// chain stays until the caller drops the hold.
 absl::StatusOr<std::string> UnpackImage(const Worker& worker, LayerStore& layers,
                                         const base::Digest& manifest,
-                                        solver::ExecContext* ctx = nullptr);
+                                        solver::ExecContext* ctx = nullptr,
+                                        cache::Lease* hold = nullptr);
 
 }  // namespace kiln::engine
 

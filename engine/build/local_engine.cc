@@ -306,6 +306,7 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   KILN_ASSIGN_OR_RETURN(e->layers_, LayerStore::Open(&e->worker_, root + "/layers"));
   e->checksums_ = std::make_unique<ContextChecksums>(root + "/checksums");
   e->worker_.checksums = e->checksums_.get();
+  e->worker_.leases = &e->leases_;
   sandbox::SandboxOptions so;
   so.state_dir = tmp;
   KILN_ASSIGN_OR_RETURN(e->sandbox_, sandbox::Sandbox::Create(std::move(so)));

@@ -12,6 +12,7 @@
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
 #include "cache/content_store.h"
+#include "cache/lease.h"
 #include "snapshotter/snapshotter.h"
 
 namespace kiln::engine {
@@ -26,6 +27,7 @@ struct Worker {
   std::string tmp;                             // root/tmp: mount points and scratch files
   std::string default_network = "host";
   ContextChecksums* checksums = nullptr;       // not owned; persisted context checksums
+  cache::LeaseManager* leases = nullptr;       // not owned; holds that keep GC off in-use data
 };
 
 // A unique snapshot key ("<prefix>-<random hex>").
