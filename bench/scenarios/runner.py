@@ -88,6 +88,10 @@ class Runner:
 
     # --- one measured build -------------------------------------------------------------
     def build(self, tool, ctx, tag, expect, jobs=None, dockerfile=None):
+        # Every timed build starts with no dirty data in flight: the tools run interleaved, and
+        # one build's writeback (Buildah's or Kiln's, hundreds of MB for big-context) would
+        # otherwise land on the next build, whichever tool it belongs to. Untimed.
+        os.sync()
         r = tool.build(ctx, tag, jobs=jobs, dockerfile=dockerfile)
         rec = {"wall_s": r.wall, "user_s": r.user, "sys_s": r.sys, "maxrss_kb": r.maxrss_kb,
                "work_steps": r.work_steps, "cached_steps": r.cached_steps}
