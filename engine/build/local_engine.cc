@@ -569,21 +569,11 @@ absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref, const RunOptio
   Running running(this);
   KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, images_->Get(ref));
   KILN_ASSIGN_OR_RETURN(base::Digest manifest, PlatformManifest(rec.target));
-  // Hold the unpacked top until the container's snapshot is prepared on it (then that child
-  // keeps it); a top collected before the hold is unpacked again.
+  // UnpackImage holds every layer of the chain (waiting out a concurrent removal and
+  // unpacking again) until the container's snapshot is prepared on the top.
   cache::Lease lease = leases_.NewLease();
-  std::string top;
-  for (int attempt = 0;; ++attempt) {
-    KILN_ASSIGN_OR_RETURN(top, UnpackImage(worker_, *layers_, manifest));
-    if (top.empty()) break;
-    absl::Status held = lease.HoldSnapshot(top);
-    if (held.ok() && snapshots_->Stat(top).ok()) break;
-    if (!held.ok() && !absl::IsAborted(held)) return held;
-    if (attempt == 3) {
-      return absl::AbortedError(absl::StrCat("run '", ref, "': image snapshot '", top,
-                                             "' was garbage-collected on every attempt"));
-    }
-  }
+  KILN_ASSIGN_OR_RETURN(std::string top,
+                        UnpackImage(worker_, *layers_, manifest, nullptr, &lease));
   KILN_ASSIGN_OR_RETURN(std::string mjson, content_->ReadAll(manifest));
   KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
   KILN_ASSIGN_OR_RETURN(std::string cjson, content_->ReadAll(m.config.digest));
