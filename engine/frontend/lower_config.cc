@@ -176,24 +176,12 @@ absl::Status Lowerer::LowerConfig(int stage, const Command& cmd) {
   } else if (const auto* o = std::get_if<OnbuildInstr>(&cmd.instr)) {
     cfg.on_build.push_back(o->expression);
   } else if (const auto* c = std::get_if<CmdInstr>(&cmd.instr)) {
-    std::vector<std::string> v;
-    if (c->prepend_shell && !c->cmd.empty()) {
-      v = ShellArgs(stage, c->cmd.size());
-      v.insert(v.end(), c->cmd.begin(), c->cmd.end());
-    } else {
-      v = c->cmd;
-    }
+    std::vector<std::string> v = CommandLine(stage, c->prepend_shell, c->cmd);
     created = "CMD " + JsonArray(v);
     cfg.cmd = std::move(v);
     state(stage).cmd_set = true;
   } else if (const auto* en = std::get_if<EntrypointInstr>(&cmd.instr)) {
-    std::vector<std::string> v;
-    if (en->prepend_shell && !en->cmd.empty()) {
-      v = ShellArgs(stage, en->cmd.size());
-      v.insert(v.end(), en->cmd.begin(), en->cmd.end());
-    } else {
-      v = en->cmd;
-    }
+    std::vector<std::string> v = CommandLine(stage, en->prepend_shell, en->cmd);
     created = "ENTRYPOINT " + JsonArray(v);
     cfg.entrypoint = std::move(v);
     if (!state(stage).cmd_set) cfg.cmd.reset();

@@ -83,6 +83,9 @@ class Lowerer {
   std::vector<std::string> ExecEnv(int stage) const;
   // The stage's SHELL (default /bin/sh -c), with room for `extra` more arguments.
   std::vector<std::string> ShellArgs(int stage, size_t extra = 0) const;
+  // CMD/ENTRYPOINT's argv: shell form (`prepend_shell`, non-empty) runs under the SHELL.
+  std::vector<std::string> CommandLine(int stage, bool prepend_shell,
+                                       const std::vector<std::string>& cmd) const;
 
   absl::Status LowerRun(int stage, const Command& cmd, const RunInstr& run);
   absl::Status LowerCopy(int stage, const Command& cmd, const CopyInstr& copy);

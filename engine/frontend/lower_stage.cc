@@ -300,6 +300,14 @@ std::vector<std::string> Lowerer::ShellArgs(int stage, size_t extra) const {
   return sh;
 }
 
+std::vector<std::string> Lowerer::CommandLine(int stage, bool prepend_shell,
+                                              const std::vector<std::string>& cmd) const {
+  if (!prepend_shell || cmd.empty()) return cmd;
+  std::vector<std::string> v = ShellArgs(stage, cmd.size());
+  v.insert(v.end(), cmd.begin(), cmd.end());
+  return v;
+}
+
 }  // namespace internal
 
 absl::StatusOr<LoweredBuild> LowerDockerfile(const Dockerfile& df, const LowerOptions& options) {
