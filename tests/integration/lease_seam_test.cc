@@ -83,6 +83,20 @@ class LeaseSeamTest : public ::testing::Test {
     return name;
   }
 
+  // The real collector over this index and snapshotter, lease-aware, removing everything
+  // unused.
+  absl::StatusOr<cache::GcReport> PruneAll() {
+    Remover remover(snaps_.get());
+    cache::GcOptions o;
+    o.index = index_.get();
+    o.snapshots = &remover;
+    o.leases = &leases_;
+    cache::GarbageCollector gc(o);
+    cache::GcPolicy all;
+    all.all = true;
+    return gc.Prune(all);
+  }
+
   cache::LeaseManager leases_;  // outlives the seam and every result
   std::unique_ptr<base::TempDir> dir_;
   std::unique_ptr<snapshotter::Snapshotter> snaps_;
@@ -153,15 +167,7 @@ TEST_F(LeaseSeamTest, AHitRacingGcRemovalIsAMissNotAnError) {
     EXPECT_EQ(leases_.Count(cache::LeaseKind::kSnapshot, s), 0);
   }
   // The real collector, with the record unused, takes it; the next lookup is a plain miss.
-  Remover remover(snaps_.get());
-  cache::GcOptions o;
-  o.index = index_.get();
-  o.snapshots = &remover;
-  o.leases = &leases_;
-  cache::GarbageCollector gc(o);
-  cache::GcPolicy all;
-  all.all = true;
-  auto report = gc.Prune(all);
+  auto report = PruneAll();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->removed.size(), 1u);
   EXPECT_FALSE(snaps_->Stat(s).ok());
@@ -180,22 +186,14 @@ TEST_F(LeaseSeamTest, GcKeepsAHeldHitAndItsParent) {
   ASSERT_TRUE(index_->Put(cache::CacheKey(key_), Rec("s-child")).ok());
   auto hit = seam_->Lookup(key_, *vertex_);  // a running build uses the child only
   ASSERT_TRUE(hit.ok() && *hit != nullptr);
-  Remover remover(snaps_.get());
-  cache::GcOptions o;
-  o.index = index_.get();
-  o.snapshots = &remover;
-  o.leases = &leases_;
-  cache::GarbageCollector gc(o);
-  cache::GcPolicy all;
-  all.all = true;
-  auto report = gc.Prune(all);
+  auto report = PruneAll();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->kept_leased, 1);
   EXPECT_TRUE(report->removed.empty()) << "the parent of a held snapshot must stay";
   EXPECT_TRUE(snaps_->Stat("s-child").ok());
   EXPECT_TRUE(snaps_->Stat(parent).ok());
   hit->reset();
-  report = gc.Prune(all);
+  report = PruneAll();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->removed.size(), 2u) << "child first, then the parent";
   EXPECT_FALSE(snaps_->Stat(parent).ok());

@@ -16,6 +16,30 @@
 namespace kiln::testing {
 namespace {
 
+// A build on its own thread. The destructor joins, so a failed assertion never leaves a
+// joinable thread behind.
+class BackgroundBuild {
+ public:
+  BackgroundBuild(engine::Engine* engine, engine::BuildRequest req)
+      : thread_([this, engine, req = std::move(req)] {
+          result_ = engine->Build(req, log_.Sink(), nullptr);
+          done_ = true;
+        }) {}
+  ~BackgroundBuild() { Join(); }
+  EventLog& log() { return log_; }
+  bool done() const { return done_; }
+  const absl::StatusOr<engine::BuildResult>& Join() {
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+
+ private:
+  EventLog log_;
+  std::atomic<bool> done_{false};
+  absl::StatusOr<engine::BuildResult> result_ = absl::UnknownError("not run");
+  std::thread thread_;  // last: starts once the members it uses exist
+};
+
 class PruneConcurrentTest : public EngineTest {
  protected:
   // A fresh context dir holding `dockerfile`.
@@ -62,14 +86,8 @@ TEST_F(PruneConcurrentTest, PruneDuringALongRunReturnsPromptlyAndTheBuildStaysIn
   auto req = Request(Context(absl::StrCat("FROM busybox:1.35\nRUN echo a > /a\nRUN sleep ",
                                           kSleepSeconds, "\nRUN echo done > /b\n")));
   req.exports = {engine::ExportSpec{"image", {{"name", "lease/long:1"}}}};
-  EventLog log;
-  std::atomic<bool> done{false};
-  absl::StatusOr<engine::BuildResult> built = absl::UnknownError("not run");
-  std::thread build([&] {
-    built = engine_->Build(req, log.Sink(), nullptr);
-    done = true;
-  });
-  ASSERT_TRUE(WaitStarted(log, "sleep", 1)) << "the RUN sleep step never started";
+  BackgroundBuild build(engine_, req);
+  ASSERT_TRUE(WaitStarted(build.log(), "sleep", 1)) << "the RUN sleep step never started";
 
   auto du = engine_->DiskUsage();
   ASSERT_TRUE(du.ok()) << du.status();
@@ -80,7 +98,7 @@ TEST_F(PruneConcurrentTest, PruneDuringALongRunReturnsPromptlyAndTheBuildStaysIn
   absl::Time t0 = absl::Now();
   auto report = engine_->Prune(All());
   absl::Duration took = absl::Now() - t0;
-  bool build_done_at_prune_end = done;
+  bool build_done_at_prune_end = build.done();
   std::printf("prune --all during RUN sleep %d: %s, %d records removed\n", kSleepSeconds,
               absl::FormatDuration(took).c_str(), report.ok() ? report->records_removed : -1);
   ASSERT_TRUE(report.ok()) << report.status();
@@ -89,7 +107,7 @@ TEST_F(PruneConcurrentTest, PruneDuringALongRunReturnsPromptlyAndTheBuildStaysIn
   EXPECT_GE(report->records_removed, 1) << "the unrelated record is not in use";
   EXPECT_GT(report->bytes_freed, 0);
 
-  build.join();
+  const absl::StatusOr<engine::BuildResult>& built = build.Join();
   ASSERT_TRUE(built.ok()) << built.status();
 
   // The build's result is intact: a rebuild is fully cached, and the image runs.
@@ -116,18 +134,12 @@ TEST_F(PruneConcurrentTest, ParallelStagesSharingAParentSurviveAPruneBetweenThem
                            " && echo two > /two\n"
                            "FROM base\nCOPY --from=one /one /one\nCOPY --from=two /two /two\n")));
   req.exports = {engine::ExportSpec{"image", {{"name", "lease/parallel:1"}}}};
-  EventLog log;
-  std::atomic<bool> done{false};
-  absl::StatusOr<engine::BuildResult> built = absl::UnknownError("not run");
-  std::thread build([&] {
-    built = engine_->Build(req, log.Sink(), nullptr);
-    done = true;
-  });
-  ASSERT_TRUE(WaitStarted(log, "sleep", 2)) << "both stages must run at once";
+  BackgroundBuild build(engine_, req);
+  ASSERT_TRUE(WaitStarted(build.log(), "sleep", 2)) << "both stages must run at once";
 
   auto report = engine_->Prune(All());
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_FALSE(done) << "prune waited for the build";
+  EXPECT_FALSE(build.done()) << "prune waited for the build";
   auto du = engine_->DiskUsage();
   ASSERT_TRUE(du.ok()) << du.status();
   bool base_kept = false;
@@ -136,7 +148,7 @@ TEST_F(PruneConcurrentTest, ParallelStagesSharingAParentSurviveAPruneBetweenThem
   }
   EXPECT_TRUE(base_kept) << "the shared parent is held while both stages use it";
 
-  build.join();
+  const absl::StatusOr<engine::BuildResult>& built = build.Join();
   ASSERT_TRUE(built.ok()) << built.status();
   int code = -1;
   EXPECT_EQ(Run("lease/parallel:1", {"cat", "/base", "/one", "/two"}, &code), "base\none\ntwo\n");
