@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -15,6 +16,7 @@
 #include "base/status.h"
 #include "cache/checksum_cache.h"
 #include "engine/build/context_checksums.h"
+#include "engine/build/copy_reuse.h"
 #include "engine/build/copy_parents.h"
 #include "engine/build/excludes.h"
 #include "engine/build/results.h"
@@ -174,6 +176,102 @@ absl::Status WriteFileInRoot(int root_fd, const FileAction& a, std::optional<Own
   return absl::OkStatus();
 }
 
+// The option value `name=` of an overlay mount ("" if absent).
+std::string OverlayOption(const base::Mount& m, std::string_view name) {
+  for (const std::string& o : m.options) {
+    if (o.size() > name.size() && o.compare(0, name.size(), name) == 0 && o[name.size()] == '=') {
+      return o.substr(name.size() + 1);
+    }
+  }
+  return "";
+}
+
+// The layer dir of committed snapshot `snapshot` as a view of it shows (the top-most lower
+// dir), or "" when that is not a plain overlay layer (a flattened chain, another driver).
+std::string TopLayerOf(const std::vector<base::Mount>& view) {
+  if (view.size() != 1) return "";
+  std::string dir;
+  if (view[0].type == "overlay") {
+    dir = OverlayOption(view[0], "lowerdir+");
+  } else if (view[0].type == "bind") {
+    dir = view[0].source;
+  }
+  return dir.ends_with("/fs") ? dir : "";
+}
+
+// Incremental COPY from the build context (copy_reuse.h): which copies qualify, the earlier
+// result's files linked into the new upper dir, and the manifest of this copy.
+class ReusePlan {
+ public:
+  // Null when the op does not qualify: one plain COPY from the context, onto an overlay
+  // snapshot with a parent (its upper dir is `mounts`' upperdir).
+  static std::unique_ptr<ReusePlan> For(const Worker& w, const std::vector<FileAction>& actions,
+                                        const std::vector<InputRef>& inputs,
+                                        const std::string& dest_parent,
+                                        const std::string& definition,
+                                        const std::vector<base::Mount>& mounts) {
+    if (w.copy_reuse == nullptr || actions.size() != 1 || mounts.size() != 1) return nullptr;
+    const FileAction& a = actions[0];
+    if (a.kind != FileAction::Kind::kCopy || a.auto_extract || a.parents) return nullptr;
+    if (a.source_input <= 0 || static_cast<size_t>(a.source_input) >= inputs.size()) {
+      return nullptr;
+    }
+    auto* ctx = dynamic_cast<const ContextResult*>(inputs[a.source_input].result.get());
+    if (ctx == nullptr || mounts[0].type != "overlay") return nullptr;
+    std::string upper = OverlayOption(mounts[0], "upperdir");
+    if (upper.empty()) return nullptr;
+    auto plan = std::make_unique<ReusePlan>();
+    plan->worker_ = &w;
+    plan->key_ = CopyReuse::KeyOf(dest_parent, ctx->dir(), definition);
+    plan->context_dir_ = ctx->dir();
+    plan->upper_ = std::move(upper);
+    return plan;
+  }
+
+  // Links what the last result of this copy has unchanged. Best effort.
+  void Prelink() {
+    std::shared_ptr<const CopyManifest> prev = worker_->copy_reuse->Find(key_);
+    if (prev == nullptr) return;
+    // A view keeps the earlier result from being removed while its files are linked.
+    std::string view_key = NewSnapshotKey("view");
+    absl::StatusOr<std::vector<base::Mount>> view =
+        worker_->snapshots->View(view_key, prev->snapshot);
+    if (!view.ok()) return;
+    std::string layer = TopLayerOf(*view);
+    base::UniqueFd src(::open(context_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!layer.empty() && src) placed_ = CopyReuse::Prelink(src.get(), layer, upper_, *prev);
+    (void)worker_->snapshots->Remove(view_key);
+  }
+
+  void Attach(CopyOptions& o) {
+    o.reuse = [this](const std::string& dst_rel, const struct stat& st) {
+      return CopyReuse::Reusable(placed_, dst_rel, st);
+    };
+    o.on_regular = [this](const std::string& dst_rel, const std::string& src_rel,
+                          const struct stat& st) {
+      manifest_.entries.push_back({dst_rel, src_rel, CopySourceId::Of(st)});
+    };
+  }
+
+  // After the copy, with the snapshot unmounted: a linked file the walk never reached (its
+  // source vanished meanwhile) is not part of this copy.
+  void DropUnreached() {
+    for (const auto& [rel, id] : placed_) (void)::unlink((upper_ + "/" + rel).c_str());
+    placed_.clear();
+  }
+
+  void Record(const std::string& snapshot) {
+    manifest_.snapshot = snapshot;
+    (void)worker_->copy_reuse->Record(key_, std::move(manifest_));
+  }
+
+ private:
+  const Worker* worker_ = nullptr;
+  std::string key_, context_dir_, upper_;
+  PrelinkedFiles placed_;
+  CopyManifest manifest_;
+};
+
 }  // namespace
 
 FileOp::FileOp(const Worker* worker, std::vector<FileAction> actions, std::string definition)
@@ -233,6 +331,9 @@ absl::StatusOr<solver::ResultRef> FileOp::Exec(solver::ExecContext& ctx,
   if (dest == nullptr) return absl::InternalError("file op: destination is not a snapshot");
   std::string key = NewSnapshotKey("file");
   KILN_ASSIGN_OR_RETURN(auto mounts, worker_->snapshots->Prepare(key, dest->snapshot()));
+  std::unique_ptr<ReusePlan> reuse =
+      ReusePlan::For(*worker_, actions_, inputs, dest->snapshot(), definition_, mounts);
+  if (reuse != nullptr) reuse->Prelink();  // before the upper dir is mounted
   bool committed = false;
   auto cleanup = [&] {
     if (!committed) (void)worker_->snapshots->Remove(key);
@@ -263,6 +364,7 @@ absl::StatusOr<solver::ResultRef> FileOp::Exec(solver::ExecContext& ctx,
               o.uid = owner->uid;
               o.gid = owner->gid;
             }
+            if (reuse != nullptr) reuse->Attach(o);
             KILN_ASSIGN_OR_RETURN(CopyStats stats, CopyFiles(src->fd(), root.get(), o));
             ctx.Progress(stats.bytes, stats.bytes);
           }
@@ -271,7 +373,9 @@ absl::StatusOr<solver::ResultRef> FileOp::Exec(solver::ExecContext& ctx,
       }
     }
     root.reset();
-    return mounted.Unmount();
+    KILN_RETURN_IF_ERROR(mounted.Unmount());
+    if (reuse != nullptr) reuse->DropUnreached();
+    return absl::OkStatus();
   }();
   if (!status.ok()) {
     cleanup();
@@ -284,6 +388,7 @@ absl::StatusOr<solver::ResultRef> FileOp::Exec(solver::ExecContext& ctx,
     return c;
   }
   committed = true;
+  if (reuse != nullptr) reuse->Record(name);
   return std::make_shared<SnapshotResult>(name);
 }
 

@@ -37,6 +37,7 @@
 #include "engine/build/run_image.h"
 #include "engine/build/worker.h"
 #include "engine/build/context_checksums.h"
+#include "engine/build/copy_reuse.h"
 #include "engine/frontend/dockerignore.h"
 #include "engine/frontend/lower.h"
 #include "engine/image/image_store.h"
@@ -256,6 +257,7 @@ class LocalEngine : public Engine {
   Worker worker_;
   std::unique_ptr<LayerStore> layers_;
   std::unique_ptr<ContextChecksums> checksums_;
+  std::unique_ptr<CopyReuse> copy_reuse_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<SnapshotCacheSeam> seam_;
   std::unique_ptr<solver::Solver> solver_;
@@ -306,6 +308,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   KILN_ASSIGN_OR_RETURN(e->layers_, LayerStore::Open(&e->worker_, root + "/layers"));
   e->checksums_ = std::make_unique<ContextChecksums>(root + "/checksums");
   e->worker_.checksums = e->checksums_.get();
+  e->copy_reuse_ = std::make_unique<CopyReuse>(root + "/copy-reuse");
+  e->worker_.copy_reuse = e->copy_reuse_.get();
   e->worker_.leases = &e->leases_;
   sandbox::SandboxOptions so;
   so.state_dir = tmp;

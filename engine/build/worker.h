@@ -18,6 +18,7 @@
 namespace kiln::engine {
 
 class ContextChecksums;
+class CopyReuse;
 
 struct Worker {
   cache::ContentStore* content = nullptr;      // not owned
@@ -28,6 +29,7 @@ struct Worker {
   std::string default_network = "host";
   ContextChecksums* checksums = nullptr;       // not owned; persisted context checksums
   cache::LeaseManager* leases = nullptr;       // not owned; holds that keep GC off in-use data
+  CopyReuse* copy_reuse = nullptr;             // not owned; incremental COPY (may be null)
 };
 
 // A unique snapshot key ("<prefix>-<random hex>").

@@ -189,6 +189,8 @@ absl::StatusOr<CopyStats> CopyFiles(int src_root_fd, int dst_root_fd, const Copy
       UniqueFd in(OpenInRoot(src_root_fd, rel, O_RDONLY));
       if (!in) return ErrnoError(absl::StrCat("open source '", rel, "'"));
       if (S_ISREG(st.st_mode)) {
+        // Never reused (the file is rewritten), but whatever was placed there is forgotten.
+        if (opts.reuse) (void)opts.reuse(JoinRel(parent_rel, name), st);
         KILN_RETURN_IF_ERROR(
             w.CopyRegular(in.get(), st, dst_dir.get(), name, JoinRel(parent_rel, name)));
         continue;

@@ -69,6 +69,18 @@ struct CopyOptions {
   std::function<bool(std::string_view rel, bool is_dir)> exclude_in_source;
   std::optional<CopyInclude> include;  // COPY --parents
   bool auto_extract = false;           // ADD: unpack tar archives (see above)
+  // Incremental copy (the caller placed some files in the destination beforehand). Called on
+  // the walking thread once for every entry a directory walk is about to write, before
+  // anything is written at `dst_rel` (relative to the dest root, no leading '/'), with the
+  // source's stat. True means a regular file identical to what the copy would write is
+  // already at `dst_rel`: the walk counts it and leaves it untouched. False means the walk
+  // writes the entry as usual, replacing whatever is there.
+  std::function<bool(const std::string& dst_rel, const struct stat& src)> reuse;
+  // Called on the walking thread for every single-linked regular file a directory walk
+  // copies or reuses: where it went, where it came from (relative to the source root).
+  std::function<void(const std::string& dst_rel, const std::string& src_rel,
+                     const struct stat& src)>
+      on_regular;
 };
 
 struct CopyStats {

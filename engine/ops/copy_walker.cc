@@ -267,6 +267,18 @@ absl::Status CopyWalker::CopyEntry(int src_dir, const std::string& src_name,
   if (::fstatat(src_dir, src_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return ErrnoError(absl::StrCat("stat '", src_rel, "'"));
   }
+  if (opts_.reuse && opts_.reuse(dst_rel, st)) {
+    if (dst_dir < 0 || !S_ISREG(st.st_mode)) {
+      return absl::InternalError(absl::StrCat("copy '", dst_rel, "': reuse of a non-file"));
+    }
+    ++stats_.files;
+    stats_.bytes += st.st_size;
+    if (opts_.on_regular) opts_.on_regular(dst_rel, src_rel, st);
+    return absl::OkStatus();
+  }
+  if (S_ISREG(st.st_mode) && st.st_nlink == 1 && opts_.on_regular) {
+    opts_.on_regular(dst_rel, src_rel, st);
+  }
   if (S_ISDIR(st.st_mode)) {
     if (!selected) return CopyLazyDir(src_dir, src_name, src_rel, st, dst_dir, dst_rel);
     UniqueFd in(

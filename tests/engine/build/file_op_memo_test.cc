@@ -21,6 +21,7 @@
 #include "engine/solver/cancellation.h"
 #include "engine/solver/vertex.h"
 #include "snapshotter/overlay_snapshotter.h"
+#include "tests/engine/build/null_context.h"
 
 namespace kiln::engine {
 namespace {
@@ -57,21 +58,6 @@ class CountingSnapshotter final : public snapshotter::Snapshotter {
 
  private:
   snapshotter::Snapshotter* s_;
-};
-
-class NullContext final : public solver::ExecContext {
- public:
-  explicit NullContext(const solver::Vertex& v) : v_(v) {}
-  const solver::Cancellation& cancel() const override { return cancel_; }
-  void Log(solver::LogStream, std::string_view) override {}
-  void Progress(int64_t, int64_t) override {}
-  const solver::BuildOptions& options() const override { return options_; }
-  const solver::Vertex& vertex() const override { return v_; }
-
- private:
-  const solver::Vertex& v_;
-  solver::Cancellation cancel_;
-  solver::BuildOptions options_;
 };
 
 FileAction CopyOf(std::vector<std::string> sources, std::string dest) {
