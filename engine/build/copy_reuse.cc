@@ -1,5 +1,6 @@
 #include "engine/build/copy_reuse.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <string_view>
@@ -245,7 +247,34 @@ absl::Status CopyReuse::Record(const std::string& key, CopyManifest manifest) {
     ::unlink(tmp.c_str());
     return base::ErrnoError(absl::StrCat("rename '", tmp, "'"));
   }
+  TrimDisk(key);
   return absl::OkStatus();
+}
+
+void CopyReuse::Forget(const std::string& key) {
+  {
+    absl::MutexLock lock(&mu_);
+    recent_.remove_if([&](const auto& e) { return e.first == key; });
+  }
+  ::unlink(absl::StrCat(dir_, "/", key).c_str());
+}
+
+void CopyReuse::TrimDisk(const std::string& keep) {
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) return;
+  std::vector<std::pair<int64_t, std::string>> files;  // (mtime, name)
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() != 64 || name == keep) continue;  // only manifests (hex keys)
+    struct stat st;
+    if (::fstatat(::dirfd(d), name.c_str(), &st, 0) == 0) {
+      files.emplace_back(Nanos(st.st_mtim), std::move(name));
+    }
+  }
+  ::closedir(d);
+  if (files.size() < kMaxManifests) return;
+  std::sort(files.begin(), files.end());
+  for (size_t i = 0; i + kMaxManifests - 1 < files.size(); ++i) Forget(files[i].second);
 }
 
 PrelinkedFiles CopyReuse::Prelink(int src_root, const std::string& prev_layer,

@@ -75,7 +75,10 @@ class CopyReuse {
   std::shared_ptr<const CopyManifest> Find(const std::string& key);
   // Replaces the manifest under `key` (in memory, and on disk without fsync: a torn file is
   // detected and ignored).
+  // Keeps at most kMaxManifests on disk (the least recently written go first).
   absl::Status Record(const std::string& key, CopyManifest manifest);
+  // Drops the manifest under `key` (its snapshot is gone).
+  void Forget(const std::string& key);
 
   // Hard-links into `upper` (the new snapshot's unmounted upper dir) every file of `m` whose
   // source below `src_root` is unchanged, from `prev_layer` (the layer dir of m.snapshot),
@@ -93,6 +96,9 @@ class CopyReuse {
 
  private:
   static constexpr size_t kMemoryEntries = 16;
+  static constexpr size_t kMaxManifests = 64;
+
+  void TrimDisk(const std::string& keep);
 
   const std::string dir_;
   absl::Mutex mu_;

@@ -236,7 +236,10 @@ class ReusePlan {
     std::string view_key = NewSnapshotKey("view");
     absl::StatusOr<std::vector<base::Mount>> view =
         worker_->snapshots->View(view_key, prev->snapshot);
-    if (!view.ok()) return;
+    if (!view.ok()) {
+      if (absl::IsNotFound(view.status())) worker_->copy_reuse->Forget(key_);
+      return;
+    }
     std::string layer = TopLayerOf(*view);
     base::UniqueFd src(::open(context_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!layer.empty() && src) placed_ = CopyReuse::Prelink(src.get(), layer, upper_, *prev);

@@ -290,5 +290,37 @@ TEST_F(CopyReuseTest, ACorruptManifestMeansAFullCopy) {
   EXPECT_EQ(TreeOf(again), Reference());
 }
 
+TEST(CopyReuseStore, KeepsTheNewestManifestsOnly) {
+  auto dir = base::TempDir::Create("copy-reuse-store-");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  CopyReuse store(dir->path() + "/m");
+  std::vector<std::string> keys;
+  for (int i = 0; i < 70; ++i) {
+    keys.push_back(CopyReuse::KeyOf("parent", "/ctx", absl::StrCat("def-", i)));
+    CopyManifest m;
+    m.snapshot = absl::StrCat("s-", i);
+    m.entries.push_back({"dst/f", "src/f", CopySourceId{1, 2, 3, 4, 5, 0100644, 0, 0}});
+    ASSERT_TRUE(store.Record(keys.back(), std::move(m)).ok());
+    struct timespec t[2] = {{0, UTIME_OMIT}, {1'000'000 + i, 0}};  // strictly ordered mtimes
+    ASSERT_EQ(::utimensat(AT_FDCWD, (dir->path() + "/m/" + keys.back()).c_str(), t, 0), 0);
+  }
+  int files = 0;
+  DIR* d = ::opendir((dir->path() + "/m").c_str());
+  ASSERT_NE(d, nullptr);
+  while (struct dirent* e = ::readdir(d)) files += e->d_name[0] != '.';
+  ::closedir(d);
+  EXPECT_EQ(files, 64);
+  CopyReuse reopened(dir->path() + "/m");
+  EXPECT_EQ(reopened.Find(keys[0]), nullptr) << "the oldest manifest was kept";
+  auto newest = reopened.Find(keys[69]);
+  ASSERT_NE(newest, nullptr);
+  EXPECT_EQ(newest->snapshot, "s-69");
+  ASSERT_EQ(newest->entries.size(), 1u);
+  EXPECT_EQ(newest->entries[0].src_rel, "src/f");
+  EXPECT_EQ(newest->entries[0].id, (CopySourceId{1, 2, 3, 4, 5, 0100644, 0, 0}));
+  reopened.Forget(keys[69]);
+  EXPECT_EQ(CopyReuse(dir->path() + "/m").Find(keys[69]), nullptr);
+}
+
 }  // namespace
 }  // namespace kiln::engine
