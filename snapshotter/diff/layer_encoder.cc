@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 #include <zlib.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include "base/digest.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "snapshotter/diff/zstd_frame_encoder.h"
 
 #ifdef KILN_HAVE_LIBDEFLATE
 #include <libdeflate.h>
@@ -224,31 +224,20 @@ class GzipEncoder : public EncoderBase {
   base::ThreadPool pool_;  // declared last: destroyed (joined) first
 };
 
-// ---- zstd and none: a feeder thread between the tar producer and the sink ----
+// ---- none: a feeder thread between the tar producer and the sink ----
 //
 // The calling thread (tree walk, file reads, tar) only fills kFeedBlock blocks (the tar
 // writer in place, through Lend; other callers through Write, a copy) and queues them. The
-// feeder thread hashes each block (diffID) and, for zstd, hands it to zstd (whose workers
-// compress its jobs), hashes the compressed output (blob digest) and writes it to the sink;
-// without compression it writes the block itself (the blob digest is the diffID: one SHA-256
-// pass). The walk and the SHA-256 passes thus overlap instead of taking turns on one thread,
-// and a stretch of small files (syscall-bound) does not leave zstd's workers without input
-// while the queue still holds data. Memory: kFeedBlocks blocks plus zstd's own buffers.
-
-struct CctxDeleter {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
+// feeder thread hashes each block (diffID, which is also the blob digest: one SHA-256 pass)
+// and writes it to the sink, so the walk and the hashing overlap instead of taking turns on
+// one thread. Memory: kFeedBlocks blocks. (zstd: zstd_frame_encoder.h.)
 
 constexpr size_t kFeedBlock = size_t{1} << 20;
 constexpr size_t kFeedBlocks = 8;
 
 class FeederEncoder : public LayerEncoder {
  public:
-  // `cctx` null: no compression.
-  FeederEncoder(ByteSink* sink, std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx)
-      : cctx_(std::move(cctx)),
-        out_(sink, /*hash=*/cctx_ != nullptr),
-        zbuf_(cctx_ != nullptr ? ZSTD_CStreamOutSize() : 0, '\0') {
+  explicit FeederEncoder(ByteSink* sink) : out_(sink, /*hash=*/false) {
     feeder_ = std::thread([this] { FeedLoop(); });
   }
 
@@ -315,10 +304,9 @@ class FeederEncoder : public LayerEncoder {
     LayerDescriptor d;
     d.diff_id = tar_hash_.Finish();
     d.uncompressed_size = tar_size_;
-    d.digest = cctx_ != nullptr ? out_.Finish() : d.diff_id;
+    d.digest = d.diff_id;
     d.size = out_.size();
-    d.media_type =
-        std::string(MediaTypeFor(cctx_ != nullptr ? Compression::kZstd : Compression::kNone));
+    d.media_type = std::string(MediaTypeFor(Compression::kNone));
     return d;
   }
 
@@ -356,7 +344,7 @@ class FeederEncoder : public LayerEncoder {
     return absl::OkStatus();
   }
 
-  // Feeder thread: hash, compress, hash again, write; until closed and drained.
+  // Feeder thread: hash and write; until closed and drained.
   void FeedLoop() {
     absl::Status s;
     for (;;) {
@@ -381,45 +369,18 @@ class FeederEncoder : public LayerEncoder {
         return;
       }
     }
-    s = End();
-    absl::MutexLock l(&mu_);
-    status_ = s;
   }
 
   absl::Status Feed(const char* data, size_t len) {
     tar_hash_.Update(data, len);
     tar_size_ += static_cast<int64_t>(len);
-    if (cctx_ == nullptr) return out_.Write(data, len);
-    ZSTD_inBuffer in{data, len, 0};
-    while (in.pos < in.size) KILN_RETURN_IF_ERROR(Step(&in, ZSTD_e_continue).status());
-    return absl::OkStatus();
-  }
-
-  absl::Status End() {
-    if (cctx_ == nullptr) return absl::OkStatus();
-    ZSTD_inBuffer in{nullptr, 0, 0};
-    for (;;) {
-      KILN_ASSIGN_OR_RETURN(size_t remaining, Step(&in, ZSTD_e_end));
-      if (remaining == 0) return absl::OkStatus();
-    }
-  }
-
-  absl::StatusOr<size_t> Step(ZSTD_inBuffer* in, ZSTD_EndDirective mode) {
-    ZSTD_outBuffer ob{zbuf_.data(), zbuf_.size(), 0};
-    size_t rc = ZSTD_compressStream2(cctx_.get(), &ob, in, mode);
-    if (ZSTD_isError(rc)) {
-      return absl::InternalError(absl::StrCat("zstd: compress: ", ZSTD_getErrorName(rc)));
-    }
-    KILN_RETURN_IF_ERROR(out_.Write(zbuf_.data(), ob.pos));
-    return rc;
+    return out_.Write(data, len);
   }
 
   // Feeder-only until it has ended (then Finish reads them).
-  std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx_;
   HashingSink out_;
   base::Sha256 tar_hash_;
   int64_t tar_size_ = 0;
-  std::string zbuf_;
   // Producer-only.
   std::unique_ptr<char[]> current_;
   size_t used_ = 0;
@@ -435,24 +396,6 @@ class FeederEncoder : public LayerEncoder {
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::thread feeder_;  // declared last: started once everything above exists
 };
-
-absl::StatusOr<std::unique_ptr<LayerEncoder>> MakeZstd(ByteSink* sink, int level, int threads) {
-  std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx(ZSTD_createCCtx());
-  if (!cctx) return absl::ResourceExhaustedError("zstd: cannot allocate a compression context");
-  size_t rc = ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
-  if (ZSTD_isError(rc)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("zstd level ", level, ": ", ZSTD_getErrorName(rc)));
-  }
-  // No frame checksum: the diffID and blob digest (SHA-256) already cover every byte.
-  // Always at least one worker: zstd's multi-threaded mode cuts the frame into the same jobs
-  // whatever the worker count, so the blob (and its digest) is identical on 1 and N CPUs,
-  // which single-threaded mode would not be. With one worker, compression also overlaps the
-  // tree walk and hashing on the calling thread. Fails only on a single-threaded libzstd
-  // build; then everything runs on this thread.
-  (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, std::max(threads, 1));
-  return std::unique_ptr<LayerEncoder>(new FeederEncoder(sink, std::move(cctx)));
-}
 
 }  // namespace
 
@@ -485,7 +428,7 @@ absl::StatusOr<std::unique_ptr<LayerEncoder>> LayerEncoder::Create(const Encoder
   int threads = ResolveThreads(o.threads);
   switch (o.compression) {
     case Compression::kNone:
-      return std::unique_ptr<LayerEncoder>(new FeederEncoder(sink, nullptr));
+      return std::unique_ptr<LayerEncoder>(new FeederEncoder(sink));
     case Compression::kGzip: {
       int level = o.level == 0 ? kDefaultGzipLevel : o.level;
       if (level < 1 || level > 12) {
@@ -495,7 +438,7 @@ absl::StatusOr<std::unique_ptr<LayerEncoder>> LayerEncoder::Create(const Encoder
           new GzipEncoder(sink, level, threads, o.gzip_block_size));
     }
     case Compression::kZstd:
-      return MakeZstd(sink, o.level == 0 ? 3 : o.level, threads);
+      return internal::NewZstdFrameEncoder(sink, o.level == 0 ? 3 : o.level, threads);
   }
   return absl::InvalidArgumentError("layer encoder: unknown compression");
 }
