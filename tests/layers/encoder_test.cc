@@ -1,9 +1,10 @@
-// LayerEncoder on its own: the zstd encoder (a feeder thread between the caller and zstd's
-// workers) gives the same bytes however the input is cut into Write calls and whatever the
-// thread count, both digests cover exactly what went in and what came out, an uncompressed
-// layer's digest is its diffID, sink errors reach the caller, and an unfinished encoder can be
-// dropped without hanging or leaking. The tar writer gives the same bytes whether it fills
-// its own buffer or the encoder's lent blocks.
+// LayerEncoder on its own: the zstd encoder (independent 8 MiB frames, compressed in parallel)
+// gives the same bytes however the input is cut into Write calls or lent buffers and whatever
+// the thread count, its frames are cut at fixed offsets and the zstd CLI reads them, both
+// digests cover exactly what went in and what came out, an uncompressed layer's digest is its
+// diffID, sink errors reach the caller, and an unfinished encoder can be dropped without
+// hanging or leaking. The tar writer gives the same bytes whether it fills its own buffer or
+// the encoder's lent blocks.
 #include <fcntl.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/digest.h"
 #include "base/temp_dir.h"
@@ -57,7 +59,7 @@ std::string Unzstd(const std::string& blob, size_t expected) {
   return out;
 }
 
-// More than one zstd job (8 MiB at level 3) and not a multiple of any block size.
+// More than one zstd frame (8 MiB) and not a multiple of any block size.
 std::string Input() { return testing::SomeBytes((size_t{19} << 20) + 12345, 7); }
 
 TEST(EncoderTest, ZstdBytesDoNotDependOnWriteSizesOrThreads) {
@@ -77,6 +79,62 @@ TEST(EncoderTest, ZstdBytesDoNotDependOnWriteSizesOrThreads) {
   EXPECT_EQ(b.desc.digest, a.desc.digest);
   EXPECT_EQ(c.desc.diff_id, a.desc.diff_id);
   EXPECT_TRUE(Unzstd(a.blob, in.size()) == in) << "the blob does not decompress to the input";
+}
+
+// Content sizes of the zstd frames in `blob`, in order (empty if it is not a frame sequence).
+std::vector<unsigned long long> FrameSizes(const std::string& blob) {
+  std::vector<unsigned long long> sizes;
+  for (size_t pos = 0; pos < blob.size();) {
+    size_t n = ZSTD_findFrameCompressedSize(blob.data() + pos, blob.size() - pos);
+    if (ZSTD_isError(n)) return {};
+    sizes.push_back(ZSTD_getFrameContentSize(blob.data() + pos, blob.size() - pos));
+    pos += n;
+  }
+  return sizes;
+}
+
+// The frames are cut at fixed offsets of the tar stream (8 MiB each), also when the caller
+// mixes Write with lent buffers that cross a frame's end; zstd's CLI reads the stream.
+TEST(EncoderTest, ZstdFramesAreCutAtFixedOffsetsWhateverTheLending) {
+  std::string in = Input();
+  Encoded plain = Encode(Compression::kZstd, in, 4097, 2);
+  StringSink sink;
+  EncoderOptions o;
+  o.compression = Compression::kZstd;
+  o.threads = 2;
+  auto enc = LayerEncoder::Create(o, &sink);
+  ASSERT_TRUE(enc.ok()) << enc.status();
+  size_t pos = 0;
+  for (int round = 0; pos < in.size(); ++round) {
+    size_t n = std::min<size_t>(round % 3 == 0 ? 1000 : 333333, in.size() - pos);
+    if (round % 2 == 0) {
+      ASSERT_TRUE((*enc)->Write(in.data() + pos, n).ok());
+    } else {
+      auto lent = (*enc)->Lend();
+      ASSERT_TRUE(lent.ok()) << lent.status();
+      ASSERT_GE(lent->size, size_t{512});
+      n = std::min(n, lent->size);
+      std::memcpy(lent->data, in.data() + pos, n);
+      ASSERT_TRUE((*enc)->WriteLent(lent->data, n).ok());
+    }
+    pos += n;
+  }
+  auto d = (*enc)->Finish();
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(sink.data() == plain.blob) << "lent buffers gave other bytes";
+  EXPECT_EQ(d->digest, plain.desc.digest);
+  EXPECT_EQ(d->diff_id, base::Digest::Of(in));
+  std::vector<unsigned long long> frames = FrameSizes(plain.blob);
+  std::vector<unsigned long long> want = {8 << 20, 8 << 20, in.size() - (16 << 20)};
+  EXPECT_EQ(frames, want);
+
+  auto tmp = base::TempDir::Create("kiln-encoder-");
+  ASSERT_TRUE(tmp.ok()) << tmp.status();
+  testing::WriteFile(tmp->path() + "/blob.zst", plain.blob);
+  ASSERT_EQ(testing::Shell("zstd -q -d -c '" + tmp->path() + "/blob.zst' > '" + tmp->path() +
+                           "/blob'"),
+            0);
+  EXPECT_TRUE(testing::ReadFile(tmp->path() + "/blob") == in) << "zstd -d gave other bytes";
 }
 
 TEST(EncoderTest, EmptyZstdLayerIsAValidFrame) {
