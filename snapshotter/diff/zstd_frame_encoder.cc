@@ -1,5 +1,6 @@
 #include "snapshotter/diff/zstd_frame_encoder.h"
 
+#include <sys/mman.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -39,21 +40,42 @@ absl::StatusOr<Cctx> NewCctx(int level) {
   return c;
 }
 
+// Anonymous memory in transparent huge pages where the kernel has them: a frame's buffers
+// are touched from scratch by every encoder, and with 4 KiB pages that is ~4,000 page faults
+// per 8 MiB frame (2 % of a diff's CPU time on this shadow-paged VM; 2 MiB pages: ~10).
+struct Unmap {
+  size_t size = 0;
+  void operator()(char* p) const { ::munmap(p, size); }
+};
+using Pages = std::unique_ptr<char, Unmap>;
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+absl::StatusOr<Pages> MapPages(size_t size) {
+  size = (size + kHugePage - 1) / kHugePage * kHugePage;
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return base::ErrnoError("map a zstd frame buffer");
+  (void)::madvise(p, size, MADV_HUGEPAGE);  // a hint: without THP, 4 KiB pages work as well
+  return Pages(static_cast<char*>(p), Unmap{size});
+}
+
 // One frame: its input, then (once `done`) its compressed bytes or an error.
 struct Frame {
   // kZstdFrameSize plus one lent chunk: a lent chunk may run past the frame's end when Write
   // and Lend are mixed; the excess is carried into the next frame.
-  std::unique_ptr<char[]> in{new char[kZstdFrameSize + kLendSize]};
+  static constexpr size_t kInCapacity = kZstdFrameSize + kLendSize;
+  static size_t OutCapacity() { return ZSTD_compressBound(kZstdFrameSize); }
+
+  Pages in;
   size_t in_size = 0;
-  std::unique_ptr<char[]> out{new char[ZSTD_compressBound(kZstdFrameSize)]};
+  Pages out;
   size_t out_size = 0;
   std::string error;
   bool done = false;  // guarded by the encoder's mu_
 
   // Runs on whichever thread took the frame; touches only this frame.
   void Compress(ZSTD_CCtx* cctx) {
-    size_t n = ZSTD_compress2(cctx, out.get(), ZSTD_compressBound(kZstdFrameSize), in.get(),
-                              in_size);
+    size_t n = ZSTD_compress2(cctx, out.get(), OutCapacity(), in.get(), in_size);
     if (ZSTD_isError(n)) {
       error = ZSTD_getErrorName(n);
       out_size = 0;
@@ -81,7 +103,9 @@ class ZstdFrameEncoder : public LayerEncoder {
     if (lent_) return absl::FailedPreconditionError("layer encoder: write while a buffer is lent");
     const char* p = static_cast<const char*>(data);
     while (len > 0) {
-      if (filling_ == nullptr) filling_ = TakeFrame();
+      if (filling_ == nullptr) {
+        KILN_ASSIGN_OR_RETURN(filling_, TakeFrame());
+      }
       size_t n = std::min(len, kZstdFrameSize - filling_->in_size);
       std::memcpy(filling_->in.get() + filling_->in_size, p, n);
       KILN_RETURN_IF_ERROR(Added(n));
@@ -96,7 +120,9 @@ class ZstdFrameEncoder : public LayerEncoder {
   absl::StatusOr<Lent> Lend() override {
     if (finished_) return absl::FailedPreconditionError("layer encoder: write after Finish");
     if (lent_) return absl::FailedPreconditionError("layer encoder: a buffer is already lent");
-    if (filling_ == nullptr) filling_ = TakeFrame();
+    if (filling_ == nullptr) {
+      KILN_ASSIGN_OR_RETURN(filling_, TakeFrame());
+    }
     lent_ = true;
     return Lent{filling_->in.get() + filling_->in_size, kLendSize};
   }
@@ -115,7 +141,9 @@ class ZstdFrameEncoder : public LayerEncoder {
     finished_ = true;
     // An empty layer is still one (empty) frame.
     if ((filling_ != nullptr && filling_->in_size > 0) || frames_ == 0) {
-      if (filling_ == nullptr) filling_ = TakeFrame();
+      if (filling_ == nullptr) {
+        KILN_ASSIGN_OR_RETURN(filling_, TakeFrame());
+      }
       KILN_RETURN_IF_ERROR(Submit());
     }
     KILN_RETURN_IF_ERROR(Pump(/*final=*/true));
@@ -142,7 +170,7 @@ class ZstdFrameEncoder : public LayerEncoder {
     filling_->in_size = kZstdFrameSize;
     std::unique_ptr<Frame> next;
     if (excess > 0) {
-      next = TakeFrame();
+      KILN_ASSIGN_OR_RETURN(next, TakeFrame());
       std::memcpy(next->in.get(), filling_->in.get() + kZstdFrameSize, excess);
       next->in_size = excess;
     }
@@ -151,8 +179,13 @@ class ZstdFrameEncoder : public LayerEncoder {
     return absl::OkStatus();
   }
 
-  std::unique_ptr<Frame> TakeFrame() {
-    if (spare_.empty()) return std::make_unique<Frame>();
+  absl::StatusOr<std::unique_ptr<Frame>> TakeFrame() {
+    if (spare_.empty()) {
+      auto f = std::make_unique<Frame>();
+      KILN_ASSIGN_OR_RETURN(f->in, MapPages(Frame::kInCapacity));
+      KILN_ASSIGN_OR_RETURN(f->out, MapPages(Frame::OutCapacity()));
+      return f;
+    }
     std::unique_ptr<Frame> f = std::move(spare_.back());
     spare_.pop_back();
     f->in_size = f->out_size = 0;
