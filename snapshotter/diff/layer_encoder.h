@@ -11,7 +11,7 @@
 //     bytes depend neither on the thread count nor on how the input is cut into Write calls.
 // Write only copies into the encoder's blocks (Lend lets the tar writer fill them in place).
 // zstd: the caller hashes the tar (diffID) as it arrives, workers compress full frames, and
-// the caller compresses one itself whenever two wait, hashes the frames in order (blob
+// the caller compresses one itself whenever three wait, hashes the frames in order (blob
 // digest) and writes the sink. none: a feeder thread owned by the encoder hashes the blocks
 // and writes the sink, so the caller's tree walk overlaps the SHA-256 pass.
 // Not thread-safe (it owns its worker threads). The sink is called from one thread at a time:

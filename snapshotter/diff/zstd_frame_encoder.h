@@ -10,16 +10,17 @@
 //
 // Threads. The caller fills the frames (Lend lets the tar writer read file data straight into
 // them, 256 KiB at a time), hashes the tar bytes as they arrive (diffID, while they are still
-// in the cache), and hands full frames to `threads - 1` workers (at least one). Whenever two
-// frames wait for a worker, the caller compresses the older one itself rather than queue a
-// third; it also hashes the compressed frames in order (blob digest) and writes them to the
+// in the cache), and hands full frames to `threads - 1` workers (at least one). Whenever three
+// frames wait for a worker, the caller compresses the oldest itself rather than queue a
+// fourth; it also hashes the compressed frames in order (blob digest) and writes them to the
 // sink. So `threads` threads do all the work with none idle behind a queue: on 2 CPUs, 2 busy
 // threads, where zstd's own multi-threaded mode ran 2 workers beside a feeder and the walk
 // (and copied every input byte once more into its job buffers, and re-read an overlap window
 // per job).
 //
-// Memory: up to threads + 2 frames in flight, each kZstdFrameSize of input plus its
-// compressed output (ZSTD_compressBound), plus one zstd context per thread.
+// Memory: up to threads + 3 frames in flight plus the one being filled, each kZstdFrameSize
+// of input plus its compressed output (ZSTD_compressBound, touched only as far as written;
+// ~12 MiB resident per frame at a ratio of 3), plus one zstd context per thread.
 // Not thread-safe (it owns its workers); the sink is called on the caller's thread only.
 #ifndef KILN_SNAPSHOTTER_DIFF_ZSTD_FRAME_ENCODER_H_
 #define KILN_SNAPSHOTTER_DIFF_ZSTD_FRAME_ENCODER_H_
