@@ -106,6 +106,7 @@ class ZstdFrameEncoder : public LayerEncoder {
   ~ZstdFrameEncoder() override { StopWorkers(/*drop_pending=*/true); }
 
   absl::Status Write(const void* data, size_t len) override {
+    KILN_RETURN_IF_ERROR(failed_);
     if (finished_) return absl::FailedPreconditionError("layer encoder: write after Finish");
     if (lent_) return absl::FailedPreconditionError("layer encoder: write while a buffer is lent");
     const char* p = static_cast<const char*>(data);
@@ -125,6 +126,7 @@ class ZstdFrameEncoder : public LayerEncoder {
 
   // The tar writer reads file data straight into the frame being filled (no copy).
   absl::StatusOr<Lent> Lend() override {
+    KILN_RETURN_IF_ERROR(failed_);
     if (finished_) return absl::FailedPreconditionError("layer encoder: write after Finish");
     if (lent_) return absl::FailedPreconditionError("layer encoder: a buffer is already lent");
     if (filling_ == nullptr) {
@@ -139,10 +141,12 @@ class ZstdFrameEncoder : public LayerEncoder {
       return absl::FailedPreconditionError("layer encoder: WriteLent of a buffer it did not lend");
     }
     lent_ = false;
+    KILN_RETURN_IF_ERROR(failed_);
     return Added(used);
   }
 
   absl::StatusOr<LayerDescriptor> Finish() override {
+    KILN_RETURN_IF_ERROR(failed_);
     if (finished_) return absl::FailedPreconditionError("layer encoder: Finish called twice");
     if (lent_) return absl::FailedPreconditionError("layer encoder: Finish while a buffer is lent");
     finished_ = true;
@@ -241,6 +245,11 @@ class ZstdFrameEncoder : public LayerEncoder {
     }
   }
 
+  absl::Status Fail(absl::Status s) {
+    if (failed_.ok()) failed_ = s;
+    return s;
+  }
+
   // Caller: hashes and writes the finished frames at the front of in_flight_, in order.
   absl::Status WriteFinished() {
     while (!in_flight_.empty()) {
@@ -249,10 +258,10 @@ class ZstdFrameEncoder : public LayerEncoder {
         absl::MutexLock l(&mu_);
         if (!f->done) return absl::OkStatus();
       }
-      if (!f->error.empty()) return absl::InternalError("zstd: compress: " + f->error);
+      if (!f->error.empty()) return Fail(absl::InternalError("zstd: compress: " + f->error));
       blob_hash_.Update(f->out.get(), f->out_size);
       blob_size_ += static_cast<int64_t>(f->out_size);
-      KILN_RETURN_IF_ERROR(sink_->Write(f->out.get(), f->out_size));
+      if (absl::Status s = sink_->Write(f->out.get(), f->out_size); !s.ok()) return Fail(s);
       spare_.push_back(std::move(in_flight_.front()));
       in_flight_.pop_front();
     }
@@ -306,6 +315,7 @@ class ZstdFrameEncoder : public LayerEncoder {
   int64_t frames_ = 0;
   bool lent_ = false;
   bool finished_ = false;
+  absl::Status failed_;  // first compression or sink error: the blob is lost, every call fails
 
   absl::Mutex mu_;
   std::deque<Frame*> pending_ ABSL_GUARDED_BY(mu_);  // waiting for a thread; owned by in_flight_

@@ -35,7 +35,7 @@
 namespace kiln::snapshotter::internal {
 
 // Input bytes per zstd frame: zstd's own job size at level 3 (4x its 2 MiB window), so the
-// ratio is that of its multi-threaded mode (+0.1 % on Kiln's benchmark tree).
+// ratio is close to that of its multi-threaded mode (+0.15-0.3 % bytes on the bench tree).
 inline constexpr size_t kZstdFrameSize = size_t{8} << 20;
 
 // `sink` is borrowed and must outlive the encoder. `level` 1..19 (InvalidArgument otherwise),
