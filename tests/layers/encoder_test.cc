@@ -131,9 +131,9 @@ TEST(EncoderTest, ZstdFramesAreCutAtFixedOffsetsWhateverTheLending) {
   auto tmp = base::TempDir::Create("kiln-encoder-");
   ASSERT_TRUE(tmp.ok()) << tmp.status();
   testing::WriteFile(tmp->path() + "/blob.zst", plain.blob);
-  ASSERT_EQ(testing::Shell("zstd -q -d -c '" + tmp->path() + "/blob.zst' > '" + tmp->path() +
-                           "/blob'"),
-            0);
+  ASSERT_EQ(
+      testing::Shell("zstd -q -d -c '" + tmp->path() + "/blob.zst' > '" + tmp->path() + "/blob'"),
+      0);
   EXPECT_TRUE(testing::ReadFile(tmp->path() + "/blob") == in) << "zstd -d gave other bytes";
 }
 
