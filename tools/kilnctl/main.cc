@@ -4,6 +4,7 @@
 // prune, image, version) and nothing of the engine, so it starts fast (see CMakeLists.txt);
 // `kilnctl-local` holds the commands that run engine code in this process (run, debug). kilnctl
 // hands those over by exec'ing kilnctl-local from its own directory with the same arguments.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -102,6 +103,12 @@ int ExecLocal(char** argv) {
 
 int main(int argc, char** argv) {
   using kiln::tools::Registry;
+#ifdef KILNCTL_LOCAL_BINARY
+  // gRPC starts ~5 threads for one short call; by default glibc gives each thread that
+  // allocates its own arena (a 64 MiB reservation and fresh pages to fault in). One arena is
+  // plenty for a client that makes a few calls and exits.
+  mallopt(M_ARENA_MAX, 1);
+#endif
   CLI::App app{"kilnctl: build container images with Kiln (a buildctl-style client)"};
   app.name("kilnctl");
   app.require_subcommand(1);
