@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -160,8 +162,9 @@ DaemonClient::DaemonClient(std::string socket_path, bool started, base::UniqueFd
   // The channel runs on the connection we already made (one connect, no name resolution);
   // gRPC owns the fd from here on. A CLI process makes its calls and exits, so it needs no
   // reconnects.
-  control_ = v1::Control::NewStub(grpc::CreateCustomInsecureChannelFromFd(
-      d::GrpcTarget(socket_path_), conn.release(), args));
+  conn_fd_ = conn.release();
+  control_ = v1::Control::NewStub(
+      grpc::CreateCustomInsecureChannelFromFd(d::GrpcTarget(socket_path_), conn_fd_, args));
 }
 
 absl::StatusOr<std::unique_ptr<DaemonClient>> DaemonClient::Connect(
@@ -215,6 +218,18 @@ void DaemonClient::Cancel() {
   if (solve_ctx_ != nullptr) solve_ctx_->TryCancel();
 }
 
+void DaemonClient::CancelFromSignalHandler() {
+  signal_cancelled_.store(true);
+  int saved_errno = errno;
+  shutdown(conn_fd_, SHUT_RDWR);
+  errno = saved_errno;
+}
+
+bool DaemonClient::cancelled() {
+  absl::MutexLock lock(&mu_);
+  return cancelled_ || signal_cancelled_.load();
+}
+
 absl::StatusOr<engine::BuildResult> DaemonClient::Solve(const engine::BuildRequest& request,
                                                         const engine::BuildEventSink& sink) {
   v1::SolveRequest req;
@@ -222,7 +237,7 @@ absl::StatusOr<engine::BuildResult> DaemonClient::Solve(const engine::BuildReque
   grpc::ClientContext ctx;
   {
     absl::MutexLock lock(&mu_);
-    if (cancelled_) return absl::CancelledError("build cancelled");
+    if (cancelled_ || signal_cancelled_.load()) return absl::CancelledError("build cancelled");
     solve_ctx_ = &ctx;
   }
   std::unique_ptr<grpc::ClientReader<v1::SolveStatus>> reader = control_->Solve(&ctx, req);
@@ -235,13 +250,11 @@ absl::StatusOr<engine::BuildResult> DaemonClient::Solve(const engine::BuildReque
     if (msg.done()) result = d::FromProto(msg.result());
   }
   grpc::Status status = reader->Finish();
-  bool cancelled = false;
   {
     absl::MutexLock lock(&mu_);
     solve_ctx_ = nullptr;
-    cancelled = cancelled_;
   }
-  if (cancelled) return absl::CancelledError("build cancelled");
+  if (cancelled()) return absl::CancelledError("build cancelled");
   if (!status.ok()) {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       return absl::UnavailableError(absl::StrCat("kilnd at 'unix://", socket_path_,

@@ -2,11 +2,13 @@
 // API), including the embedded default: with no --addr, if nobody answers at this user's
 // default socket, it starts kilnd in the background and waits for it to answer Health.
 //
-// Thread safety: Cancel() may be called from any thread (e.g. a signal watcher) while Solve
-// runs; the other methods are meant for one thread at a time.
+// Thread safety: Cancel() may be called from any thread while Solve runs, and
+// CancelFromSignalHandler() from a signal handler too; the other methods are meant for one
+// thread at a time.
 #ifndef KILN_TOOLS_KILNCTL_CLIENT_H_
 #define KILN_TOOLS_KILNCTL_CLIENT_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +53,11 @@ class DaemonClient {
                                             const engine::BuildEventSink& sink);
   // Cancels a running Solve (and any later one). Thread-safe.
   void Cancel();
+  // The same, for a SIGINT/SIGTERM handler: async-signal-safe (it takes no lock and does not
+  // allocate). It shuts the connection down (shutdown(2), the fd stays open), so the running
+  // Solve ends and kilnd sees its client go away and cancels the build; the client is
+  // unusable afterwards, which is fine for a process about to exit.
+  void CancelFromSignalHandler();
 
   absl::StatusOr<std::vector<engine::UsageRecord>> DiskUsage();
   absl::StatusOr<engine::PruneReport> Prune(const engine::PruneOptions& options);
@@ -62,12 +69,19 @@ class DaemonClient {
  private:
   DaemonClient(std::string socket_path, bool started, base::UniqueFd conn);
 
+  bool cancelled();
+
   std::string socket_path_;
   bool started_daemon_ = false;
   std::unique_ptr<engine::daemon::v1::Control::Stub> control_;
   absl::Mutex mu_;
   grpc::ClientContext* solve_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  // The connection's fd (owned by gRPC's channel, which closes it only when destroyed) and the
+  // signal handler's flag; lock-free, so CancelFromSignalHandler can use them.
+  int conn_fd_ = -1;
+  std::atomic<bool> signal_cancelled_{false};
+  static_assert(std::atomic<bool>::is_always_lock_free);
 };
 
 // Where kilnctl looks for kilnd: $KILN_KILND, next to /proc/self/exe, ../kilnd/kilnd relative
