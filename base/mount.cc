@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -239,6 +240,28 @@ absl::Status Unmount(const std::string& target) {
     return ErrnoError(absl::StrCat("unmount '", target, "'"));
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> OverlayOption(const Mount& m, std::string_view key) {
+  std::vector<std::string> out;
+  const bool lower = key == "lowerdir";
+  for (std::string_view opt : m.options) {
+    if (lower && opt.starts_with("lowerdir+=")) {
+      out.emplace_back(opt.substr(10));
+    } else if (opt.size() > key.size() && opt.starts_with(key) && opt[key.size()] == '=') {
+      std::string_view v = opt.substr(key.size() + 1);
+      if (!lower) {
+        out.emplace_back(v);
+        continue;
+      }
+      for (size_t start = 0; start <= v.size();) {
+        size_t end = std::min(v.find(':', start), v.size());
+        if (end > start) out.emplace_back(v.substr(start, end - start));
+        start = end + 1;
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace kiln::base

@@ -9,6 +9,7 @@
 #define KILN_BASE_MOUNT_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,6 +30,11 @@ struct Mount {
 
   friend bool operator==(const Mount&, const Mount&) = default;
 };
+
+// The values of overlay option `key` in `m`, in order: "upperdir" gives the upper dir (if
+// any); "lowerdir" gives every lower dir of "lowerdir=A:B" and "lowerdir+=A" entries alike,
+// top-most first.
+std::vector<std::string> OverlayOption(const Mount& m, std::string_view key);
 
 // Mounts `m` at `target` (an existing directory). Errors: InvalidArgument for a malformed
 // description, FailedPrecondition when the kernel lacks a feature, others from errno, with

@@ -176,23 +176,14 @@ absl::Status WriteFileInRoot(int root_fd, const FileAction& a, std::optional<Own
   return absl::OkStatus();
 }
 
-// The option value `name=` of an overlay mount ("" if absent).
-std::string OverlayOption(const base::Mount& m, std::string_view name) {
-  for (const std::string& o : m.options) {
-    if (o.size() > name.size() && o.compare(0, name.size(), name) == 0 && o[name.size()] == '=') {
-      return o.substr(name.size() + 1);
-    }
-  }
-  return "";
-}
-
 // The layer dir of committed snapshot `snapshot` as a view of it shows (the top-most lower
 // dir), or "" when that is not a plain overlay layer (a flattened chain, another driver).
 std::string TopLayerOf(const std::vector<base::Mount>& view) {
   if (view.size() != 1) return "";
   std::string dir;
   if (view[0].type == "overlay") {
-    dir = OverlayOption(view[0], "lowerdir+");
+    std::vector<std::string> lowers = base::OverlayOption(view[0], "lowerdir");
+    if (!lowers.empty()) dir = lowers[0];
   } else if (view[0].type == "bind") {
     dir = view[0].source;
   }
@@ -218,13 +209,13 @@ class ReusePlan {
     }
     auto* ctx = dynamic_cast<const ContextResult*>(inputs[a.source_input].result.get());
     if (ctx == nullptr || mounts[0].type != "overlay") return nullptr;
-    std::string upper = OverlayOption(mounts[0], "upperdir");
-    if (upper.empty()) return nullptr;
+    std::vector<std::string> upper = base::OverlayOption(mounts[0], "upperdir");
+    if (upper.size() != 1) return nullptr;
     auto plan = std::make_unique<ReusePlan>();
     plan->worker_ = &w;
     plan->key_ = CopyReuse::KeyOf(dest_parent, ctx->dir(), definition);
     plan->context_dir_ = ctx->dir();
-    plan->upper_ = std::move(upper);
+    plan->upper_ = std::move(upper[0]);
     return plan;
   }
 

@@ -155,14 +155,10 @@ absl::StatusOr<LayerInfo> LayerStore::MakeLayer(const std::string& snapshot,
   // are exactly the parent's.
   std::vector<std::string> ul, ll;
   for (const auto& m : upper) {
-    for (const auto& o : m.options) {
-      if (o.rfind("lowerdir+=", 0) == 0) ul.push_back(o.substr(10));
-    }
+    for (std::string& d : base::OverlayOption(m, "lowerdir")) ul.push_back(std::move(d));
   }
   for (const auto& m : lower) {
-    for (const auto& o : m.options) {
-      if (o.rfind("lowerdir+=", 0) == 0) ll.push_back(o.substr(10));
-    }
+    for (std::string& d : base::OverlayOption(m, "lowerdir")) ll.push_back(std::move(d));
   }
   if (worker_->driver == "overlay" && upper.size() == 1 && upper[0].type == "overlay" &&
       !ul.empty() && std::vector<std::string>(ul.begin() + 1, ul.end()) == ll && !ll.empty()) {

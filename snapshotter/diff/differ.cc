@@ -28,39 +28,14 @@ absl::StatusOr<LayerDescriptor> Encode(const DiffOptions& options, ByteSink* sin
   return enc->Finish();
 }
 
-// Values of one overlay option ("lowerdir=A:B" and "lowerdir+=A" both give lowerdirs, in
-// top-most-first order).
-std::vector<std::string> OverlayOption(const base::Mount& m, const std::string& key) {
-  std::vector<std::string> out;
-  for (const std::string& opt : m.options) {
-    if (absl::StartsWith(opt, key + "=")) {
-      std::string v = opt.substr(key.size() + 1);
-      if (key == "lowerdir") {
-        size_t start = 0;
-        for (size_t i = 0; i <= v.size(); ++i) {
-          if (i == v.size() || v[i] == ':') {
-            if (i > start) out.push_back(v.substr(start, i - start));
-            start = i + 1;
-          }
-        }
-      } else {
-        out.push_back(v);
-      }
-    } else if (key == "lowerdir" && absl::StartsWith(opt, "lowerdir+=")) {
-      out.push_back(opt.substr(10));
-    }
-  }
-  return out;
-}
-
 // The directories a read-only view `lower` shows, top-most first, if simple enough to tell.
 std::vector<std::string> LowerDirsOf(const std::vector<base::Mount>& lower) {
   if (lower.empty()) return {};
   if (lower.size() != 1) return {"?"};
   const base::Mount& m = lower[0];
   if (m.type == "bind") return {m.source};
-  if (m.type == "overlay" && OverlayOption(m, "upperdir").empty()) {
-    return OverlayOption(m, "lowerdir");
+  if (m.type == "overlay" && base::OverlayOption(m, "upperdir").empty()) {
+    return base::OverlayOption(m, "lowerdir");
   }
   return {"?"};
 }
@@ -97,8 +72,8 @@ absl::StatusOr<LayerDescriptor> DiffMounts(const std::vector<base::Mount>& lower
                                            const DiffOptions& options, ByteSink* sink) {
   if (upper.empty()) return absl::InvalidArgumentError("diff mounts: no upper mount");
   if (upper.size() == 1 && upper[0].type == "overlay") {
-    std::vector<std::string> upperdir = OverlayOption(upper[0], "upperdir");
-    if (upperdir.size() == 1 && OverlayOption(upper[0], "lowerdir") == LowerDirsOf(lower)) {
+    std::vector<std::string> upperdir = base::OverlayOption(upper[0], "upperdir");
+    if (upperdir.size() == 1 && base::OverlayOption(upper[0], "lowerdir") == LowerDirsOf(lower)) {
       return DiffUpperDir(upperdir[0], options, sink);
     }
   }

@@ -162,5 +162,14 @@ TEST(UserNsTest, LookupSubordinateRange) {
   EXPECT_EQ(LookupSubordinateRange(f, "bob", 7).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(OverlayOptionTest, LowerDirsOfBothFormsTopMostFirstAndSingleValues) {
+  Mount m{"overlay", "overlay",
+          {"lowerdir=/a:/b", "lowerdir+=/c", "upperdir=/u", "workdir=/w", "userxattr"}};
+  EXPECT_EQ(OverlayOption(m, "lowerdir"), (std::vector<std::string>{"/a", "/b", "/c"}));
+  EXPECT_EQ(OverlayOption(m, "upperdir"), (std::vector<std::string>{"/u"}));
+  EXPECT_TRUE(OverlayOption(m, "upper").empty());
+  EXPECT_TRUE(OverlayOption(Mount{"bind", "/x", {"ro"}}, "lowerdir").empty());
+}
+
 }  // namespace
 }  // namespace kiln::base

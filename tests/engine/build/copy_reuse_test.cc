@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "base/mount.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
 #include "engine/build/copy_reuse.h"
@@ -187,13 +188,8 @@ class CopyReuseTest : public ::testing::Test {
     std::string key = NewSnapshotKey("view");
     auto mounts = Snaps()->View(key, name);
     if (!mounts.ok()) return 0;
-    std::string layer;
-    for (const std::string& o : (*mounts)[0].options) {
-      if (o.starts_with("lowerdir+=")) {
-        layer = o.substr(10);
-        break;
-      }
-    }
+    std::vector<std::string> lowers = base::OverlayOption((*mounts)[0], "lowerdir");
+    std::string layer = lowers.empty() ? "" : lowers[0];
     struct stat st;
     ino_t ino = ::lstat((layer + "/" + rel).c_str(), &st) == 0 ? st.st_ino : 0;
     EXPECT_TRUE(snaps_->Remove(key).ok());
