@@ -2,9 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -19,6 +17,8 @@
 #include "base/digest.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
+#include "cache/checksum_state.h"
+#include "engine/ops/copy_paths.h"
 
 namespace kiln::engine {
 namespace {
@@ -27,18 +27,8 @@ using base::UniqueFd;
 
 constexpr std::string_view kHeader = "kiln-copy-reuse v1\n";
 
-int64_t Nanos(const struct timespec& t) {
-  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
-// Opens directory `rel` ("" = the root itself) below `root` without following any symlink.
-UniqueFd OpenDirBeneath(int root, const std::string& rel) {
-  struct open_how how = {};
-  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  const char* path = rel.empty() ? "." : rel.c_str();
-  return UniqueFd(static_cast<int>(::syscall(SYS_openat2, root, path, &how, sizeof how)));
-}
+using cache::internal::CtimeNs;
+using cache::internal::MtimeNs;
 
 bool HasOverlayMarker(int fd) {
   char v[8];
@@ -175,7 +165,7 @@ std::atomic<int64_t> CopyReuse::files_linked_{0};
 
 CopySourceId CopySourceId::Of(const struct stat& st) {
   return CopySourceId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
-                      static_cast<int64_t>(st.st_size), Nanos(st.st_mtim), Nanos(st.st_ctim),
+                      static_cast<int64_t>(st.st_size), MtimeNs(st), CtimeNs(st),
                       static_cast<uint32_t>(st.st_mode), static_cast<uint32_t>(st.st_uid),
                       static_cast<uint32_t>(st.st_gid)};
 }
@@ -268,7 +258,7 @@ void CopyReuse::TrimDisk(const std::string& keep) {
     if (name.size() != 64 || name == keep) continue;  // only manifests (hex keys)
     struct stat st;
     if (::fstatat(::dirfd(d), name.c_str(), &st, 0) == 0) {
-      files.emplace_back(Nanos(st.st_mtim), std::move(name));
+      files.emplace_back(MtimeNs(st), std::move(name));
     }
   }
   ::closedir(d);
@@ -294,7 +284,7 @@ PrelinkedFiles CopyReuse::Prelink(int src_root, const std::string& prev_layer,
     if (writes[e.dst_rel] != 1 || e.dst_rel.empty()) continue;
     auto [sparent, sname] = SplitRel(e.src_rel);
     if (sparent != src_dir_rel) {
-      src_dir = OpenDirBeneath(src_root, sparent);
+      src_dir.reset(internal::OpenBeneathNoSymlinks(src_root, sparent, O_RDONLY | O_DIRECTORY));
       src_dir_rel = sparent;
     }
     if (!src_dir || sname.empty()) continue;
@@ -310,7 +300,7 @@ PrelinkedFiles CopyReuse::Prelink(int src_root, const std::string& prev_layer,
     if (!dirs.prev || dname.empty()) continue;
     struct stat old;
     if (::fstatat(dirs.prev.get(), dname.c_str(), &old, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (!S_ISREG(old.st_mode) || old.st_size != e.id.size || Nanos(old.st_mtim) != e.id.mtime_ns) {
+    if (!S_ISREG(old.st_mode) || old.st_size != e.id.size || MtimeNs(old) != e.id.mtime_ns) {
       continue;
     }
     if (::linkat(dirs.prev.get(), dname.c_str(), dirs.next.get(), dname.c_str(), 0) != 0) {
