@@ -40,13 +40,13 @@ int ResolveThreads(int threads) {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-// Hashes (unless told the bytes are already hashed) and counts what goes to the caller's sink.
+// Hashes (blob digest) and counts what goes to the caller's sink.
 class HashingSink : public ByteSink {
  public:
-  HashingSink(ByteSink* sink, bool hash) : sink_(sink), hash_bytes_(hash) {}
+  explicit HashingSink(ByteSink* sink) : sink_(sink) {}
   absl::Status Write(const void* data, size_t len) override {
     if (len == 0) return absl::OkStatus();
-    if (hash_bytes_) hash_.Update(data, len);
+    hash_.Update(data, len);
     size_ += static_cast<int64_t>(len);
     return sink_->Write(data, len);
   }
@@ -56,16 +56,14 @@ class HashingSink : public ByteSink {
 
  private:
   ByteSink* sink_;
-  bool hash_bytes_;
   base::Sha256 hash_;
   int64_t size_ = 0;
 };
 
+// A compressing encoder on the caller's thread (gzip): the tar and the blob are hashed apart.
 class EncoderBase : public LayerEncoder {
  public:
-  // Without compression the blob is the tar: one SHA-256 pass gives both digests.
-  EncoderBase(Compression c, ByteSink* sink)
-      : compression_(c), out_(sink, /*hash=*/c != Compression::kNone) {}
+  EncoderBase(Compression c, ByteSink* sink) : compression_(c), out_(sink) {}
 
   absl::Status Write(const void* data, size_t len) override {
     if (finished_) return absl::FailedPreconditionError("layer encoder: write after Finish");
@@ -83,7 +81,7 @@ class EncoderBase : public LayerEncoder {
     LayerDescriptor d;
     d.diff_id = tar_hash_.Finish();
     d.uncompressed_size = tar_size_;
-    d.digest = compression_ == Compression::kNone ? d.diff_id : out_.Finish();
+    d.digest = out_.Finish();
     d.size = out_.size();
     d.media_type = std::string(MediaTypeFor(compression_));
     return d;
@@ -237,7 +235,7 @@ constexpr size_t kFeedBlocks = 8;
 
 class FeederEncoder : public LayerEncoder {
  public:
-  explicit FeederEncoder(ByteSink* sink) : out_(sink, /*hash=*/false) {
+  explicit FeederEncoder(ByteSink* sink) : sink_(sink) {
     feeder_ = std::thread([this] { FeedLoop(); });
   }
 
@@ -305,7 +303,7 @@ class FeederEncoder : public LayerEncoder {
     d.diff_id = tar_hash_.Finish();
     d.uncompressed_size = tar_size_;
     d.digest = d.diff_id;
-    d.size = out_.size();
+    d.size = tar_size_;  // the blob is the tar
     d.media_type = std::string(MediaTypeFor(Compression::kNone));
     return d;
   }
@@ -374,11 +372,11 @@ class FeederEncoder : public LayerEncoder {
   absl::Status Feed(const char* data, size_t len) {
     tar_hash_.Update(data, len);
     tar_size_ += static_cast<int64_t>(len);
-    return out_.Write(data, len);
+    return sink_->Write(data, len);
   }
 
   // Feeder-only until it has ended (then Finish reads them).
-  HashingSink out_;
+  ByteSink* sink_;
   base::Sha256 tar_hash_;
   int64_t tar_size_ = 0;
   // Producer-only.
