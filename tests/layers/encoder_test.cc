@@ -60,6 +60,13 @@ std::string Unzstd(const std::string& blob, size_t expected) {
 }
 
 // More than one zstd frame (8 MiB) and not a multiple of any block size.
+EncoderOptions ZstdOnTwoThreads() {
+  EncoderOptions o;
+  o.compression = Compression::kZstd;
+  o.threads = 2;
+  return o;
+}
+
 std::string Input() { return testing::SomeBytes((size_t{19} << 20) + 12345, 7); }
 
 TEST(EncoderTest, ZstdBytesDoNotDependOnWriteSizesOrThreads) {
@@ -99,9 +106,7 @@ TEST(EncoderTest, ZstdFramesAreCutAtFixedOffsetsWhateverTheLending) {
   std::string in = Input();
   Encoded plain = Encode(Compression::kZstd, in, 4097, 2);
   StringSink sink;
-  EncoderOptions o;
-  o.compression = Compression::kZstd;
-  o.threads = 2;
+  EncoderOptions o = ZstdOnTwoThreads();
   auto enc = LayerEncoder::Create(o, &sink);
   ASSERT_TRUE(enc.ok()) << enc.status();
   size_t pos = 0;
@@ -195,9 +200,7 @@ TEST(EncoderTest, SinkErrorsReachTheCaller) {
 TEST(EncoderTest, UnfinishedZstdEncoderCanBeDropped) {
   std::string in = Input();
   StringSink sink;
-  EncoderOptions o;
-  o.compression = Compression::kZstd;
-  o.threads = 2;
+  EncoderOptions o = ZstdOnTwoThreads();
   {
     auto enc = LayerEncoder::Create(o, &sink);
     ASSERT_TRUE(enc.ok()) << enc.status();
