@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain
-  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev git
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev git ccache
   # libraries
   libseccomp-dev libcap-dev libzstd-dev libxxhash-dev libabsl-dev libssl-dev nlohmann-json3-dev
   libarchive-dev liblmdb-dev libcurl4-openssl-dev zlib1g-dev libdeflate-dev libcli11-dev
