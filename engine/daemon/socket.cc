@@ -44,6 +44,9 @@ absl::Status PrepareDir(const std::string& dir, mode_t mode) {
         "prepare socket dir '", dir, "': owned by uid ", st.st_uid, ", not by us (uid ",
         geteuid(), ")"));
   }
+  // A shared directory (sticky or world-writable, like /tmp) is not ours to re-mode: the
+  // socket's own mode protects it there.
+  if ((st.st_mode & (S_ISVTX | S_IWOTH)) != 0) return absl::OkStatus();
   if ((st.st_mode & 07777) != mode && chmod(dir.c_str(), mode) != 0) {
     return base::ErrnoError(absl::StrCat("chmod '", dir, "'"));
   }

@@ -17,7 +17,8 @@ struct ListenOptions {
 };
 
 // Creates the parent dir (mode `dir_mode`; an existing one must belong to this euid and is
-// re-moded), removes a stale socket file nobody answers on, then binds and listens.
+// re-moded, unless it is a shared sticky or world-writable dir such as /tmp, which is left
+// as it is), removes a stale socket file nobody answers on, then binds and listens.
 // Errors: AlreadyExists "a daemon is already listening on 'path'" if something answers;
 // FailedPrecondition if the path is not a socket or the dir belongs to another user; errno
 // errors otherwise. Returns the listening fd (CLOEXEC, non-blocking).

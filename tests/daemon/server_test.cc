@@ -261,6 +261,24 @@ TEST_F(ServerTest, SocketAndDirModes) {
   EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
+// A socket directly in a shared directory (sticky or world-writable, like /tmp) must leave that
+// directory's mode alone: re-moding /tmp to 0700 locks every other user out of it.
+TEST_F(ServerTest, SharedSocketDirKeepsItsMode) {
+  const std::string shared = dir_.path() + "/shared";
+  ASSERT_EQ(mkdir(shared.c_str(), 0700), 0);
+  ASSERT_EQ(chmod(shared.c_str(), 01777), 0);
+  ServerOptions options;
+  options.socket_path = shared + "/kilnd.sock";
+  auto server = DaemonServer::Start(&engine_, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  struct stat st;
+  ASSERT_EQ(stat(shared.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);
+  ASSERT_EQ(stat(options.socket_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  (*server)->Shutdown(absl::Seconds(5));
+}
+
 TEST_F(ServerTest, StaleSocketIsReplacedLiveOneIsNot) {
   ASSERT_TRUE(MakeDirs(dir_.path() + "/run", 0700).ok());
   {  // a socket file whose listener is gone, as after kill -9
