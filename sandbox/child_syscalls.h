@@ -16,14 +16,10 @@
 
 namespace kiln::sandbox::internal {
 
-// For code that runs on the worker's own stack (CLONE_VM|CLONE_VFORK): ASan would otherwise
+// For code that runs on the worker's own stack (CLONE_VM): ASan would otherwise
 // print "ignoring requested __asan_handle_no_return" into the run's stderr before a noreturn
 // call, because the stack is not the one it knows.
 #define KILN_CHILD_STACK_SAFE __attribute__((no_sanitize("address")))
-
-// The report pipe is moved to this fd in the child (CLOEXEC, so exec closes it).
-inline constexpr int kReportFd = 3;
-inline constexpr int kSyncFd = 4;
 
 inline size_t CStrLen(const char* s) {
   size_t n = 0;

@@ -1,6 +1,8 @@
-// Child side: the run's pid 1. It finishes the namespace setup (fds, mounts, hostname, lo,
-// pivot_root, user, workdir), starts the worker with CLONE_VM|CLONE_VFORK, then reaps zombies
-// and forwards signals until the worker exits, and reports the worker's status and rusage.
+// Child side: the run's pid 1 before it becomes kiln-init. It finishes the namespace setup (fds,
+// mounts, hostname, lo, pivot_root, user, workdir), starts the worker (pid 2) with CLONE_VM, and
+// execs kiln-init from the Sandbox's memfd (sandbox/init/kiln_init.cc), which reaps zombies,
+// forwards signals and reports the worker's status and rusage. The worker waits until kiln-init
+// says it is ready (non-dumpable) before it runs anything of the run.
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -24,6 +26,7 @@ struct WorkerArgs {
   ResolvedUser user;
   uint32_t groups[kMaxGroups];
   int cwdfd;
+  int ready_fd;  // read end of the "ready" pipe; kiln-init holds the write end as fd 4
 };
 
 struct KernelSigaction {
@@ -34,17 +37,47 @@ struct KernelSigaction {
 };
 
 void SetupFdsInChild(const LaunchPlan& plan) {
-  const int from[4] = {plan.report_fd, plan.sync_fd, plan.stdout_fd, plan.stderr_fd};
-  const int to[4] = {kReportFd, kSyncFd, 1, 2};
-  int high[4];
-  for (int i = 0; i < 4; ++i) {
+  const int from[5] = {plan.report_fd, plan.sync_fd, plan.init_image_fd, plan.stdout_fd,
+                       plan.stderr_fd};
+  const int to[5] = {kReportFd, kSyncFd, kInitImageFd, 1, 2};
+  int high[5];
+  for (int i = 0; i < 5; ++i) {
     high[i] = static_cast<int>(syscall(SYS_fcntl, from[i], F_DUPFD_CLOEXEC, 10));
     if (high[i] < 0) ExitInChild(125);  // cannot report yet
   }
-  for (int i = 0; i < 4; ++i) {
-    if (syscall(SYS_dup3, high[i], to[i], i < 2 ? O_CLOEXEC : 0) < 0) ExitInChild(125);
+  for (int i = 0; i < 5; ++i) {
+    if (syscall(SYS_dup3, high[i], to[i], i < 3 ? O_CLOEXEC : 0) < 0) ExitInChild(125);
   }
-  if (syscall(SYS_close_range, kSyncFd + 1, ~0U, 0) < 0) FailInChild(Step::kSetupFds, errno);
+  if (syscall(SYS_close_range, kInitImageFd + 1, ~0U, 0) < 0) {
+    FailInChild(Step::kSetupFds, errno);
+  }
+}
+
+// Leaves the write end of a new pipe at kReadyFd (inherited by kiln-init) and returns the read
+// end (CLOEXEC, above 10) for the worker.
+int MakeReadyPipeInChild() {
+  int p[2];
+  if (syscall(SYS_pipe2, p, O_CLOEXEC) < 0) FailInChild(Step::kSpawnWorker, errno);
+  int r = static_cast<int>(syscall(SYS_fcntl, p[0], F_DUPFD_CLOEXEC, 10));
+  int w = static_cast<int>(syscall(SYS_fcntl, p[1], F_DUPFD_CLOEXEC, 10));
+  if (r < 0 || w < 0) FailInChild(Step::kSpawnWorker, errno);
+  CloseInChild(p[0]);
+  CloseInChild(p[1]);
+  if (syscall(SYS_dup3, w, kReadyFd, 0) < 0) FailInChild(Step::kSpawnWorker, errno);
+  CloseInChild(w);
+  return r;
+}
+
+// Waits until kiln-init is running and non-dumpable (its one byte on the ready pipe).
+KILN_CHILD_STACK_SAFE void WaitForInitInChild(int ready_fd) {
+  CloseInChild(kReadyFd);  // this process's copy of the write end
+  char b = 0;
+  long n;
+  do {
+    n = syscall(SYS_read, ready_fd, &b, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) FailInChild(Step::kStartInit, n < 0 ? errno : ESRCH);
+  CloseInChild(ready_fd);
 }
 
 void LoopbackUpInChild() {
@@ -116,6 +149,7 @@ KILN_CHILD_STACK_SAFE void DropPrivilegesInChild(const WorkerArgs& w) {
 KILN_CHILD_STACK_SAFE int WorkerMainInChild(void* arg) {
   auto* w = static_cast<WorkerArgs*>(arg);
   const LaunchPlan& plan = *w->plan;
+  WaitForInitInChild(w->ready_fd);
   ResetSignalsInChild();
   if (syscall(SYS_setsid) < 0) FailInChild(Step::kSetsid, errno);
   if (syscall(SYS_fchdir, w->cwdfd) < 0) FailInChild(Step::kWorkdir, errno);
@@ -142,30 +176,26 @@ KILN_CHILD_STACK_SAFE int WorkerMainInChild(void* arg) {
   FailInChild(Step::kExec, err, 0, plan.argv_storage[0].c_str());
 }
 
-[[noreturn]] void ReapForeverInChild(pid_t worker) {
-  for (int fd = 0; fd < 3; ++fd) CloseInChild(fd);
-  uint64_t all = ~0ULL;
-  for (;;) {
-    siginfo_t si;
-    long sig = syscall(SYS_rt_sigtimedwait, &all, &si, nullptr, 8);
-    if (sig < 0) continue;
-    if (sig != SIGCHLD) {
-      syscall(SYS_kill, worker, sig);
-      continue;
-    }
-    for (;;) {
-      int status = 0;
-      ChildReport r;
-      ZeroBytes(&r, sizeof(r));
-      long pid = syscall(SYS_wait4, -1, &status, WNOHANG, &r.usage);
-      if (pid <= 0) break;
-      if (pid != worker) continue;
-      r.kind = ReportKind::kExit;
-      r.wait_status = status;
-      SendReportInChild(r);
-      ExitInChild(0);
-    }
+// Replaces this process (pid 1) with kiln-init from the memfd at kInitImageFd; needs no path
+// and no /proc. Signals stay blocked across the exec; fd 3 (report) and fd 4 (ready) are
+// inherited.
+[[noreturn]] void ExecInitInChild(int worker) {
+  if (syscall(SYS_fcntl, kReportFd, F_SETFD, 0) < 0) FailInChild(Step::kExecInit, errno);
+  char env[sizeof(kInitWorkerEnv) + 12];
+  size_t n = CStrCopy(env, sizeof(env), kInitWorkerEnv);
+  char digits[12];
+  int nd = 0;
+  for (unsigned v = static_cast<unsigned>(worker); nd == 0 || v != 0; v /= 10) {
+    digits[nd++] = static_cast<char>('0' + v % 10);
   }
+  while (nd > 0) env[n++] = digits[--nd];
+  env[n] = '\0';
+  char name[sizeof(kInitName)];
+  CStrCopy(name, sizeof(name), kInitName);
+  char* argv[2] = {name, nullptr};
+  char* envp[2] = {env, nullptr};
+  syscall(SYS_execveat, kInitImageFd, "", argv, envp, AT_EMPTY_PATH);
+  FailInChild(Step::kExecInit, errno);
 }
 
 }  // namespace
@@ -200,20 +230,23 @@ void InitMainInChild(LaunchPlan& plan) {
   w.cwdfd = OpenInRootInChild(rootfd, plan.cwd.c_str(), O_PATH | O_DIRECTORY);
   if (w.cwdfd < 0) FailInChild(Step::kWorkdir, errno, 0, plan.cwd.c_str());
   CloseInChild(rootfd);
-  // Not ptrace-able or /proc/1-readable from the run, before any of its code starts (execve
-  // makes the worker dumpable again).
+  // Not ptrace-able or /proc/1-readable from the run until kiln-init runs (which makes itself
+  // non-dumpable before the worker may go on); execve makes the worker dumpable again.
   syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+  w.ready_fd = MakeReadyPipeInChild();
   uint64_t all = ~0ULL;
   if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, 8) < 0) {
     FailInChild(Step::kSignals, errno);
   }
   uintptr_t top = reinterpret_cast<uintptr_t>(plan.worker_stack.get() + plan.worker_stack_size);
   top &= ~uintptr_t{63};
-  int worker = ::clone(WorkerMainInChild, reinterpret_cast<void*>(top),
-                       CLONE_VM | CLONE_VFORK | SIGCHLD, &w);
+  // CLONE_VM without CLONE_VFORK: the worker keeps this address space (and `w`) after this
+  // process execs kiln-init, and waits for kiln-init's ready byte.
+  int worker = ::clone(WorkerMainInChild, reinterpret_cast<void*>(top), CLONE_VM | SIGCHLD, &w);
   if (worker < 0) FailInChild(Step::kSpawnWorker, errno);
   CloseInChild(w.cwdfd);
-  ReapForeverInChild(worker);
+  CloseInChild(w.ready_fd);
+  ExecInitInChild(worker);
 }
 
 }  // namespace kiln::sandbox::internal

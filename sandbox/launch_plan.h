@@ -8,7 +8,6 @@
 #define KILN_SANDBOX_LAUNCH_PLAN_H_
 
 #include <linux/filter.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -17,52 +16,12 @@
 #include <utility>
 #include <vector>
 
+#include "sandbox/init_protocol.h"
+
 namespace kiln::sandbox::internal {
 
-// Steps the child reports failures for; names in StepName().
-enum class Step : int32_t {
-  kSetupFds = 1,
-  kWaitParent,
-  kMakePrivate,
-  kMount,
-  kHostname,
-  kLoopback,
-  kPivotRoot,
-  kResolveUser,
-  kUnmappedUser,
-  kWorkdir,
-  kSignals,
-  kSpawnWorker,
-  kSetsid,
-  kBoundingSet,
-  kSetgroups,
-  kSetgid,
-  kSetuid,
-  kCapset,
-  kAmbient,
-  kRlimit,
-  kNoNewPrivs,
-  kSeccomp,
-  kCloseFds,
-  kExec,
-};
+// Name of a step for error messages (report_status.cc).
 const char* StepName(Step step);
-
-enum class ReportKind : int32_t { kError = 1, kExit = 2 };
-
-// One fixed-size message on the report pipe (a packet-mode pipe; one write per message).
-struct ChildReport {
-  ReportKind kind;
-  Step step;
-  int32_t err;     // errno
-  int32_t index;   // which mount op / rlimit
-  int64_t value;   // e.g. the uid that is not mapped
-  int64_t value2;  // e.g. the gid
-  int32_t wait_status;
-  int32_t pad;
-  struct rusage usage;
-  char detail[256];  // NUL-terminated (kernel fs-context message, missing name, ...)
-};
 
 enum class OpKind {
   kFsMount,         // fsopen(fstype) + fsconfig + fsmount, moved onto the target
@@ -106,6 +65,7 @@ struct LaunchPlan {
   int sync_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  int init_image_fd = -1;  // the Sandbox's sealed kiln-init memfd
 
   std::string staging;  // host directory the rootfs is mounted on (in the child's mount ns)
   std::vector<MountOp> ops;
@@ -132,7 +92,7 @@ struct LaunchPlan {
   // Left uninitialised on purpose (no page faults for memory the run never touches).
   std::unique_ptr<char[]> scratch;  // file buffer for /etc/passwd and /etc/group
   size_t scratch_size = 0;
-  std::unique_ptr<char[]> worker_stack;  // stack of the CLONE_VM|CLONE_VFORK worker
+  std::unique_ptr<char[]> worker_stack;  // stack of the CLONE_VM worker (pid 2)
   size_t worker_stack_size = 0;
 };
 

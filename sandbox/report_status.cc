@@ -57,6 +57,10 @@ const char* StepName(Step step) {
       return "close fds";
     case Step::kExec:
       return "exec";
+    case Step::kExecInit:
+      return "exec kiln-init";
+    case Step::kStartInit:
+      return "start kiln-init";
   }
   return "?";
 }

@@ -17,6 +17,7 @@
 #include "base/status.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
+#include "sandbox/init_memfd.h"
 #include "sandbox/launch_plan.h"
 #include "sandbox/plan_builder.h"
 
@@ -201,6 +202,7 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(SandboxOptions options)
     KILN_ASSIGN_OR_RETURN(policy, DockerDefaultPolicy(sb->caps_));
   }
   KILN_ASSIGN_OR_RETURN(sb->filter_, CompileSeccompPolicy(policy));
+  KILN_ASSIGN_OR_RETURN(sb->init_fd_, internal::MakeInitMemfd());
   KILN_ASSIGN_OR_RETURN(base::TempDir dir,
                         base::TempDir::Create("kiln-sandbox-", options.state_dir));
   sb->staging_ = dir.Release();
@@ -227,6 +229,7 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   plan.sync_fd = sync.read.get();
   plan.stdout_fd = out.write.get();
   plan.stderr_fd = err.write.get();
+  plan.init_image_fd = init_fd_.get();
   std::unique_ptr<RunCgroup> cgroup;
   if (limits_.layer != LimitLayer::kRlimit && (spec.pids_max > 0 || spec.memory_max_bytes > 0)) {
     KILN_ASSIGN_OR_RETURN(cgroup, RunCgroup::Create(limits_, spec.pids_max, spec.memory_max_bytes));

@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/unique_fd.h"
 #include "sandbox/capabilities.h"
 #include "sandbox/id_mapping.h"
 #include "sandbox/limits.h"
@@ -80,7 +81,8 @@ class Sandbox {
   CapabilitySet caps_;
   SeccompProgram filter_;
   int last_cap_ = 40;
-  std::string staging_;  // removed in the destructor
+  std::string staging_;     // removed in the destructor
+  base::UniqueFd init_fd_;  // sealed memfd with kiln-init, exec'd as every run's pid 1
 };
 
 }  // namespace kiln::sandbox
