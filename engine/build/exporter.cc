@@ -99,6 +99,7 @@ absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layer
   if (spec.base) img = *spec.base;
   img.diff_ids.clear();
   img.config = spec.config;
+  if (spec.author) img.author = *spec.author;
   // Without SOURCE_DATE_EPOCH the image is dated by its top snapshot's creation, so a fully
   // cached rebuild gives the same image digest.
   std::optional<int64_t> created = spec.source_date_epoch;

@@ -24,6 +24,7 @@ struct ImageSpec {
   std::string top_snapshot;            // "" = empty filesystem
   std::optional<oci::Image> base;      // the target stage's base image, if it is an image
   oci::ImageConfig config;             // final runtime config
+  std::optional<std::string> author;   // MAINTAINER; nullopt keeps the base image's author
   // History of the steps after the base; entries with empty_layer=false pair with layers.
   std::vector<oci::History> history;
   // nullopt: any layer already made for a snapshot is reused whatever its compression, and a

@@ -25,6 +25,7 @@
 #include "cache/gc.h"
 #include "cache/lease.h"
 #include "cache/lmdb_cache_index.h"
+#include "engine/build/build_files.h"
 #include "engine/build/cache_mount.h"
 #include "engine/build/cache_seam.h"
 #include "engine/build/converter.h"
@@ -81,24 +82,6 @@ void CleanTmp(const std::string& tmp) {
     }
     (void)base::RemoveTree(p);
   }
-}
-
-absl::StatusOr<std::string> ReadText(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) {
-    return base::ErrnoError(errno == 0 ? ENOENT : errno, absl::StrCat("read ", what, " '", path, "'"));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> ContextExcludes(const std::string& context_dir) {
-  std::ifstream in(context_dir + "/.dockerignore");
-  if (!in) return {};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ReadDockerignore(ss.str());
 }
 
 std::optional<int64_t> SourceDateEpoch(const BuildRequest& req) {
@@ -185,6 +168,30 @@ class EventBridge {
         out.error = std::string(e.status.message());
         break;
     }
+    sink_(out);
+  }
+
+  // Shows `lines` as the log of a step that is no vertex (BuildKit's "[internal] load build
+  // definition from Dockerfile"): numbered like the others, never in Timings().
+  void Note(const std::string& name, const std::vector<std::string>& lines) {
+    if (!sink_ || lines.empty()) return;
+    BuildEvent out;
+    {
+      absl::MutexLock lock(&mu_);
+      out.index = index_.try_emplace("internal:" + name, static_cast<int>(index_.size()) + 1)
+                      .first->second;
+    }
+    out.vertex = "internal:" + name;
+    out.name = name;
+    out.time_unix_nanos = absl::ToUnixNanos(absl::Now());
+    out.kind = BuildEventKind::kStarted;
+    sink_(out);
+    out.kind = BuildEventKind::kLog;
+    out.stream = 2;
+    for (const std::string& l : lines) absl::StrAppend(&out.data, l, "\n");
+    sink_(out);
+    out.data.clear();
+    out.kind = BuildEventKind::kCompleted;
     sink_(out);
   }
 
@@ -374,10 +381,10 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   if (req.context_dir.empty() || req.context_dir[0] != '/') {
     return absl::InvalidArgumentError("build: the context directory must be an absolute path");
   }
-  std::string df_dir = req.dockerfile_dir.empty() ? req.context_dir : req.dockerfile_dir;
   std::string df_name = req.dockerfile_name.empty() ? "Dockerfile" : req.dockerfile_name;
-  std::string df_path = df_name[0] == '/' ? df_name : df_dir + "/" + df_name;
-  KILN_ASSIGN_OR_RETURN(std::string text, ReadText(df_path, "Dockerfile"));
+  // Through fds below their directories: kilnd reads them as root for its callers.
+  KILN_ASSIGN_OR_RETURN(BuildFiles files,
+                        ReadBuildFiles(req.context_dir, req.dockerfile_dir, df_name));
   KILN_ASSIGN_OR_RETURN(std::optional<snapshotter::Compression> compression,
                         CompressionOf(req.exports));
 
@@ -385,14 +392,17 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   lo.filename = df_name;
   lo.target = req.target;
   lo.build_args = req.build_args;
-  lo.context_excludes = ContextExcludes(req.context_dir);
+  lo.context_excludes = std::move(files.excludes);
   lo.resolver = resolver_.get();
   if (!req.platform.empty()) lo.target_platform = req.platform;
-  KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(text, lo));
+  KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(files.dockerfile_text, lo));
 
   ConvertContext cc{&worker_, sandbox_.get(), layers_.get(), req.context_dir, df_name};
   KILN_ASSIGN_OR_RETURN(std::vector<solver::VertexRef> vertices, ConvertGraph(lowered.graph, cc));
   EventBridge bridge(std::move(events));
+  std::vector<std::string> warns;
+  for (const std::string& w : lowered.warnings) warns.push_back("WARN: " + w);
+  bridge.Note("[internal] load build definition from " + df_name, warns);
   solver::BuildRequest sreq;
   sreq.outputs = {vertices.at(lowered.final_vertex)};
   sreq.options.no_cache = req.no_cache;
@@ -419,6 +429,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   spec.top_snapshot = top->snapshot();
   KILN_ASSIGN_OR_RETURN(spec.base, BaseImageOf(lowered));
   spec.config = lowered.config;
+  spec.author = lowered.author;
   for (const auto& h : lowered.history) {
     oci::History oh;
     oh.created_by = h.created_by;

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
+#include "engine/daemon/build_file_check.h"
 #include "engine/daemon/convert.h"
 #include "engine/solver/cancellation.h"
 
@@ -85,6 +86,7 @@ absl::Status ControlService::CheckSolvePaths(const PeerCredentials& peer,
   if (!request.dockerfile_dir.empty()) {
     KILN_RETURN_IF_ERROR(CheckPeerCanRead(peer, request.dockerfile_dir));
   }
+  KILN_RETURN_IF_ERROR(CheckBuildFiles(peer, request));
   for (const auto& [id, path] : request.secrets) {
     if (path.empty() || path[0] != '/') {
       return absl::InvalidArgumentError(

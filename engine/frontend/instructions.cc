@@ -438,6 +438,7 @@ absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename)
   Dockerfile df;
   df.filename = std::string(filename);
   df.directives = std::move(ast.directives);
+  df.warnings = std::move(ast.warnings);
   absl::flat_hash_map<std::string, int> stage_lines;  // stage name -> line of its FROM
   // Instructions per stage, so each stage's command vector is allocated once.
   std::vector<size_t> sizes;
@@ -455,12 +456,12 @@ absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename)
       absl::StatusOr<Stage> st = ParseFrom(n);
       if (!st.ok()) return At(filename, line, st.status());
       if (!st->from.stage_name.empty()) {
-        auto [it, fresh] = stage_lines.try_emplace(st->from.stage_name, line);
-        if (!fresh) {
-          return At(filename, line,
-                    Invalid(absl::StrCat("duplicate stage name '", st->from.stage_name,
-                                         "' (first defined on line ", it->second,
-                                         "): expected unique stage names")));
+        // BuildKit builds duplicate names and reports its DuplicateStageName check; lowering
+        // resolves them (lower.h).
+        if (!stage_lines.try_emplace(st->from.stage_name, line).second) {
+          df.warnings.push_back(absl::StrCat(
+              "DuplicateStageName: Duplicate stage name \"", st->from.stage_name,
+              "\", stage names should be unique (", base::AsAbsl(filename), ":", line, ")"));
         }
       }
       st->commands.reserve(sizes[df.stages.size()]);

@@ -108,11 +108,13 @@ struct Dockerfile {
   std::vector<ArgInstr> meta_args;  // ARGs before the first FROM (global scope)
   std::vector<int> meta_arg_lines;
   std::vector<Stage> stages;
+  // Build-check warnings, "Name: description (<file>:<line>)" (e.g. DuplicateStageName).
+  std::vector<std::string> warnings;
 };
 
 // Converts a parsed AST. InvalidArgument on unknown instructions, unknown, repeated or
 // malformed flags, wrong argument counts, instructions before the first FROM (other than
-// ARG), and invalid stage names.
+// ARG), and invalid stage names. A repeated stage name is a warning (Dockerfile::warnings).
 // Takes the AST by value: pass an rvalue to let it move the strings out instead of copying.
 absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename);
 

@@ -119,7 +119,7 @@ Lowerer::Lowerer(const Dockerfile& df, const LowerOptions& opt)
     states_[i].name = n.empty() ? absl::StrCat("stage-", i) : n;
     states_[i].steps = static_cast<int>(df.stages[i].commands.size()) + 1;
     commands += df.stages[i].commands.size();
-    if (!n.empty()) stage_index_.try_emplace(n, static_cast<int>(i));  // names are unique
+    if (!n.empty()) stage_index_[n] = static_cast<int>(i);  // a repeated name: the last wins
   }
   // Most instructions add one vertex, COPY/ADD a context source too: reserving that many
   // means adding vertices never moves the ones already there.
@@ -203,18 +203,30 @@ absl::StatusOr<std::string> Lowerer::Expand(int stage, int line, std::string_vie
   return r;
 }
 
-absl::StatusOr<FromRef> Lowerer::ResolveFromName(int stage, int line,
-                                                 std::string_view name) const {
+absl::StatusOr<FromRef> Lowerer::ResolveFromName(int stage, int line, std::string_view name,
+                                                 bool base) const {
   std::string lower = absl::AsciiStrToLower(base::AsAbsl(name));
   FromRef ref;
+  if (base) {
+    for (int i = stage - 1; i >= 0; --i) {
+      if (df_.stages[static_cast<size_t>(i)].from.stage_name == lower) {
+        ref.stage = i;
+        return ref;
+      }
+    }
+  }
   if (auto it = stage_index_.find(lower); it != stage_index_.end()) {
     const int i = it->second;
-    if (i >= stage) {
+    if (base) {
       return Error(line, absl::StrCat("stage '", lower, "' is referenced from stage ",
                                       states_[static_cast<size_t>(stage)].name,
                                       " before it is defined (line ",
                                       df_.stages[static_cast<size_t>(i)].line,
                                       "): expected a stage defined earlier"));
+    }
+    if (i == stage) {
+      return Error(line, absl::StrCat("stage '", lower,
+                                      "' refers to itself: expected another stage or an image"));
     }
     ref.stage = i;
     return ref;

@@ -6,7 +6,9 @@
 //     per-stage ARG/ENV scoping, ENV wins over ARG, --build-arg overrides;
 //   - variables are expanded in ADD COPY ENV EXPOSE FROM LABEL STOPSIGNAL USER VOLUME
 //     WORKDIR ARG and RUN --mount values (never in RUN/CMD/ENTRYPOINT commands);
-//   - stages are resolved by name (case-insensitive) or index, otherwise as images;
+//   - stages are resolved by name (case-insensitive) or index, otherwise as images; with a
+//     repeated name, FROM takes the latest such stage before it, --from/from=/--target the
+//     last one in the file (dockerfile2llb's addState/statesByName);
 //     only the stages the target reaches are lowered;
 //   - base-image ONBUILD triggers run at the start of a stage that uses the image.
 //
@@ -17,6 +19,7 @@
 #define KILN_ENGINE_FRONTEND_LOWER_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,8 +53,10 @@ struct LoweredBuild {
   std::string target_stage;           // its name ("stage-N" when unnamed)
   std::string platform;               // its platform ("linux/amd64")
   oci::ImageConfig config;            // its accumulated image config
+  std::optional<std::string> author;  // MAINTAINER's name; nullopt: keep the base image's
   std::vector<HistoryEntry> history;  // base image history is not included
-  std::vector<std::string> warnings;  // e.g. unused build args
+  // Parser and build-check warnings ("DuplicateStageName: ..."), then unused build args.
+  std::vector<std::string> warnings;
 };
 
 absl::StatusOr<LoweredBuild> LowerDockerfile(const Dockerfile& df, const LowerOptions& options);

@@ -139,7 +139,7 @@ absl::Status Lowerer::LowerConfig(int stage, const Command& cmd) {
       cfg.labels[std::move(k)] = std::move(v);
     }
   } else if (const auto* m = std::get_if<MaintainerInstr>(&cmd.instr)) {
-    cfg.labels["maintainer"] = m->name;
+    state(stage).author = m->name;  // BuildKit's dispatchMaintainer: the image's author, no label
   } else if (const auto* x = std::get_if<ExposeInstr>(&cmd.instr)) {
     for (const std::string& p : x->ports) {
       KILN_ASSIGN_OR_RETURN(std::string ps, expand(p));

@@ -40,6 +40,7 @@ struct StageState {
   graph::VertexId vertex = 0;
   std::string platform;
   oci::ImageConfig config;
+  std::optional<std::string> author;  // MAINTAINER (inherited from a parent stage); nullopt: base's
   bool cmd_set = false;  // CMD given in this stage (ENTRYPOINT then keeps it)
   std::vector<std::pair<std::string, std::string>> args;  // declared ARGs with values
   std::vector<HistoryEntry> history;
@@ -70,7 +71,11 @@ class Lowerer {
   // The vertex for a --from value; lowers the referenced stage if needed.
   absl::StatusOr<graph::VertexId> FromVertex(int stage, int line, std::string_view from,
                                              std::string* platform);
-  absl::StatusOr<FromRef> ResolveFromName(int stage, int line, std::string_view name) const;
+  // BuildKit's rules for repeated names: a FROM (`base`) takes the latest stage of that name
+  // defined before `stage`; --from and from= take the last one in the file, which may come
+  // later (a cycle fails when lowering), but never `stage` itself.
+  absl::StatusOr<FromRef> ResolveFromName(int stage, int line, std::string_view name,
+                                          bool base = false) const;
   absl::StatusOr<graph::VertexId> ImageVertex(int line, std::string_view ref,
                                               std::string_view platform,
                                               oci::ImageConfig* config, int stage = -1,
@@ -121,7 +126,7 @@ class Lowerer {
   std::vector<StageState> states_;
   std::vector<std::pair<std::string, std::string>> meta_;  // global ARG values
   std::map<std::string, bool> build_arg_used_;
-  absl::flat_hash_map<std::string, int> stage_index_;  // stage name -> index
+  absl::flat_hash_map<std::string, int> stage_index_;  // stage name -> its last index
   std::map<std::pair<std::string, std::string>, ResolvedImage> resolved_;  // (ref, platform)
 };
 

@@ -29,8 +29,10 @@ std::vector<int> Lowerer::StageDeps(int stage) {
   std::vector<std::pair<std::string, std::string>> args;  // the stage's ARGs seen so far
   const EnvGetter vars = MetaVars(&args);
   std::vector<std::string> names;
+  size_t bases = 0;  // names[0] is the FROM when it expanded
   if (absl::StatusOr<std::string> base = lexer_.ProcessWord(st.from.image, vars); base.ok()) {
     names.push_back(*std::move(base));
+    bases = 1;
   }
   for (const Command& c : st.commands) {
     if (const auto* a = std::get_if<ArgInstr>(&c.instr)) {
@@ -56,8 +58,8 @@ std::vector<int> Lowerer::StageDeps(int stage) {
     }
   }
   std::vector<int> deps;
-  for (const std::string& n : names) {
-    absl::StatusOr<FromRef> ref = ResolveFromName(stage, st.line, n);
+  for (size_t i = 0; i < names.size(); ++i) {
+    absl::StatusOr<FromRef> ref = ResolveFromName(stage, st.line, names[i], i < bases);
     if (ref.ok() && ref->stage >= 0) deps.push_back(ref->stage);
   }
   return deps;
@@ -86,7 +88,9 @@ absl::StatusOr<LoweredBuild> Lowerer::Run() {
   out.target_stage = t.name;
   out.platform = t.platform;
   out.config = std::move(t.config);
+  out.author = std::move(t.author);
   out.history = std::move(t.history);
+  out.warnings = df_.warnings;
   for (const auto& [k, used] : build_arg_used_) {
     if (!used && !IsPredefinedArg(k)) {
       out.warnings.push_back(absl::StrCat("build arg ", k, " was not consumed by any stage"));
@@ -124,7 +128,7 @@ absl::Status Lowerer::StartStage(int stage) {
     if (!p.ok()) return Error(s.line, absl::StrCat("FROM --platform: ", p.status().message()));
     platform = *p;
   }
-  KILN_ASSIGN_OR_RETURN(FromRef ref, ResolveFromName(stage, s.line, *image));
+  KILN_ASSIGN_OR_RETURN(FromRef ref, ResolveFromName(stage, s.line, *image, /*base=*/true));
   if (ref.stage < 0 && absl::AsciiStrToLower(*image) == s.from.stage_name) {
     return Error(s.line, absl::StrCat("stage '", s.from.stage_name,
                                       "' uses itself as its base: expected an earlier stage or an image"));
@@ -141,6 +145,7 @@ absl::Status Lowerer::StartStage(int stage) {
     StageState& cur = state(stage);
     cur.vertex = base.vertex;
     cur.config = base.config;
+    cur.author = base.author;
     cur.history = base.history;
     cur.platform = base.platform;
     return absl::OkStatus();

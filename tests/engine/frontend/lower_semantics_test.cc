@@ -109,14 +109,61 @@ TEST(LowerStagesTest, FromResolvesByNameCaseInsensitiveIndexOrImage) {
   EXPECT_EQ(std::get<SourceOp>(img.op).ref, "docker.io/library/golang:1.19");
 }
 
+// All RUN commands of the lowered graph, in graph order.
+std::string Runs(const LoweredBuild& b) {
+  std::string out;
+  for (const Vertex& v : b.graph.vertices()) {
+    if (const auto* e = std::get_if<ExecOp>(&v.op)) out += e->args.back() + ";";
+  }
+  return out;
+}
+
+// dockerfile2llb's rules: FROM takes the latest stage of the name defined before it; --from,
+// RUN --mount from= and --target take the last one in the file.
+TEST(LowerStagesTest, DuplicateStageNamesResolveLikeBuildKit) {
+  const std::string df =
+      "FROM busybox:1.35 AS final\nRUN echo one\n"
+      "FROM final AS child\nRUN echo child\n"
+      "FROM busybox:1.35 AS final\nRUN echo two\n"
+      "FROM busybox:1.35 AS out\nCOPY --from=final /a /a\n"
+      "RUN --mount=from=final,target=/m echo mount\n";
+  absl::StatusOr<LoweredBuild> child = Lower(df, LowerOptions{.target = "child"});
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(Runs(*child), "echo one;echo child;");
+  EXPECT_EQ(child->warnings,
+            (std::vector<std::string>{"DuplicateStageName: Duplicate stage name \"final\", "
+                                      "stage names should be unique (Dockerfile:5)"}));
+  absl::StatusOr<LoweredBuild> target = Lower(df, LowerOptions{.target = "final"});
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(Runs(*target), "echo two;");
+  EXPECT_EQ(target->target_stage, "final");
+  absl::StatusOr<LoweredBuild> out = Lower(df);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Runs(*out), "echo two;echo mount;");
+}
+
+TEST(LowerConfigTest, MaintainerIsTheAuthorAndAChildStageInheritsIt) {
+  absl::StatusOr<LoweredBuild> b =
+      Lower("FROM busybox:1.35 AS a\nMAINTAINER Jane <j@x>\nFROM a\nRUN true\n");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->author, "Jane <j@x>");
+  EXPECT_TRUE(b->config.labels.empty());
+  absl::StatusOr<LoweredBuild> none = Lower("FROM busybox:1.35\nRUN true\n");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->author.has_value());  // the base image's author is kept
+}
+
 TEST(LowerStagesTest, Errors) {
+  // --from may name a later stage (BuildKit), but not its own stage nor a cycle.
   EXPECT_EQ(ErrorOf("FROM busybox:1.35 AS a\nCOPY --from=b /x /x\nFROM busybox:1.35 AS b\n",
                     LowerOptions{.target = "a"}),
-            "Dockerfile:2: stage 'b' is referenced from stage a before it is defined (line 3): "
-            "expected a stage defined earlier");
+            "OK");
   EXPECT_EQ(ErrorOf("FROM busybox:1.35 AS a\nCOPY --from=a /x /x\n"),
-            "Dockerfile:2: stage 'a' is referenced from stage a before it is defined (line 1): "
-            "expected a stage defined earlier");
+            "Dockerfile:2: stage 'a' refers to itself: expected another stage or an image");
+  EXPECT_EQ(ErrorOf("FROM busybox:1.35 AS a\nCOPY --from=b /x /x\nFROM busybox:1.35 AS b\n"
+                    "COPY --from=a /y /y\n",
+                    LowerOptions{.target = "b"}),
+            "Dockerfile:1: circular dependency on stage 'a'");
   EXPECT_EQ(ErrorOf("FROM busybox:1.35\nCOPY --from=1 /x /x\n"),
             "Dockerfile:2: stage index 1 is not before the current stage (0): expected an "
             "earlier stage's index");
@@ -197,7 +244,8 @@ TEST(LowerConfigTest, AccumulatesEverything) {
   EXPECT_EQ(c.exposed_ports,
             (std::vector<std::string>{"53/udp", "80/tcp", "8000/tcp", "8001/tcp"}));
   EXPECT_EQ(c.labels.at("y z"), "2");
-  EXPECT_EQ(c.labels.at("maintainer"), "me");
+  EXPECT_EQ(c.labels.count("maintainer"), 0u);  // BuildKit sets the author, no label
+  EXPECT_EQ(b->author, "me");
   EXPECT_EQ(c.volumes, (std::vector<std::string>{"/v0", "/v1", "[/v0]"}));
   EXPECT_EQ(c.stop_signal, "SIGINT");
   ASSERT_TRUE(c.healthcheck.has_value());

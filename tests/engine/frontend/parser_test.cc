@@ -94,6 +94,19 @@ TEST(ParserTest, MaintainerDumpsAsLabel) {
             "(from \"a\")\n(label \"maintainer\" \"Jane <j@x>\" \"\")\n");
 }
 
+TEST(InstructionsTest, DuplicateStageNameIsAWarning) {
+  absl::StatusOr<Dockerfile> d =
+      ParseDockerfileInstructions("FROM a AS x\nFROM b AS X\n\nFROM c AS x\n", "Dockerfile.app");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->stages.size(), 3u);
+  EXPECT_EQ(d->warnings,
+            (std::vector<std::string>{
+                "DuplicateStageName: Duplicate stage name \"x\", stage names should be unique "
+                "(Dockerfile.app:2)",
+                "DuplicateStageName: Duplicate stage name \"x\", stage names should be unique "
+                "(Dockerfile.app:4)"}));
+}
+
 TEST(InstructionsTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(Err("FROM a\n\nBOGUS x\n", "my.Dockerfile"),
             "my.Dockerfile:3: unknown instruction: BOGUS: expected a Dockerfile instruction "
@@ -110,9 +123,6 @@ TEST(InstructionsTest, ErrorsNameFileAndLine) {
             "expected COPY <src>... <dest>");
   EXPECT_EQ(Err("RUN x\n"),
             "Dockerfile:1: RUN before the first FROM: expected FROM (only ARG may come before it)");
-  EXPECT_EQ(Err("FROM a AS x\nFROM b AS X\n"),
-            "Dockerfile:2: duplicate stage name 'x' (first defined on line 1): expected unique "
-            "stage names");
   EXPECT_EQ(Err("FROM a b\n"),
             "Dockerfile:1: FROM requires either one or three arguments: expected FROM <image> "
             "[AS <name>]");

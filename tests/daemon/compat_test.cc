@@ -1,0 +1,153 @@
+// Dockerfile compatibility with BuildKit through kilnctl and a real kilnd (issue 19):
+// <Dockerfile>.dockerignore, a .dockerignore symlink, duplicate stage names and MAINTAINER.
+// ROOTLESS: also as kiln-test against a rootless kilnd.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/daemon/kilnd_fixture.h"
+#include "tests/daemon/test_util.h"
+
+namespace kiln::testing {
+namespace {
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+class CompatTest : public KilndFixture {
+ protected:
+  void SetUp() override { StartKilnd(); }
+
+  // Runs kilnctl build with `args`; returns its result and fills `steps` from the metadata.
+  ProcessResult Build(std::vector<std::string> args, nlohmann::json* steps = nullptr) {
+    const std::string meta = dir_.path() + "/meta.json";
+    unlink(meta.c_str());
+    std::vector<std::string> argv = {"build", "--progress", "plain", "--metadata-file", meta};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessResult r = kiln::testing::Run(Kilnctl(argv), {}, absl::Seconds(300));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    if (steps != nullptr) {
+      nlohmann::json doc = nlohmann::json::parse(ReadFile(meta), nullptr, false);
+      *steps = doc.is_object() && doc.contains("kiln.build.steps") ? doc["kiln.build.steps"]
+                                                                   : nlohmann::json::array();
+    }
+    return r;
+  }
+
+  // Whether the step whose name contains `what` was cached; fails when there is none.
+  static bool Cached(const nlohmann::json& steps, const std::string& what) {
+    for (const auto& s : steps) {
+      if (absl::StrContains(s["name"].get<std::string>(), what)) return s["cached"].get<bool>();
+    }
+    ADD_FAILURE() << "no step " << what << " in " << steps.dump();
+    return false;
+  }
+
+  std::string Out(const std::string& name) { return dir_.path() + "/" + name; }
+};
+
+// BuildKit reads <dockerfile name>.dockerignore next to the Dockerfile before the context's
+// .dockerignore; the excluded file stays out of the image and out of COPY's cache key.
+TEST_F(CompatTest, DockerfileNameDockerignoreWins) {
+  const std::string ctx = Dir("ctx", {{"Dockerfile.app", "FROM busybox:1.35\nCOPY . /c\n"},
+                                      {"Dockerfile.app.dockerignore", "secret.txt\n"},
+                                      {".dockerignore", "other.txt\n"},
+                                      {"secret.txt", "s1\n"},
+                                      {"other.txt", "o\n"},
+                                      {"keep.txt", "k\n"}});
+  Build({"-f", ctx + "/Dockerfile.app", "--output", "type=local,dest=" + Out("a"), ctx});
+  EXPECT_FALSE(Exists(Out("a/c/secret.txt")));
+  EXPECT_TRUE(Exists(Out("a/c/other.txt")));  // the context's .dockerignore is not read
+  EXPECT_TRUE(Exists(Out("a/c/keep.txt")));
+  WriteFile(ctx + "/secret.txt", "s2 changed\n");
+  nlohmann::json steps;
+  Build({"--local", "context=" + ctx, "--local", "dockerfile=" + ctx, "--opt",
+         "filename=Dockerfile.app", "--output", "type=local,dest=" + Out("b")},
+        &steps);
+  EXPECT_FALSE(Exists(Out("b/c/secret.txt")));
+  EXPECT_TRUE(Cached(steps, "COPY . /c")) << "the excluded file changed the cache key";
+}
+
+// A .dockerignore symlink leading out of the context reads as absent (moby/moby#42108); one
+// to a file inside the context is followed.
+TEST_F(CompatTest, DockerignoreSymlinkIsFollowedOnlyInsideTheContext) {
+  Dir("outside", {{"ignore", "keep.txt\n"}});
+  const std::vector<std::string> links = {Out("outside/ignore"), "../outside/ignore"};
+  for (size_t i = 0; i < links.size(); ++i) {
+    SCOPED_TRACE(links[i]);
+    const std::string ctx = Dir(absl::StrCat("ctx", i), {{"Dockerfile",
+                                                          "FROM busybox:1.35\n"
+                                                          "COPY . /c\n"},
+                                                         {"keep.txt", "k\n"}});
+    ASSERT_EQ(symlink(links[i].c_str(), (ctx + "/.dockerignore").c_str()), 0);
+    const std::string out = Out(absl::StrCat("out", i));
+    Build({"--output", "type=local,dest=" + out, ctx});
+    EXPECT_TRUE(Exists(out + "/c/keep.txt"));
+  }
+  const std::string ctx = Dir("ctxin", {{"Dockerfile", "FROM busybox:1.35\nCOPY . /c\n"},
+                                        {"ignore.d/patterns", "keep.txt\n"},
+                                        {"keep.txt", "k\n"}});
+  ASSERT_EQ(symlink("ignore.d/patterns", (ctx + "/.dockerignore").c_str()), 0);
+  Build({"--output", "type=local,dest=" + Out("outin"), ctx});
+  EXPECT_FALSE(Exists(Out("outin/c/keep.txt")));
+  EXPECT_TRUE(Exists(Out("outin/c/ignore.d/patterns")));
+}
+
+// Duplicate stage names build, with BuildKit's DuplicateStageName warning; FROM takes the
+// latest stage of the name before it, --from and --target the last one in the file.
+TEST_F(CompatTest, DuplicateStageNames) {
+  const std::string ctx = Dir("dup", {{"Dockerfile",
+                                       "FROM busybox:1.35 AS final\nRUN echo one > /one\n"
+                                       "FROM final AS child\nRUN cp /one /child\n"
+                                       "FROM busybox:1.35 AS final\nRUN echo two > /two\n"
+                                       "FROM scratch AS out\nCOPY --from=final /two /two\n"
+                                       "COPY --from=child /child /child\n"}});
+  ProcessResult r = Build({"--output", "type=local,dest=" + Out("out"), ctx});
+  EXPECT_TRUE(absl::StrContains(r.err, "[internal] load build definition from Dockerfile"))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err,
+                                "WARN: DuplicateStageName: Duplicate stage name \"final\", stage "
+                                "names should be unique (Dockerfile:5)"))
+      << r.err;
+  EXPECT_EQ(ReadFile(Out("out/two")), "two\n");
+  EXPECT_EQ(ReadFile(Out("out/child")), "one\n");
+  Build({"--target", "final", "--output", "type=local,dest=" + Out("final"), ctx});
+  EXPECT_TRUE(Exists(Out("final/two")));
+  EXPECT_FALSE(Exists(Out("final/one")));
+}
+
+// MAINTAINER sets the image's author and adds no label (BuildKit's dispatchMaintainer); a
+// child stage keeps it.
+TEST_F(CompatTest, MaintainerSetsTheAuthor) {
+  const std::string ctx = Dir("m", {{"Dockerfile",
+                                     "FROM busybox:1.35 AS a\n"
+                                     "MAINTAINER Jane <jane@example.com>\n"
+                                     "FROM a\nRUN true\n"}});
+  const std::string layout = Out("layout");
+  Build({"--output", "type=oci,tar=false,dest=" + layout, ctx});
+  auto blob = [&](const std::string& digest) {
+    return nlohmann::json::parse(
+        ReadFile(layout + "/blobs/sha256/" + digest.substr(digest.find(':') + 1)), nullptr, false);
+  };
+  nlohmann::json index = nlohmann::json::parse(ReadFile(layout + "/index.json"), nullptr, false);
+  ASSERT_TRUE(index.is_object()) << ReadFile(layout + "/index.json");
+  nlohmann::json manifest = blob(index["manifests"][0]["digest"].get<std::string>());
+  ASSERT_TRUE(manifest.is_object());
+  nlohmann::json config = blob(manifest["config"]["digest"].get<std::string>());
+  ASSERT_TRUE(config.is_object());
+  EXPECT_EQ(config.value("author", ""), "Jane <jane@example.com>") << config.dump();
+  EXPECT_FALSE(config["config"].contains("Labels") &&
+               config["config"]["Labels"].contains("maintainer"))
+      << config.dump();
+}
+
+}  // namespace
+}  // namespace kiln::testing
