@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,6 +29,10 @@ TMP_PREFIX = "kiln-differential-"
 
 class Terminated(Exception):
     pass
+
+
+# Set when the run is being stopped: a case in flight starts no further build.
+STOPPING = threading.Event()
 
 
 def _on_term(signum, frame):
@@ -58,6 +63,8 @@ def run_case(case, kiln, buildah, work):
     dockerfile = os.path.join(ctx, case.dockerfile) if case.dockerfile else None
     opts = dict(dockerfile=dockerfile, target=case.target, build_args=case.build_args)
     k = kiln.build(ctx, os.path.join(root, "kiln.oci"), **opts)
+    if STOPPING.is_set():
+        raise Terminated("stopped")
     b = buildah.build(ctx, os.path.join(root, "buildah.oci"), tag="diff-" + case.name, **opts)
     kfacts = compare.image_facts(k, False) if k.ok else None
     bfacts = compare.image_facts(b, True) if b.ok else None
@@ -123,7 +130,7 @@ def main():
     parent = os.path.realpath(tempfile.gettempdir())  # $TMPDIR, else /tmp
     work = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=parent)
     signal.signal(signal.SIGTERM, _on_term)
-    kiln = buildah = None
+    kiln = buildah = pool = None
     code = 1
     t0 = time.monotonic()
     try:
@@ -139,23 +146,23 @@ def main():
         print(f"setup done in {time.monotonic() - t0:.0f} s; {len(selected)} cases, "
               f"{opts.jobs} at a time", flush=True)
         counts = {"PASS": 0, "FAIL": 0, "XFAIL": 0, "XPASS": 0}
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
-            futures = {pool.submit(run_case, c, kiln, buildah, work): c for c in selected}
-            for future in concurrent.futures.as_completed(futures):
-                case = futures[future]
-                try:
-                    diffs, k, b = future.result()
-                    verdict, lines = judge(case, diffs, rows)
-                except Exception as e:  # a harness error in one case fails that case
-                    verdict, lines, k, b = "FAIL", [f"    ERROR {e}"], None, None
-                counts[verdict] += 1
-                print(f"{verdict:5} {case.name}", flush=True)
-                for line in lines:
-                    print(line, flush=True)
-                if opts.verbose and verdict in ("FAIL", "XPASS"):
-                    for tool, r in (("kiln", k), ("buildah", b)):
-                        if r is not None and not r.ok:
-                            print(f"    --- {tool} log (tail):\n" + r.log[-2000:], flush=True)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, opts.jobs))
+        futures = {pool.submit(run_case, c, kiln, buildah, work): c for c in selected}
+        for future in concurrent.futures.as_completed(futures):
+            case = futures[future]
+            try:
+                diffs, k, b = future.result()
+                verdict, lines = judge(case, diffs, rows)
+            except Exception as e:  # a harness error in one case fails that case
+                verdict, lines, k, b = "FAIL", [f"    ERROR {e}"], None, None
+            counts[verdict] += 1
+            print(f"{verdict:5} {case.name}", flush=True)
+            for line in lines:
+                print(line, flush=True)
+            if opts.verbose and verdict in ("FAIL", "XPASS"):
+                for tool, r in (("kiln", k), ("buildah", b)):
+                    if r is not None and not r.ok:
+                        print(f"    --- {tool} log (tail):\n" + r.log[-2000:], flush=True)
         failed = counts["FAIL"] + counts["XPASS"]
         print(f"{counts['PASS'] + counts['XFAIL']} passed, {failed} failed "
               f"({counts['XFAIL']} expected failures) in {time.monotonic() - t0:.0f} s")
@@ -169,10 +176,15 @@ def main():
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        STOPPING.set()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         for tool in (buildah, kiln):
             if tool is not None:
                 tool.cleanup()
         proc.stop_all()
+        if pool is not None:
+            pool.shutdown(wait=True)  # the builds in flight end with their killed children
         left = proc.unmount_under(work)
         if left:
             print(f"harness.py: unmounted leftovers: {left}", file=sys.stderr)

@@ -16,6 +16,15 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "run.sh: must run as root (Buildah with runc and kilnd need it)" >&2
   exit 2
 fi
+if [ ! -x "$kilnctl" ] || [ ! -x "$kilnd" ]; then
+  if [ "$kilnctl" = "$repo/build/asan/tools/kilnctl/kilnctl" ]; then
+    # From a clean clone: configure and build the two binaries first (the project's usual flags).
+    echo "run.sh: building kilnctl and kilnd in $repo/build/asan" >&2
+    [ -f "$repo/build/asan/build.ninja" ] || cmake -S "$repo" -B "$repo/build/asan" -G Ninja \
+      -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON >&2
+    cmake --build "$repo/build/asan" -j2 --target kilnctl kilnd >&2
+  fi
+fi
 for bin in "$kilnctl" "$kilnd"; do
   if [ ! -x "$bin" ]; then
     echo "run.sh: find '$bin': missing; build it first (cmake --build build/asan --target kilnctl kilnd)" >&2
