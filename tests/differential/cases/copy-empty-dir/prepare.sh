@@ -1,0 +1,1 @@
+mkdir -p empty inner/empty2

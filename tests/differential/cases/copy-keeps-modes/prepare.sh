@@ -1,0 +1,3 @@
+chmod 0755 run.sh
+chmod 0444 ro.txt
+chmod 0700 dir

@@ -1,0 +1,1 @@
+mkdir -p src/etc/empty1/deeper src/etc/empty2

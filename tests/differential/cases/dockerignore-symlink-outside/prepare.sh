@@ -1,0 +1,2 @@
+printf "secret.txt\n" > "$OUTSIDE/ignore"
+ln -s "$OUTSIDE/ignore" .dockerignore
