@@ -82,4 +82,34 @@ CacheKey CacheKeyBuilder::Finish() {
   return hash_.Finish();
 }
 
+CacheKey ExecCacheKey(std::string_view def, const std::vector<MountContent>& mounts,
+                      const std::vector<CacheKey>& keyed_inputs) {
+  CacheKeyBuilder b("exec");
+  b.Bytes("def", def);
+  for (const MountContent& m : mounts) b.Int("mount", m.mount).String("mount.content", m.content);
+  for (const CacheKey& k : keyed_inputs) b.Input(k);
+  return b.Finish();
+}
+
+CacheKey FileCacheKey(std::string_view def, const CacheKey& dest,
+                      const std::vector<CopyContent>& copies) {
+  CacheKeyBuilder b("file");
+  b.Bytes("def", def).Input(dest);
+  for (const CopyContent& c : copies) {
+    b.Int("copy", c.action);
+    for (const std::string& part : c.parts) b.String("copy.content", part);
+  }
+  return b.Finish();
+}
+
+CacheKey ImageSourceCacheKey(const base::Digest& manifest) {
+  return CacheKeyBuilder("source.image").Digest("manifest", manifest).Finish();
+}
+
+CacheKey LocalSourceCacheKey(std::string_view def) {
+  return CacheKeyBuilder("source.local").Bytes("def", def).Finish();
+}
+
+CacheKey ScratchCacheKey() { return CacheKeyBuilder("source.scratch").Finish(); }
+
 }  // namespace kiln::cache

@@ -2,10 +2,10 @@
 //
 // A CacheKey is a base::Digest (sha256). CacheKeyBuilder digests an ordered list of typed,
 // named, length-prefixed fields, so no two different field lists can produce the same byte
-// stream. Recipe, version kCacheKeyVersion (= 1), all integers little-endian:
+// stream. Recipe, version kCacheKeyVersion (= 2), all integers little-endian:
 //
 //   "kiln.cachekey\0"  u32 version
-//   u32 len(op_type) op_type                        -- e.g. "exec", "file.copy", "source.image"
+//   u32 len(op_type) op_type                        -- e.g. "exec", "file", "source.image"
 //   then, per field, in the order the caller adds them:
 //     u8 tag  u32 len(name) name  u64 len(value) value
 //   tags: 's' string, 'b' raw bytes (canonical op definition), 'i' int64 (8 bytes),
@@ -13,19 +13,31 @@
 //         'd' content digest (32 raw bytes), 'x' xxh3-128 (16 bytes: high then low),
 //   "\xff" u64 field_count                         -- terminator
 //
-// What the engine feeds (documented here so the recipe stays in one file):
-//   exec:       Bytes("def", canonical ExecOp), Input(k) per input snapshot in order
-//   file.copy:  Bytes("def", canonical FileOp), Xxh("content", ChecksumCache combined digest of
-//               exactly the selected files) -- and NOT the source stage's key (early cutoff)
-//   source.image: Digest("manifest", manifest digest)
+// Every op's key is made by one of the functions below (nothing else in the engine hashes a
+// key). `def` is always the op's canonical definition (graph::SerializeOp), which holds every
+// option of the step; the functions add what the definition cannot know:
+//   ExecCacheKey         "exec": Bytes("def"), then per bind mount Int("mount", its index in
+//                        the op's mounts) + String("mount.content", the content digest of what
+//                        it selects), then Input(k) per keyed input (the rootfs and inputs read
+//                        by cache mounts; inputs read only by bind mounts are keyed by content).
+//   FileCacheKey         "file": Bytes("def"), Input(destination's key), then per copy action
+//                        Int("copy", its index in the op's actions) + one
+//                        String("copy.content", part) per source it copies (the content digest
+//                        of exactly the selected files) -- never the source input's key, so a
+//                        stage rebuilt to identical bytes keeps the copy cached (early cutoff).
+//   ImageSourceCacheKey  "source.image": Digest("manifest", manifest digest).
+//   LocalSourceCacheKey  "source.local": Bytes("def") (copies from it key on what they read).
+//   ScratchCacheKey      "source.scratch": no fields.
 // Changing anything here changes every key: bump kCacheKeyVersion and update the golden tests
-// (tests/cache/cache_key_test.cc) in the same commit.
-// Not thread-safe (a value type); Finish() may be called once.
+// (tests/cache/cache_key_test.cc, tests/cache/cache_key_golden_test.cc) in the same commit.
+// Everything here is a pure function or a value type: thread-compatible. Finish() is called once.
 #ifndef KILN_CACHE_CACHE_KEY_H_
 #define KILN_CACHE_CACHE_KEY_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/digest.h"
 
@@ -33,7 +45,7 @@ namespace kiln::cache {
 
 using CacheKey = base::Digest;
 
-inline constexpr uint32_t kCacheKeyVersion = 1;
+inline constexpr uint32_t kCacheKeyVersion = 2;
 
 class CacheKeyBuilder {
  public:
@@ -57,6 +69,26 @@ class CacheKeyBuilder {
   uint64_t fields_ = 0;
   uint64_t inputs_ = 0;
 };
+
+// The content a RUN --mount=type=bind adds to the step's key.
+struct MountContent {
+  int64_t mount = 0;    // index of the mount in the op's mounts
+  std::string content;  // content digest of the selected source ("ctx:..." or "snap:...")
+};
+
+// The content one COPY/ADD action adds to the step's key.
+struct CopyContent {
+  int64_t action = 0;              // index of the action in the op's actions
+  std::vector<std::string> parts;  // one content digest per source copied, in order
+};
+
+CacheKey ExecCacheKey(std::string_view def, const std::vector<MountContent>& mounts,
+                      const std::vector<CacheKey>& keyed_inputs);
+CacheKey FileCacheKey(std::string_view def, const CacheKey& dest,
+                      const std::vector<CopyContent>& copies);
+CacheKey ImageSourceCacheKey(const base::Digest& manifest);
+CacheKey LocalSourceCacheKey(std::string_view def);
+CacheKey ScratchCacheKey();
 
 }  // namespace kiln::cache
 

@@ -4,13 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
+#include "cache/cache_key.h"
 #include "engine/build/exec_op.h"
 #include "engine/build/file_op.h"
 #include "engine/build/image_source_op.h"
 #include "engine/build/results.h"
 #include "engine/graph/op.h"
 #include "engine/ops/copy_mode.h"
-#include "engine/solver/cache_key.h"
 
 namespace kiln::engine {
 namespace {
@@ -20,8 +20,8 @@ class ScratchOp : public solver::Op {
   explicit ScratchOp(std::string def) : def_(std::move(def)) {}
   std::string Definition() const override { return def_; }
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext&,
-                                        const std::vector<solver::InputRef>& in) const override {
-    return solver::DefaultCacheKey(def_, in);
+                                        const std::vector<solver::InputRef>&) const override {
+    return cache::ScratchCacheKey();
   }
   absl::StatusOr<solver::ResultRef> Exec(solver::ExecContext&,
                                          const std::vector<solver::InputRef>&) const override {
@@ -39,8 +39,8 @@ class ContextOp : public solver::Op {
   ContextOp(std::string def, std::string dir) : def_(std::move(def)), dir_(std::move(dir)) {}
   std::string Definition() const override { return def_; }
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext&,
-                                        const std::vector<solver::InputRef>& in) const override {
-    return solver::DefaultCacheKey(def_, in);
+                                        const std::vector<solver::InputRef>&) const override {
+    return cache::LocalSourceCacheKey(def_);
   }
   absl::StatusOr<solver::ResultRef> Exec(solver::ExecContext&,
                                          const std::vector<solver::InputRef>&) const override {

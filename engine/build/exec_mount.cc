@@ -187,10 +187,10 @@ std::string DescribeMount(const ExecMount& m) {
   return out;
 }
 
-absl::StatusOr<std::string> BindMountsKeyMaterial(const Worker& w,
-                                                  const std::vector<ExecMount>& mounts,
-                                                  const std::vector<solver::InputRef>& inputs) {
-  std::string out;
+absl::StatusOr<std::vector<cache::MountContent>> BindMountsContent(
+    const Worker& w, const std::vector<ExecMount>& mounts,
+    const std::vector<solver::InputRef>& inputs) {
+  std::vector<cache::MountContent> out;
   for (size_t i = 0; i < mounts.size(); ++i) {
     const ExecMount& m = mounts[i];
     if (m.type != Type::kBind) continue;
@@ -203,7 +203,7 @@ absl::StatusOr<std::string> BindMountsKeyMaterial(const Worker& w,
       return src->ContentDigest(r, &excluded);
     }();
     if (!digest.ok()) return base::Annotate(digest.status(), DescribeMount(m));
-    absl::StrAppend(&out, "\nmount ", i, " ", *digest);
+    out.push_back({static_cast<int64_t>(i), *std::move(digest)});
   }
   return out;
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "cache/cache_key.h"
 #include "engine/build/worker.h"
 #include "engine/graph/op.h"
 #include "engine/solver/op.h"
@@ -37,11 +38,12 @@ inline constexpr size_t kMaxSecretBytes = 500 * 1024;
 // "RUN --mount=type=cache,id=x,target=/y" (for messages; no secret values).
 std::string DescribeMount(const graph::ExecMount& m);
 
-// The content lines of every bind mount ("\nmount <i> <digest>"), appended to the step's
-// definition for its cache key. Errors name the source ("source '/x' not found in ...").
-absl::StatusOr<std::string> BindMountsKeyMaterial(const Worker& w,
-                                                  const std::vector<graph::ExecMount>& mounts,
-                                                  const std::vector<solver::InputRef>& inputs);
+// The content of every bind mount (its index and the content digest of what it selects), for
+// the step's cache key (cache::ExecCacheKey). Errors name the source ("source '/x' not found
+// in ...").
+absl::StatusOr<std::vector<cache::MountContent>> BindMountsContent(
+    const Worker& w, const std::vector<graph::ExecMount>& mounts,
+    const std::vector<solver::InputRef>& inputs);
 
 // The inputs whose own cache keys stay in the step's key: all but those read only by bind
 // mounts (those are keyed by content).

@@ -6,11 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status.h"
+#include "cache/cache_key.h"
 #include "engine/build/converter.h"
 #include "engine/build/exec_mount.h"
 #include "engine/build/mount_target_paths.h"
 #include "engine/build/results.h"
-#include "engine/solver/cache_key.h"
 #include "engine/solver/step_error.h"
 #include "sandbox/cancel.h"
 
@@ -46,10 +46,14 @@ std::string ExecOp::Definition() const { return definition_; }
 
 absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext&,
                                               const std::vector<solver::InputRef>& inputs) const {
-  if (params_.mounts.empty()) return solver::DefaultCacheKey(definition_, inputs);
-  absl::StatusOr<std::string> content = BindMountsKeyMaterial(*worker_, params_.mounts, inputs);
+  absl::StatusOr<std::vector<cache::MountContent>> content =
+      BindMountsContent(*worker_, params_.mounts, inputs);
   if (!content.ok()) return base::Annotate(content.status(), params_.where);
-  return solver::DefaultCacheKey(definition_ + *content, KeyedInputs(params_.mounts, inputs));
+  std::vector<cache::CacheKey> keyed;
+  for (const solver::InputRef& in : KeyedInputs(params_.mounts, inputs)) {
+    keyed.push_back(in.cache_key);
+  }
+  return cache::ExecCacheKey(definition_, *content, keyed);
 }
 
 absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,

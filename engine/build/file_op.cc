@@ -12,17 +12,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "base/digest.h"
 #include "base/status.h"
+#include "cache/cache_key.h"
 #include "cache/checksum_cache.h"
 #include "engine/build/context_checksums.h"
-#include "engine/build/copy_reuse.h"
 #include "engine/build/copy_parents.h"
+#include "engine/build/copy_reuse.h"
 #include "engine/build/excludes.h"
 #include "engine/build/results.h"
 #include "engine/build/rootfs_users.h"
 #include "engine/ops/copy.h"
-#include "engine/solver/cache_key.h"
 
 namespace kiln::engine {
 namespace {
@@ -111,7 +112,7 @@ absl::StatusOr<std::vector<CopyOptions>> CopiesFor(const FileAction& a, int src_
 // changes what HashSources selects: sources, excludes, --parents, wildcards, ownership).
 std::string SnapshotCopyKey(const std::string& snapshot, const std::string& definition,
                             size_t action) {
-  std::string material = absl::StrCat("copy-from v1\n", snapshot.size(), ":", snapshot, "\n",
+  std::string material = absl::StrCat("copy-from v2\n", snapshot.size(), ":", snapshot, "\n",
                                       action, "\n", definition);
   return base::Digest::Of(material).hex();
 }
@@ -273,50 +274,58 @@ FileOp::FileOp(const Worker* worker, std::vector<FileAction> actions, std::strin
 
 std::string FileOp::Definition() const { return definition_; }
 
-absl::StatusOr<base::Digest> FileOp::CacheKey(solver::ExecContext& ctx,
+absl::StatusOr<cache::CopyContent> FileOp::CopyContentOf(const FileAction& a, size_t index,
+                                                         const solver::Result& r) const {
+  cache::CopyContent out;
+  out.action = static_cast<int64_t>(index);
+  // A committed snapshot never changes: its content for this copy is memoized, so a rebuild
+  // neither mounts nor reads it.
+  std::string memo_key;
+  if (auto* snap = dynamic_cast<const SnapshotResult*>(&r);
+      snap != nullptr && worker_->checksums != nullptr) {
+    memo_key = SnapshotCopyKey(snap->snapshot(), definition_, index);
+    if (std::optional<std::string> hit = worker_->checksums->FindSnapshotCopy(memo_key)) {
+      if (!hit->empty()) out.parts = absl::StrSplit(*hit, '\n');
+      return out;
+    }
+  }
+  KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, r));
+  KILN_ASSIGN_OR_RETURN(std::vector<CopyOptions> copies, CopiesFor(a, src->fd()));
+  for (const CopyOptions& o : copies) {
+    std::string content;
+    auto* ctx_result = dynamic_cast<const ContextResult*>(&r);
+    // The persisted checksum cache keys on context-root paths; source-relative filters
+    // (--exclude, --parents) hash what they select directly.
+    if (ctx_result != nullptr && !o.exclude_in_source && !o.include) {
+      KILN_ASSIGN_OR_RETURN(content,
+                            ContextContentDigest(*worker_, ctx_result->dir(), src->fd(), o));
+    } else {
+      KILN_ASSIGN_OR_RETURN(content, HashSources(src->fd(), o));
+    }
+    out.parts.push_back(std::move(content));
+  }
+  if (!memo_key.empty()) {
+    worker_->checksums->RecordSnapshotCopy(memo_key, absl::StrJoin(out.parts, "\n"));
+  }
+  return out;
+}
+
+absl::StatusOr<base::Digest> FileOp::CacheKey(solver::ExecContext&,
                                               const std::vector<InputRef>& inputs) const {
-  (void)ctx;
   if (inputs.empty()) return absl::InternalError("file op without a destination input");
-  std::string key_material = definition_;
-  for (const FileAction& a : actions_) {
+  std::vector<cache::CopyContent> copies;
+  for (size_t i = 0; i < actions_.size(); ++i) {
+    const FileAction& a = actions_[i];
     if (a.kind != FileAction::Kind::kCopy) continue;
     if (a.source_input <= 0 || static_cast<size_t>(a.source_input) >= inputs.size()) {
       return absl::InternalError("file op: copy source input out of range");
     }
-    const solver::Result& r = *inputs[a.source_input].result;
-    // A committed snapshot never changes: its content for this copy is memoized, so a rebuild
-    // neither mounts nor reads it.
-    std::string memo_key;
-    if (auto* snap = dynamic_cast<const SnapshotResult*>(&r);
-        snap != nullptr && worker_->checksums != nullptr) {
-      memo_key = SnapshotCopyKey(snap->snapshot(), definition_,
-                                 static_cast<size_t>(&a - actions_.data()));
-      if (std::optional<std::string> hit = worker_->checksums->FindSnapshotCopy(memo_key)) {
-        key_material += *hit;
-        continue;
-      }
-    }
-    std::string action_material;
-    KILN_ASSIGN_OR_RETURN(auto src, OpenedSource::Open(*worker_, r));
-    KILN_ASSIGN_OR_RETURN(std::vector<CopyOptions> copies, CopiesFor(a, src->fd()));
-    for (const CopyOptions& o : copies) {
-      std::string content;
-      auto* ctx_result = dynamic_cast<const ContextResult*>(&r);
-      // The persisted checksum cache keys on context-root paths; source-relative filters
-      // (--exclude, --parents) hash what they select directly.
-      if (ctx_result != nullptr && !o.exclude_in_source && !o.include) {
-        KILN_ASSIGN_OR_RETURN(content,
-                              ContextContentDigest(*worker_, ctx_result->dir(), src->fd(), o));
-      } else {
-        KILN_ASSIGN_OR_RETURN(content, HashSources(src->fd(), o));
-      }
-      absl::StrAppend(&action_material, "\ncontent:", content);
-    }
-    if (!memo_key.empty()) worker_->checksums->RecordSnapshotCopy(memo_key, action_material);
-    key_material += action_material;
+    KILN_ASSIGN_OR_RETURN(cache::CopyContent c,
+                          CopyContentOf(a, i, *inputs[a.source_input].result));
+    copies.push_back(std::move(c));
   }
   // Only the destination's key: sources are covered by their content (early cutoff).
-  return solver::DefaultCacheKey(key_material, {inputs[0]});
+  return cache::FileCacheKey(definition_, inputs[0].cache_key, copies);
 }
 
 absl::StatusOr<solver::ResultRef> FileOp::Exec(solver::ExecContext& ctx,

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/cache_key.h"
 #include "engine/build/worker.h"
 #include "engine/solver/op.h"
 
@@ -52,6 +53,10 @@ class FileOp : public solver::Op {
                                          const std::vector<solver::InputRef>& inputs) const override;
 
  private:
+  // The content that copy action `a` (at `index` in the actions) reads from source `r`.
+  absl::StatusOr<cache::CopyContent> CopyContentOf(const FileAction& a, size_t index,
+                                                   const solver::Result& r) const;
+
   const Worker* worker_;
   std::vector<FileAction> actions_;
   std::string definition_;

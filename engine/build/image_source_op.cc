@@ -6,10 +6,10 @@
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "base/userns.h"
+#include "cache/cache_key.h"
 #include "engine/build/results.h"
 #include "engine/oci/image.h"
 #include "engine/oci/manifest.h"
-#include "engine/solver/cache_key.h"
 #include "snapshotter/diff/applier.h"
 #include "snapshotter/diff/sink.h"
 
@@ -21,9 +21,9 @@ ImageSourceOp::ImageSourceOp(const Worker* worker, LayerStore* layers, std::stri
 
 std::string ImageSourceOp::Definition() const { return "image:" + manifest_.str(); }
 
-absl::StatusOr<base::Digest> ImageSourceOp::CacheKey(
-    solver::ExecContext&, const std::vector<solver::InputRef>& inputs) const {
-  return solver::DefaultCacheKey(Definition(), inputs);
+absl::StatusOr<base::Digest> ImageSourceOp::CacheKey(solver::ExecContext&,
+                                                     const std::vector<solver::InputRef>&) const {
+  return cache::ImageSourceCacheKey(manifest_);
 }
 
 absl::StatusOr<solver::ResultRef> ImageSourceOp::Exec(

@@ -68,7 +68,7 @@ class Op {
   virtual std::string Definition() const = 0;
 
   // The cache key, computed once every input is ready, so it may depend on the inputs'
-  // content (early cutoff). DefaultCacheKey() (cache_key.h) is the usual recipe.
+  // content (early cutoff). The recipes live in cache/cache_key.h.
   // Errors fail the step.
   virtual absl::StatusOr<base::Digest> CacheKey(ExecContext& ctx,
                                                 const std::vector<InputRef>& inputs) const = 0;

@@ -18,7 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "engine/solver/cache_key.h"
+#include "cache/cache_key.h"
 #include "engine/solver/cache_seam.h"
 #include "engine/solver/clock.h"
 #include "engine/solver/op.h"
@@ -27,6 +27,15 @@
 #include "engine/solver/vertex.h"
 
 namespace kiln::engine::solver::testing {
+
+// The fakes' cache-key recipe, built through the one recipe builder (cache/cache_key.h).
+inline base::Digest FakeCacheKey(std::string_view definition,
+                                 const std::vector<InputRef>& inputs = {}) {
+  cache::CacheKeyBuilder b("fake");
+  b.Bytes("def", definition);
+  for (const InputRef& input : inputs) b.Input(input.cache_key);
+  return b.Finish();
+}
 
 // A one-shot event others can wait on (with a timeout, so a broken solver fails, not hangs).
 class Latch {
@@ -96,7 +105,7 @@ struct FakeOpSpec {
   std::optional<int> exit_code;  // fail with ProcessExitError
   absl::Status fail;             // fail with this status (if not ok)
   std::optional<std::string> content;
-  std::optional<std::string> key;       // cache key = DefaultCacheKey(*key, {})
+  std::optional<std::string> key;       // cache key = FakeCacheKey(*key)
   bool key_from_input_content = false;  // key covers inputs' result ids, not their keys
 };
 
@@ -109,13 +118,13 @@ class FakeOp final : public Op {
   absl::StatusOr<base::Digest> CacheKey(ExecContext&,
                                         const std::vector<InputRef>& inputs) const override {
     key_calls.fetch_add(1);
-    if (spec_.key.has_value()) return DefaultCacheKey(*spec_.key, {});
+    if (spec_.key.has_value()) return FakeCacheKey(*spec_.key);
     if (spec_.key_from_input_content) {
       std::string text = spec_.definition;
       for (const InputRef& input : inputs) absl::StrAppend(&text, "|", input.result->Id());
-      return DefaultCacheKey(text, {});
+      return FakeCacheKey(text);
     }
-    return DefaultCacheKey(spec_.definition, inputs);
+    return FakeCacheKey(spec_.definition, inputs);
   }
 
   absl::StatusOr<ResultRef> Exec(ExecContext& ctx,

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <thread>
 
-#include "engine/solver/cache_key.h"
 #include "engine/solver/cancellation.h"
 #include "engine/solver/log_tail.h"
 #include "engine/solver/step_error.h"
@@ -134,15 +133,6 @@ TEST(SolverDigestRecipeTest, VertexDigestGolden) {
   auto no_inputs = Vertex::Create(op, {}, VertexDisplay{});
   ASSERT_TRUE(no_inputs.ok());
   EXPECT_NE((*no_inputs)->digest(), b->digest());
-}
-
-TEST(SolverDigestRecipeTest, DefaultCacheKeyGolden) {
-  EXPECT_EQ(DefaultCacheKey("exec make", {}).str(),
-            "sha256:51bf5e94c336f351c12599aacdad2e0feb751f3ac9f9432e127987d1272f8326");
-  InputRef input;
-  input.cache_key = base::Digest::Of("input");
-  EXPECT_EQ(DefaultCacheKey("exec make", {input}).str(),
-            "sha256:5bb3cb57e9d6cdec4cc86d85fc10e6e9630373c7329bbd1decb51964e8990458");
 }
 
 TEST(SolverVertexTest, NullOpOrInputIsInvalidArgument) {

@@ -37,7 +37,7 @@ class BadOp final : public Op {
   absl::StatusOr<base::Digest> CacheKey(ExecContext&,
                                         const std::vector<InputRef>& inputs) const override {
     if (bad_key_) return absl::PermissionDeniedError("open 'secret': permission denied");
-    return DefaultCacheKey("bad op", inputs);
+    return testing::FakeCacheKey("bad op", inputs);
   }
   absl::StatusOr<ResultRef> Exec(ExecContext&, const std::vector<InputRef>&) const override {
     return ResultRef();  // no result, no error
