@@ -19,10 +19,8 @@ struct GarbageCollector::Row {
 
 namespace {
 
-bool HasGcRef(const std::map<std::string, std::string>& labels) {
-  auto it = labels.lower_bound(kGcRefLabelPrefix);
-  return it != labels.end() && it->first.rfind(kGcRefLabelPrefix, 0) == 0;
-}
+// How many times a blob pass marks (the first mark plus retries after a root was added).
+constexpr int kMaxMarks = 4;
 
 }  // namespace
 
@@ -76,17 +74,16 @@ bool GarbageCollector::Leased(const Row& row) const {
 absl::StatusOr<std::vector<DiskUsageEntry>> GarbageCollector::DiskUsage() {
   KILN_ASSIGN_OR_RETURN(std::vector<Row> rows, Collect());
   Users users = CountUsers(rows);
+  absl::flat_hash_set<base::Digest> roots;
+  if (options_.references != nullptr) {
+    KILN_RETURN_IF_ERROR(options_.references->MarkRoots(&roots));
+  }
   std::vector<DiskUsageEntry> out;
   for (const Row& row : rows) {
     DiskUsageEntry e{row.key, row.rec.snapshot, row.size(), row.rec.created, row.rec.last_used};
-    e.shared = users.snapshots[row.rec.snapshot] > 1 ||
-               (options_.snapshot_referenced && options_.snapshot_referenced(row.rec.snapshot));
+    e.shared = users.snapshots[row.rec.snapshot] > 1;
     for (const base::Digest& d : row.rec.layers) {
-      if (e.shared) break;
-      if (users.blobs[d] > 1) e.shared = true;
-      if (options_.store == nullptr) continue;
-      absl::StatusOr<BlobInfo> info = options_.store->Info(d);
-      if (info.ok() && HasGcRef(info->labels)) e.shared = true;
+      if (users.blobs[d] > 1 || roots.contains(d)) e.shared = true;
     }
     e.in_use = Leased(row);
     out.push_back(std::move(e));
@@ -135,9 +132,7 @@ absl::StatusOr<bool> GarbageCollector::RemoveOne(const Row& row, Users& users,
     if (!guard.has_value()) return false;  // leased since we looked: keep
   }
   int64_t bytes = 0;
-  bool last_user = users.snapshots[snap] == 1 &&
-                   !(options_.snapshot_referenced && options_.snapshot_referenced(snap));
-  if (last_user) {
+  if (users.snapshots[snap] == 1) {
     absl::Status st = options_.snapshots->Remove(snap);
     if (absl::IsFailedPrecondition(st)) return false;  // dependents first; retry next round
     if (!st.ok() && !absl::IsNotFound(st)) return st;
@@ -181,12 +176,27 @@ absl::StatusOr<GcReport> GarbageCollector::Prune(const GcPolicy& policy) {
   return report;
 }
 
+absl::StatusOr<absl::flat_hash_set<base::Digest>> GarbageCollector::Mark(
+    const std::vector<Row>& kept) {
+  absl::flat_hash_set<base::Digest> live;
+  for (const Row& row : kept) live.insert(row.rec.layers.begin(), row.rec.layers.end());
+  if (options_.references != nullptr) {
+    KILN_RETURN_IF_ERROR(options_.references->MarkRoots(&live));
+    KILN_RETURN_IF_ERROR(options_.references->SnapshotBlobs(&live));
+  }
+  return live;
+}
+
 absl::Status GarbageCollector::RemoveBlobs(const std::vector<Row>& kept,
                                            const std::vector<base::Digest>& freed,
                                            const GcPolicy& policy, GcReport* report) {
   if (options_.store == nullptr) return absl::OkStatus();
-  absl::flat_hash_set<base::Digest> in_use;
-  for (const Row& row : kept) in_use.insert(row.rec.layers.begin(), row.rec.layers.end());
+  auto version = [this] {
+    return options_.references != nullptr ? options_.references->RootsVersion() : uint64_t{0};
+  };
+  uint64_t marked_at = version();
+  KILN_ASSIGN_OR_RETURN(absl::flat_hash_set<base::Digest> live, Mark(kept));
+  int marks = 1;
   std::vector<BlobInfo> candidates;
   absl::flat_hash_set<base::Digest> seen;
   for (const base::Digest& d : freed) {
@@ -204,24 +214,31 @@ absl::Status GarbageCollector::RemoveBlobs(const std::vector<Row>& kept,
     }));
   }
   for (const BlobInfo& b : candidates) {
-    if (in_use.contains(b.digest) || HasGcRef(b.labels)) continue;
-    std::optional<LeaseManager::RemovalGuard> guard;
-    if (options_.leases != nullptr) {
-      guard = options_.leases->TryBeginRemoval(LeaseKind::kBlob, b.digest.str());
-      if (!guard.has_value()) continue;
+    while (true) {
+      if (live.contains(b.digest)) break;
+      std::optional<LeaseManager::RemovalGuard> guard;
+      if (options_.leases != nullptr) {
+        guard = options_.leases->TryBeginRemoval(LeaseKind::kBlob, b.digest.str());
+        if (!guard.has_value()) break;
+      }
+      // A root added since the mark (an image stored before its builder's lease ended) shows
+      // as a new version: drop the guard, mark again and look at this blob again.
+      if (version() != marked_at) {
+        guard.reset();
+        if (marks == kMaxMarks) return absl::OkStatus();  // roots keep moving: next prune
+        marked_at = version();
+        KILN_ASSIGN_OR_RETURN(live, Mark(kept));
+        ++marks;
+        continue;
+      }
+      absl::Status st = options_.store->Delete(b.digest);
+      if (absl::IsNotFound(st)) break;
+      KILN_RETURN_IF_ERROR(st);
+      report->removed_blobs.push_back(b.digest);
+      report->blob_bytes_freed += b.size;
+      report->bytes_freed += b.size;
+      break;
     }
-    // Look again under the guard: a build that stored an image labels its blobs before it
-    // releases its holds, so a label set since the walk above shows here.
-    absl::StatusOr<BlobInfo> now = options_.store->Info(b.digest);
-    if (absl::IsNotFound(now.status())) continue;
-    KILN_RETURN_IF_ERROR(now.status());
-    if (HasGcRef(now->labels)) continue;
-    absl::Status st = options_.store->Delete(b.digest);
-    if (absl::IsNotFound(st)) continue;
-    KILN_RETURN_IF_ERROR(st);
-    report->removed_blobs.push_back(b.digest);
-    report->blob_bytes_freed += b.size;
-    report->bytes_freed += b.size;
   }
   return absl::OkStatus();
 }

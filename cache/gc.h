@@ -9,11 +9,13 @@
 // snapshot vanished -- which CacheIndex::Lookup already treats as a miss. A snapshot that
 // cannot be removed yet because kept snapshots depend on it (FailedPrecondition) keeps its
 // record; removals are retried in rounds so whole chains go child-first.
-// Blobs: layers of removed records that no kept record uses, and orphan blobs (no record
-// uses them) that match the policy's age rule, are deleted from the ContentStore -- unless a
-// lease holds them or they carry a label starting with kGcRefLabelPrefix (set by the image
-// store for blobs that images reference). Labels are read again under the blob's removal
-// guard, so a label set (before its holder's lease ended) since the walk still saves it.
+// Blobs: one reachability model. The live set is marked from the roots GcReferences reports
+// (blobs reachable from stored images, layer blobs of snapshots that still exist) plus the
+// layers of kept records. Layers of removed records, and orphan blobs that match the policy's
+// age rule, are deleted from the ContentStore when unmarked and when their removal guard can
+// be taken (no lease holds them). A root added after the mark bumps RootsVersion: the
+// collector then drops the guard, marks again and retries (at most kMaxMarks times), so an
+// image stored (before its builder's lease ended) since the mark still saves its blobs.
 // Thread-safety: one Prune at a time per collector (serialized internally); safe to run
 // concurrently with builds that take leases as lease.h describes.
 #ifndef KILN_CACHE_GC_H_
@@ -25,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -34,7 +37,18 @@
 
 namespace kiln::cache {
 
-inline constexpr char kGcRefLabelPrefix[] = "kiln.gc.ref.";
+// Roots of the blob graph outside the cache index (implemented by the engine over its image
+// store and layer memos). Thread-safe.
+class GcReferences {
+ public:
+  virtual ~GcReferences() = default;
+  // Adds every blob reachable from a root (a stored image) to `live`.
+  virtual absl::Status MarkRoots(absl::flat_hash_set<base::Digest>* live) = 0;
+  // Changes whenever a root is added; read before MarkRoots and again before each deletion.
+  virtual uint64_t RootsVersion() = 0;
+  // Adds the layer blobs of snapshots that still exist to `live`.
+  virtual absl::Status SnapshotBlobs(absl::flat_hash_set<base::Digest>* live) = 0;
+};
 
 // The snapshot side of GC (implemented by the engine over its Snapshotter).
 class SnapshotRemover {
@@ -84,9 +98,8 @@ struct GcOptions {
   SnapshotRemover* snapshots = nullptr;  // required
   ContentStore* store = nullptr;         // optional: without it blobs are left alone
   LeaseManager* leases = nullptr;        // optional: without it nothing counts as leased
+  GcReferences* references = nullptr;    // optional: without it only records are roots
   std::function<absl::Time()> now;       // default absl::Now
-  // Snapshots referenced from outside the cache (e.g. by an image); optional.
-  std::function<bool(const std::string& snapshot)> snapshot_referenced;
 };
 
 class GarbageCollector {
@@ -111,6 +124,8 @@ class GarbageCollector {
   // wait (leased meanwhile, or dependents not removed yet).
   absl::StatusOr<bool> RemoveOne(const Row& row, Users& users, std::vector<base::Digest>* freed,
                                  GcReport* report);
+  // The blobs marked live: roots, snapshot blobs and the layers of `kept`.
+  absl::StatusOr<absl::flat_hash_set<base::Digest>> Mark(const std::vector<Row>& kept);
   absl::Status RemoveBlobs(const std::vector<Row>& kept, const std::vector<base::Digest>& freed,
                            const GcPolicy& policy, GcReport* report);
 

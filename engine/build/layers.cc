@@ -1,5 +1,6 @@
 #include "engine/build/layers.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,16 +31,54 @@ class ContentSink : public snapshotter::ByteSink {
 
 const char* CompressionName(snapshotter::Compression c) {
   switch (c) {
-    case snapshotter::Compression::kNone: return "none";
-    case snapshotter::Compression::kGzip: return "gzip";
-    case snapshotter::Compression::kZstd: return "zstd";
+    case snapshotter::Compression::kNone:
+      return "none";
+    case snapshotter::Compression::kGzip:
+      return "gzip";
+    case snapshotter::Compression::kZstd:
+      return "zstd";
   }
   return "?";
 }
 
+// The layer a memo's JSON records, or nullopt.
+std::optional<LayerInfo> ParseMemo(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  auto d = base::Digest::Parse(j.value("digest", ""));
+  auto id = base::Digest::Parse(j.value("diff_id", ""));
+  if (!d.ok() || !id.ok()) return std::nullopt;
+  LayerInfo l;
+  l.digest = *d;
+  l.diff_id = *id;
+  l.size = j.value("size", int64_t{0});
+  l.media_type = j.value("media_type", "");
+  return l;
+}
+
+// The snapshot of memo file `name` ("<snapshot>.<compression>[.orig][.epochN].json"), or ""
+// for a file that is not a memo (e.g. a temp file).
+std::string MemoSnapshot(const std::string& name) {
+  if (name.size() < 5 || name.compare(name.size() - 5, 5, ".json") != 0) return "";
+  size_t best = std::string::npos;
+  for (const char* c : {".none.", ".gzip.", ".zstd."}) {
+    size_t at = name.rfind(c);
+    if (at != std::string::npos && (best == std::string::npos || at > best)) best = at;
+  }
+  return best == std::string::npos ? "" : name.substr(0, best);
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LayerStore>> LayerStore::Open(const Worker* worker, std::string dir) {
+absl::StatusOr<std::unique_ptr<LayerStore>> LayerStore::Open(const Worker* worker,
+                                                             std::string dir) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return base::ErrnoError(absl::StrCat("create layer memo dir '", dir, "'"));
   }
@@ -59,17 +98,8 @@ std::optional<LayerInfo> LayerStore::ReadMemo(const std::string& path) const {
   if (!in) return std::nullopt;
   std::stringstream ss;
   ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return std::nullopt;
-  LayerInfo l;
-  auto d = base::Digest::Parse(j.value("digest", ""));
-  auto id = base::Digest::Parse(j.value("diff_id", ""));
-  if (!d.ok() || !id.ok()) return std::nullopt;
-  l.digest = *d;
-  l.diff_id = *id;
-  l.size = j.value("size", int64_t{0});
-  l.media_type = j.value("media_type", "");
-  if (!worker_->content->Has(l.digest)) return std::nullopt;  // blob vanished: remake
+  std::optional<LayerInfo> l = ParseMemo(ss.str());
+  if (!l.has_value() || !worker_->content->Has(l->digest)) return std::nullopt;  // remake
   return l;
 }
 
@@ -95,6 +125,37 @@ absl::Status LayerStore::Record(const std::string& snapshot, const LayerInfo& la
   return WriteMemo(MemoPath(snapshot, c.ok() ? *c : snapshotter::Compression::kNone, std::nullopt,
                             /*original=*/true),
                    layer);
+}
+
+absl::Status LayerStore::WalkMemos(const std::function<void(const Memo&)>& fn) const {
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(dir_.c_str()), &::closedir);
+  if (dir == nullptr) return base::ErrnoError(absl::StrCat("open layer memo dir '", dir_, "'"));
+  std::vector<Memo> memos;
+  errno = 0;
+  while (struct dirent* e = ::readdir(dir.get())) {
+    std::string name = e->d_name;
+    std::string snapshot = MemoSnapshot(name);
+    if (snapshot.empty()) continue;
+    memos.push_back(Memo{snapshot, name, ParseMemo(ReadText(absl::StrCat(dir_, "/", name)))});
+  }
+  if (errno != 0) return base::ErrnoError(absl::StrCat("read layer memo dir '", dir_, "'"));
+  for (const Memo& m : memos) fn(m);
+  return absl::OkStatus();
+}
+
+absl::Status LayerStore::RemoveMemoFiles(const std::string& snapshot) {
+  std::vector<std::string> files;
+  KILN_RETURN_IF_ERROR(WalkMemos([&](const Memo& m) {
+    if (m.snapshot == snapshot) files.push_back(m.file);
+  }));
+  base::UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return base::ErrnoError(absl::StrCat("open layer memo dir '", dir_, "'"));
+  for (const std::string& f : files) {
+    if (::unlinkat(dir.get(), f.c_str(), 0) != 0 && errno != ENOENT) {
+      return base::ErrnoError(absl::StrCat("remove layer memo '", dir_, "/", f, "'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> LayerStore::Chain(const std::string& snapshot) {

@@ -6,6 +6,7 @@
 #ifndef KILN_ENGINE_BUILD_LAYERS_H_
 #define KILN_ENGINE_BUILD_LAYERS_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,18 @@ class LayerStore {
   absl::StatusOr<LayerInfo> LayerOf(const std::string& snapshot,
                                     std::optional<snapshotter::Compression> c,
                                     std::optional<int64_t> source_date_epoch);
+
+  // One memo file: the snapshot it belongs to, its name in the memo dir, and the layer it
+  // records (nullopt when unreadable). The memo is a GC edge snapshot -> layer blob.
+  struct Memo {
+    std::string snapshot;
+    std::string file;
+    std::optional<LayerInfo> layer;
+  };
+  // Calls `fn` for every memo file (a missing blob is not checked here).
+  absl::Status WalkMemos(const std::function<void(const Memo&)>& fn) const;
+  // Removes every memo file of `snapshot`; the caller makes sure the snapshot is gone.
+  absl::Status RemoveMemoFiles(const std::string& snapshot);
 
   // The committed snapshots from the bottom of `snapshot`'s chain to `snapshot` itself.
   absl::StatusOr<std::vector<std::string>> Chain(const std::string& snapshot);

@@ -269,13 +269,11 @@ class LocalEngine : public Engine {
   std::unique_ptr<SnapshotCacheSeam> seam_;
   std::unique_ptr<solver::Solver> solver_;
   std::unique_ptr<SnapshotterRemover> remover_;
+  std::unique_ptr<EngineGcReferences> gc_refs_;
   std::unique_ptr<cache::GarbageCollector> gc_;
   // Serializes Prunes (and image imports, see ImportImage). Builds never take it: GC runs
   // concurrently with them and leases keep it off whatever they use.
   absl::Mutex prune_mu_;
-  // Held by MarkImageBlobs and around storing an image (label + Put), so a mark never
-  // computes the live set while an image is being stored.
-  absl::Mutex image_mu_;
   // Start times of running builds and image runs (see RemoveOrphanSnapshots).
   absl::Mutex running_mu_;
   std::multiset<absl::Time> running_ ABSL_GUARDED_BY(running_mu_);
@@ -336,6 +334,9 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   gco.snapshots = e->remover_.get();
   gco.store = e->content_.get();
   gco.leases = &e->leases_;
+  e->gc_refs_ = std::make_unique<EngineGcReferences>(e->images_.get(), e->layers_.get(),
+                                                     e->snapshots_.get());
+  gco.references = e->gc_refs_.get();
   e->gc_ = std::make_unique<cache::GarbageCollector>(gco);
   return std::unique_ptr<Engine>(std::move(e));
 }
@@ -444,10 +445,8 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
       KILN_RETURN_IF_ERROR(ExportImage(worker_, *images_, built, spec.top_snapshot, out));
       continue;
     }
-    // Labelled before the lease that holds them goes; under image_mu_ so that a prune's mark
-    // cannot compute its live set in between.
-    absl::MutexLock lock(&image_mu_);
-    KILN_RETURN_IF_ERROR(LabelImageBlobs(*content_, built.blobs));
+    // Stored before the lease that holds the blobs goes: a prune that marked earlier sees the
+    // image store's version move and marks again.
     KILN_RETURN_IF_ERROR(ExportImage(worker_, *images_, built, spec.top_snapshot, out));
   }
   result.manifest_digest = built.manifest.digest;
@@ -483,8 +482,8 @@ absl::StatusOr<std::vector<ImageSummary>> LocalEngine::ListImages() {
 
 absl::StatusOr<std::vector<std::string>> LocalEngine::ImportImage(const std::string& path,
                                                                   const std::string& name) {
-  // An import writes blobs that only the next mark labels: serialized with Prune, so its
-  // blobs are never collected between their write and that mark.
+  // An import writes blobs that no lease holds and only its Put makes roots: serialized with
+  // Prune, so they are never collected between their write and that Put.
   absl::MutexLock prune_lock(&prune_mu_);
   image::ImportOptions o;
   o.name = name;
@@ -525,10 +524,6 @@ std::optional<absl::Time> LocalEngine::OldestRunning() {
 
 absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
   absl::MutexLock prune_lock(&prune_mu_);
-  {
-    absl::MutexLock lock(&image_mu_);  // no image is stored between the list and the labels
-    KILN_RETURN_IF_ERROR(MarkImageBlobs(*images_, *content_));
-  }
   cache::GcPolicy policy;
   policy.all = options.all;
   int64_t keep_storage = options.keep_storage_bytes >= 0 ? options.keep_storage_bytes
@@ -544,16 +539,22 @@ absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
   }
   PruneReport report;
   // Snapshots no record refers to (e.g. image layers unpacked for `run`) can hold up their
-  // parents' records, so with `all` remove them too and collect again.
-  for (int round = 0; round < (policy.all ? 2 : 1); ++round) {
+  // parents' records and keep their layer blobs marked, so with `all` remove them too and
+  // collect again, until a round removes no orphan.
+  constexpr int kMaxRounds = 4;
+  for (int round = 0; round < kMaxRounds; ++round) {
     KILN_ASSIGN_OR_RETURN(cache::GcReport r, gc_->Prune(policy));
     report.bytes_freed += r.bytes_freed;
     report.records_removed += static_cast<int>(r.removed.size());
     if (!policy.all) break;
-    KILN_ASSIGN_OR_RETURN(int64_t freed, RemoveOrphanSnapshots(*snapshots_, *index_, leases_,
-                                                               [this] { return OldestRunning(); }));
-    report.bytes_freed += freed;
+    KILN_ASSIGN_OR_RETURN(OrphanRemoval orphans,
+                          RemoveOrphanSnapshots(*snapshots_, *index_, leases_,
+                                                [this] { return OldestRunning(); }));
+    report.bytes_freed += orphans.bytes;
+    if (orphans.count == 0) break;
   }
+  // Memos of snapshots that are gone (their blobs are unmarked already).
+  KILN_RETURN_IF_ERROR(RemoveOrphanLayerMemos(*layers_, *snapshots_, leases_).status());
   if (policy.all) {  // RUN --mount=type=cache directories nobody is using
     KILN_ASSIGN_OR_RETURN(CacheMountPruneReport c, PruneCacheMounts(options_.root + "/cachemounts"));
     report.bytes_freed += c.bytes_freed;

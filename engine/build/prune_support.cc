@@ -5,8 +5,6 @@
 #include <utility>
 
 #include "base/status.h"
-#include "engine/oci/manifest.h"
-#include "engine/oci/media_types.h"
 
 namespace kiln::engine {
 namespace {
@@ -29,55 +27,48 @@ absl::StatusOr<int64_t> SnapshotterRemover::Usage(const std::string& key) {
   return u.size;
 }
 
-absl::Status LabelImageBlobs(cache::ContentStore& content, const std::vector<base::Digest>& blobs) {
-  for (const base::Digest& d : blobs) {
-    KILN_ASSIGN_OR_RETURN(cache::BlobInfo info, content.Info(d));
-    if (info.labels.count(kImageBlobLabel) != 0) continue;  // no write on a no-op rebuild
-    KILN_RETURN_IF_ERROR(content.SetLabels(d, {{kImageBlobLabel, "1"}}));
-  }
-  return absl::OkStatus();
+absl::Status EngineGcReferences::MarkRoots(absl::flat_hash_set<base::Digest>* live) {
+  return images_->MarkReachable(live);
 }
 
-absl::Status MarkImageBlobs(image::ImageStore& images, cache::ContentStore& content) {
-  std::set<std::string> live;
-  KILN_ASSIGN_OR_RETURN(auto records, images.List());
-  std::vector<oci::Descriptor> pending;
-  for (const auto& r : records) pending.push_back(r.target);
-  while (!pending.empty()) {
-    oci::Descriptor d = pending.back();
-    pending.pop_back();
-    if (!live.insert(d.digest.str()).second) continue;
-    if (d.media_type == oci::kMediaTypeOciIndex ||
-        d.media_type == oci::kMediaTypeDockerManifestList) {
-      auto json = content.ReadAll(d.digest);
-      if (!json.ok()) continue;
-      auto index = oci::ParseIndex(*json);
-      if (index.ok()) {
-        pending.insert(pending.end(), index->manifests.begin(), index->manifests.end());
-      }
-    } else if (d.media_type == oci::kMediaTypeOciManifest ||
-               d.media_type == oci::kMediaTypeDockerManifest) {
-      auto json = content.ReadAll(d.digest);
-      if (!json.ok()) continue;
-      auto m = oci::ParseManifest(*json);
-      if (!m.ok()) continue;
-      pending.push_back(m->config);
-      pending.insert(pending.end(), m->layers.begin(), m->layers.end());
-    }
-  }
-  std::vector<std::pair<base::Digest, bool>> changes;
-  KILN_RETURN_IF_ERROR(content.Walk([&](const cache::BlobInfo& b) {
-    bool want = live.count(b.digest.str()) != 0;
-    bool has = b.labels.count(kImageBlobLabel) != 0;
-    if (want != has) changes.emplace_back(b.digest, want);
+absl::Status EngineGcReferences::SnapshotBlobs(absl::flat_hash_set<base::Digest>* live) {
+  std::vector<LayerStore::Memo> memos;
+  KILN_RETURN_IF_ERROR(layers_->WalkMemos([&](const LayerStore::Memo& m) {
+    if (m.layer.has_value()) memos.push_back(m);
   }));
-  for (const auto& [digest, want] : changes) {
-    KILN_RETURN_IF_ERROR(content.SetLabels(digest, {{kImageBlobLabel, want ? "1" : ""}}));
+  absl::flat_hash_set<std::string> gone;
+  for (const LayerStore::Memo& m : memos) {
+    if (gone.contains(m.snapshot)) continue;
+    absl::StatusOr<snapshotter::Info> info = snapshots_->Stat(m.snapshot);
+    if (absl::IsNotFound(info.status())) {
+      gone.insert(m.snapshot);
+      continue;
+    }
+    KILN_RETURN_IF_ERROR(info.status());
+    live->insert(m.layer->digest);
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> RemoveOrphanSnapshots(
+absl::StatusOr<int> RemoveOrphanLayerMemos(LayerStore& layers, snapshotter::Snapshotter& snapshots,
+                                           cache::LeaseManager& leases) {
+  std::set<std::string> candidates;
+  KILN_RETURN_IF_ERROR(
+      layers.WalkMemos([&](const LayerStore::Memo& m) { candidates.insert(m.snapshot); }));
+  int removed = 0;
+  for (const std::string& snapshot : candidates) {
+    auto guard = leases.TryBeginRemoval(cache::LeaseKind::kSnapshot, snapshot);
+    if (!guard.has_value()) continue;  // a build holds it: it may be (re)made right now
+    absl::StatusOr<snapshotter::Info> info = snapshots.Stat(snapshot);
+    if (info.ok()) continue;
+    if (!absl::IsNotFound(info.status())) return info.status();
+    KILN_RETURN_IF_ERROR(layers.RemoveMemoFiles(snapshot));
+    ++removed;
+  }
+  return removed;
+}
+
+absl::StatusOr<OrphanRemoval> RemoveOrphanSnapshots(
     snapshotter::Snapshotter& snapshots, cache::CacheIndex& index, cache::LeaseManager& leases,
     const std::function<std::optional<absl::Time>()>& oldest_running) {
   // Snapshots first, records second: a record written in between makes its snapshot live.
@@ -93,7 +84,7 @@ absl::StatusOr<int64_t> RemoveOrphanSnapshots(
   for (auto& info : candidates) {
     if (live.count(info.name) == 0) orphans.push_back(std::move(info));
   }
-  int64_t freed = 0;
+  OrphanRemoval removed;
   bool progress = true;
   while (progress && !orphans.empty()) {  // children before parents
     progress = false;
@@ -111,7 +102,8 @@ absl::StatusOr<int64_t> RemoveOrphanSnapshots(
       }
       auto usage = snapshots.Usage(it->name);
       if (snapshots.Remove(it->name).ok()) {
-        if (usage.ok()) freed += usage->size;
+        if (usage.ok()) removed.bytes += usage->size;
+        ++removed.count;
         it = orphans.erase(it);
         progress = true;
       } else {
@@ -119,7 +111,7 @@ absl::StatusOr<int64_t> RemoveOrphanSnapshots(
       }
     }
   }
-  return freed;
+  return removed;
 }
 
 }  // namespace kiln::engine

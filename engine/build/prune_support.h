@@ -1,7 +1,8 @@
 // The engine's side of Prune around cache::GarbageCollector: GC's snapshot side over a
-// Snapshotter, the image-blob mark, and the removal of orphan snapshots. Each runs while
-// builds run: what a build uses is held by leases (cache/lease.h), and the callers serialize
-// the mark with image stores (LocalEngine's image_mu_).
+// Snapshotter, its roots (stored images, layer memos of live snapshots), and the removal of
+// orphan snapshots and of memos whose snapshot is gone. Each runs while builds run: what a
+// build uses is held by leases (cache/lease.h), and an image stored after a mark moves the
+// image store's version, which makes GC mark again.
 #ifndef KILN_ENGINE_BUILD_PRUNE_SUPPORT_H_
 #define KILN_ENGINE_BUILD_PRUNE_SUPPORT_H_
 
@@ -18,13 +19,11 @@
 #include "cache/content_store.h"
 #include "cache/gc.h"
 #include "cache/lease.h"
+#include "engine/build/layers.h"
 #include "engine/image/image_store.h"
 #include "snapshotter/snapshotter.h"
 
 namespace kiln::engine {
-
-// Set on every blob a stored image reaches; GC never deletes a blob with a "kiln.gc.ref." label.
-inline constexpr char kImageBlobLabel[] = "kiln.gc.ref.image";
 
 // cache::SnapshotRemover over a snapshotter ("" is the empty filesystem: nothing to remove).
 class SnapshotterRemover : public cache::SnapshotRemover {
@@ -37,22 +36,42 @@ class SnapshotterRemover : public cache::SnapshotRemover {
   snapshotter::Snapshotter* s_;
 };
 
-// Adds kImageBlobLabel to each of `blobs` that lacks it (no write when all have it). A build
-// calls it for the image it stores, before storing it and before its lease is released.
-absl::Status LabelImageBlobs(cache::ContentStore& content, const std::vector<base::Digest>& blobs);
+// GC roots: blobs reachable from the image store, and the layer blobs that memos record for
+// snapshots that still exist. The pointed-to objects must outlive it. Thread-safe.
+class EngineGcReferences : public cache::GcReferences {
+ public:
+  EngineGcReferences(image::ImageStore* images, LayerStore* layers,
+                     snapshotter::Snapshotter* snapshots)
+      : images_(images), layers_(layers), snapshots_(snapshots) {}
+  absl::Status MarkRoots(absl::flat_hash_set<base::Digest>* live) override;
+  uint64_t RootsVersion() override { return images_->version(); }
+  absl::Status SnapshotBlobs(absl::flat_hash_set<base::Digest>* live) override;
 
-// Mark: every blob reachable from an image in `images` gets kImageBlobLabel; blobs no image
-// reaches lose it. The caller keeps images from being stored meanwhile.
-absl::Status MarkImageBlobs(image::ImageStore& images, cache::ContentStore& content);
+ private:
+  image::ImageStore* images_;
+  LayerStore* layers_;
+  snapshotter::Snapshotter* snapshots_;
+};
+
+struct OrphanRemoval {
+  int count = 0;
+  int64_t bytes = 0;
+};
 
 // Removes committed snapshots that no cache record refers to (children before parents) and
-// returns the bytes freed. Skips held snapshots, and while anything runs (`oldest_running`
-// gives the start of the oldest running build, or nullopt) also orphans committed since then
-// (a step's output between its commit and its record) and "layer-" snapshots (base-image
+// returns how many went and the bytes freed. Skips held snapshots, and while anything runs
+// (`oldest_running` gives the start of the oldest running build, or nullopt) also orphans committed
+// since then (a step's output between its commit and its record) and "layer-" snapshots (base-image
 // layers that an unpack reuses by name).
-absl::StatusOr<int64_t> RemoveOrphanSnapshots(
+absl::StatusOr<OrphanRemoval> RemoveOrphanSnapshots(
     snapshotter::Snapshotter& snapshots, cache::CacheIndex& index, cache::LeaseManager& leases,
     const std::function<std::optional<absl::Time>()>& oldest_running);
+
+// Removes the memo files of snapshots that are gone: each only after taking the snapshot's
+// removal guard (no build holds it) and seeing under it that the snapshot does not exist.
+// Returns how many snapshots' memos went.
+absl::StatusOr<int> RemoveOrphanLayerMemos(LayerStore& layers, snapshotter::Snapshotter& snapshots,
+                                           cache::LeaseManager& leases);
 
 }  // namespace kiln::engine
 

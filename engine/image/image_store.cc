@@ -15,8 +15,6 @@
 
 namespace kiln::engine::image {
 
-using base::AsAbsl;
-
 namespace {
 
 constexpr char kIndexFile[] = "index.json";
@@ -147,72 +145,18 @@ absl::Status ImageStore::SaveLocked(const std::vector<ImageRecord>& records) {
   return WriteFileAtomic(dir_.get(), kIndexFile, oci::SerializeIndex(index), root_);
 }
 
-absl::Status ImageStore::SetLabelsIfChanged(const base::Digest& digest,
-                                            std::map<std::string, std::string> labels) {
-  // A label write is a committed (synced) metadata transaction; re-storing an unchanged image
-  // (every no-op rebuild does) must not pay for one.
-  absl::StatusOr<cache::BlobInfo> info = content_->Info(digest);
-  if (info.ok()) {
-    bool same = true;
-    for (const auto& [key, value] : labels) {
-      auto it = info->labels.find(key);
-      bool present = it != info->labels.end();
-      if (value.empty() ? present : (!present || it->second != value)) same = false;
-    }
-    if (same) return absl::OkStatus();
-  }
-  return content_->SetLabels(digest, std::move(labels));
-}
-
-absl::Status ImageStore::LabelChildren(const oci::Descriptor& target) {
-  if (!oci::IsIndexMediaType(target.media_type) && !oci::IsManifestMediaType(target.media_type)) {
-    return absl::OkStatus();
-  }
-  KILN_ASSIGN_OR_RETURN(std::string bytes, content_->ReadAll(target.digest));
-  std::vector<oci::Descriptor> children;
-  if (oci::IsIndexMediaType(target.media_type)) {
-    KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(bytes));
-    children = index.manifests;
-  } else {
-    KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(bytes));
-    children.push_back(m.config);
-    children.insert(children.end(), m.layers.begin(), m.layers.end());
-  }
-  std::map<std::string, std::string> labels;
-  for (size_t i = 0; i < children.size(); ++i) {
-    labels[absl::StrCat(AsAbsl(kLabelGcRefPrefix), i)] = children[i].digest.str();
-  }
-  KILN_RETURN_IF_ERROR(SetLabelsIfChanged(target.digest, std::move(labels)));
-  for (const auto& c : children) {
-    if (oci::IsManifestMediaType(c.media_type) && content_->Has(c.digest)) {
-      KILN_RETURN_IF_ERROR(LabelChildren(c));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ImageStore::PutLocked(const std::string& ref, const oci::Descriptor& target) {
   if (!content_->Has(target.digest)) {
     return absl::NotFoundError(absl::StrCat("store image '", ref, "': manifest ",
                                             target.digest.str(), " is not in the content store"));
   }
-  KILN_RETURN_IF_ERROR(LabelChildren(target));
   KILN_ASSIGN_OR_RETURN(FileLock lock, FileLock::Take(dir_.get(), root_));
   KILN_ASSIGN_OR_RETURN(std::vector<ImageRecord> records, LoadLocked());
-  std::string label = absl::StrCat(AsAbsl(kLabelImageRefPrefix), ref);
   auto it =
       std::find_if(records.begin(), records.end(), [&](const auto& r) { return r.ref == ref; });
   if (it != records.end() && it->target.digest == target.digest &&
       it->target.media_type == target.media_type && it->target.size == target.size) {
-    // Unchanged (a no-op rebuild): keep the entry and its time, write nothing but the label
-    // if it went missing.
-    return SetLabelsIfChanged(target.digest, {{label, "1"}});
-  }
-  if (it != records.end() && it->target.digest != target.digest) {
-    // The old manifest loses this ref's root label (it may still be held by other refs).
-    if (content_->Has(it->target.digest)) {
-      KILN_RETURN_IF_ERROR(content_->SetLabels(it->target.digest, {{label, ""}}));
-    }
+    return absl::OkStatus();  // unchanged (a no-op rebuild): keep the entry and its time
   }
   ImageRecord record{ref, target, absl::Now()};
   record.target.annotations.clear();
@@ -223,8 +167,9 @@ absl::Status ImageStore::PutLocked(const std::string& ref, const oci::Descriptor
     std::sort(records.begin(), records.end(),
               [](const auto& a, const auto& b) { return a.ref < b.ref; });
   }
-  KILN_RETURN_IF_ERROR(content_->SetLabels(target.digest, {{label, "1"}}));
-  return SaveLocked(records);
+  KILN_RETURN_IF_ERROR(SaveLocked(records));
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return absl::OkStatus();
 }
 
 absl::Status ImageStore::Put(std::string_view ref, const oci::Descriptor& target) {
@@ -257,12 +202,31 @@ absl::Status ImageStore::Remove(std::string_view ref) {
   if (it == records.end()) {
     return absl::NotFoundError(absl::StrCat("remove image '", normalized, "': not found"));
   }
-  base::Digest target = it->target.digest;
   records.erase(it);
-  KILN_RETURN_IF_ERROR(SaveLocked(records));
-  if (content_->Has(target)) {
-    KILN_RETURN_IF_ERROR(content_->SetLabels(
-        target, {{absl::StrCat(AsAbsl(kLabelImageRefPrefix), normalized), ""}}));
+  return SaveLocked(records);
+}
+
+absl::Status ImageStore::MarkReachable(absl::flat_hash_set<base::Digest>* live) {
+  KILN_ASSIGN_OR_RETURN(std::vector<ImageRecord> records, List());
+  std::vector<oci::Descriptor> pending;
+  for (auto& r : records) pending.push_back(std::move(r.target));
+  while (!pending.empty()) {
+    oci::Descriptor d = std::move(pending.back());
+    pending.pop_back();
+    if (!live->insert(d.digest).second) continue;
+    bool index = oci::IsIndexMediaType(d.media_type);
+    if (!index && !oci::IsManifestMediaType(d.media_type)) continue;
+    absl::StatusOr<std::string> json = content_->ReadAll(d.digest);
+    if (!json.ok()) continue;
+    if (index) {
+      absl::StatusOr<oci::Index> i = oci::ParseIndex(*json);
+      if (i.ok()) pending.insert(pending.end(), i->manifests.begin(), i->manifests.end());
+      continue;
+    }
+    absl::StatusOr<oci::Manifest> m = oci::ParseManifest(*json);
+    if (!m.ok()) continue;
+    pending.push_back(m->config);
+    pending.insert(pending.end(), m->layers.begin(), m->layers.end());
   }
   return absl::OkStatus();
 }

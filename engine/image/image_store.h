@@ -7,9 +7,9 @@
 // temp file, fsync, rename and fsync of the directory, so a crash leaves the old or the new
 // table, and several processes may share a root. Storing a ref at the target it already has
 // writes nothing (its "created" time stays that of the first store).
-// GC marks: a stored image's manifest blob gets the label "kiln.ref.image.<ref>" = "1", and
-// each index/manifest blob gets "kiln.gc.ref.content.<i>" = <child digest> for its config and
-// layers (or manifests). Remove drops the ref label; blobs stay for GC.
+// GC: the store writes no labels. Its refs are GC roots: MarkReachable adds every blob a
+// stored image reaches, and version() changes after every Put that changes the table (see
+// cache::GcReferences). Remove drops the ref only; GC deletes the blobs nobody reaches.
 //
 // Thread-safe; the ContentStore must outlive the ImageStore.
 // Error codes: NotFound (unknown ref, missing blob), InvalidArgument (bad reference, bad input
@@ -17,13 +17,15 @@
 #ifndef KILN_ENGINE_IMAGE_IMAGE_STORE_H_
 #define KILN_ENGINE_IMAGE_IMAGE_STORE_H_
 
-#include <map>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -33,9 +35,6 @@
 #include "engine/oci/descriptor.h"
 
 namespace kiln::engine::image {
-
-inline constexpr std::string_view kLabelImageRefPrefix = "kiln.ref.image.";
-inline constexpr std::string_view kLabelGcRefPrefix = "kiln.gc.ref.content.";
 
 struct ImageRecord {
   std::string ref;         // normalized
@@ -50,7 +49,7 @@ class ImageStore {
                                                           cache::ContentStore* content);
 
   // Points `ref` (normalized first) at `target`, replacing an older entry. The target blob
-  // must be in the content store (NotFound otherwise); its children are labeled for GC.
+  // must be in the content store (NotFound otherwise). Bumps version() when the table changes.
   absl::Status Put(std::string_view ref, const oci::Descriptor& target);
   // NotFound "image 'ref' not found" when absent. `ref` is normalized.
   absl::StatusOr<ImageRecord> Get(std::string_view ref);
@@ -62,6 +61,12 @@ class ImageStore {
   // ref for every name it carries. Returns the records written.
   absl::StatusOr<std::vector<ImageRecord>> Import(const std::string& path,
                                                   const ImportOptions& options = {});
+
+  // Adds to `live` every blob a stored image reaches: index -> manifests -> config + layers.
+  // A missing or unparsable document is skipped (what it would reach stays unmarked).
+  absl::Status MarkReachable(absl::flat_hash_set<base::Digest>* live);
+  // Bumped after each Put that changes the table (never decreases).
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
   cache::ContentStore& content() { return *content_; }
   const std::string& root() const { return root_; }
@@ -75,15 +80,12 @@ class ImageStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutLocked(const std::string& ref, const oci::Descriptor& target)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status LabelChildren(const oci::Descriptor& target);
-  // SetLabels, skipped when the blob already carries exactly these labels.
-  absl::Status SetLabelsIfChanged(const base::Digest& digest,
-                                  std::map<std::string, std::string> labels);
 
   const std::string root_;
   const base::UniqueFd dir_;
   cache::ContentStore* const content_;
   absl::Mutex mu_;  // serializes this process's table updates (flock covers other processes)
+  std::atomic<uint64_t> version_{0};
 };
 
 }  // namespace kiln::engine::image

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -125,6 +126,40 @@ class FakeSnapshots : public SnapshotRemover {
   std::map<std::string, std::pair<int64_t, std::string>> snaps_ ABSL_GUARDED_BY(mu_);
 };
 
+// Roots as the engine reports them: blobs of stored images, and snapshot -> layer blob memos
+// that count while the snapshot exists. `after_first_mark` runs once, right after a mark (a
+// racing image store).
+class FakeReferences : public GcReferences {
+ public:
+  explicit FakeReferences(FakeSnapshots* snaps) : snaps_(snaps) {}
+  absl::Status MarkRoots(absl::flat_hash_set<Digest>* live) override {
+    ++marks;
+    live->insert(roots.begin(), roots.end());
+    if (after_first_mark) {
+      auto f = std::move(after_first_mark);
+      after_first_mark = nullptr;
+      f();
+    }
+    return absl::OkStatus();
+  }
+  uint64_t RootsVersion() override { return version; }
+  absl::Status SnapshotBlobs(absl::flat_hash_set<Digest>* live) override {
+    for (const auto& [snap, blob] : memos) {
+      if (snaps_->Has(snap)) live->insert(blob);
+    }
+    return absl::OkStatus();
+  }
+
+  std::set<Digest> roots;
+  std::multimap<std::string, Digest> memos;
+  uint64_t version = 0;
+  int marks = 0;
+  std::function<void()> after_first_mark;
+
+ private:
+  FakeSnapshots* snaps_;
+};
+
 class GcTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -147,7 +182,7 @@ class GcTest : public ::testing::Test {
     g.store = store_.get();
     g.leases = &leases_;
     g.now = clock_.Fn();
-    g.snapshot_referenced = [this](const std::string& s) { return image_snaps_.contains(s); };
+    g.references = &refs_;
     gc_ = std::make_unique<GarbageCollector>(std::move(g));
   }
 
@@ -181,7 +216,7 @@ class GcTest : public ::testing::Test {
   std::unique_ptr<CacheIndex> index_;
   FakeSnapshots snaps_;
   LeaseManager leases_;
-  std::set<std::string> image_snaps_;
+  FakeReferences refs_{&snaps_};
   std::unique_ptr<GarbageCollector> gc_;
 };
 
@@ -233,25 +268,47 @@ TEST_F(GcTest, PruneByKeepStorageIsLruAndLookupsCount) {
   EXPECT_EQ((*du)[1].snapshot, "s3");
 }
 
-TEST_F(GcTest, SharedBlobsAndImageSnapshotsSurvive) {
+TEST_F(GcTest, SharedAndImageRootedBlobsSurvive) {
   AddRecord("a", 10, "common");
   AddRecord("b", 10, "common");
   AddRecord("img", 10, "img");
-  image_snaps_.insert("img");
+  AddRecord("gone", 10, "gone");
+  refs_.roots.insert(Digest::Of("layer-img"));  // a stored image reaches it
   auto du = gc_->DiskUsage();
   ASSERT_TRUE(du.ok());
-  for (const auto& e : *du) EXPECT_TRUE(e.shared) << e.snapshot;
-  // Prune everything unleased: "b" is leased, "img" is referenced by an image.
+  for (const auto& e : *du) EXPECT_EQ(e.shared, e.snapshot != "gone") << e.snapshot;
+  // Prune everything unleased: "b" is leased.
   Lease keep = leases_.NewLease();
   ASSERT_TRUE(keep.HoldSnapshot("b").ok());
   GcPolicy policy;
   policy.all = true;
   auto report = gc_->Prune(policy);
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(Snapshots(*report), (std::set<std::string>{"a", "img"}));
+  EXPECT_EQ(Snapshots(*report), (std::set<std::string>{"a", "img", "gone"}));
   EXPECT_TRUE(store_->Has(Digest::Of("layer-common"))) << "still used by b";
-  EXPECT_TRUE(snaps_.Has("img")) << "an image references it";
-  EXPECT_FALSE(store_->Has(Digest::Of("layer-img")));
+  EXPECT_TRUE(store_->Has(Digest::Of("layer-img"))) << "an image reaches it";
+  EXPECT_FALSE(store_->Has(Digest::Of("layer-gone")));
+}
+
+TEST_F(GcTest, ASnapshotKeepsItsMemoBlobsUntilItIsGone) {
+  AddRecord("s", 10);
+  auto made = store_->Put("layer made for an export of s");
+  ASSERT_TRUE(made.ok());
+  refs_.memos.emplace("s", made->digest);
+  GcPolicy all;
+  all.all = true;
+  {
+    Lease l = leases_.NewLease();
+    ASSERT_TRUE(l.HoldSnapshot("s").ok());
+    auto report = gc_->Prune(all);
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_TRUE(report->removed_blobs.empty());
+    EXPECT_TRUE(store_->Has(made->digest)) << "its snapshot still exists";
+  }
+  auto report = gc_->Prune(all);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(snaps_.Has("s"));
+  EXPECT_EQ(report->removed_blobs, std::vector<Digest>{made->digest});
 }
 
 TEST_F(GcTest, ChainsAreRemovedChildFirstAndLeasedChildKeepsParent) {
@@ -279,9 +336,12 @@ TEST_F(GcTest, ChainsAreRemovedChildFirstAndLeasedChildKeepsParent) {
 
 TEST_F(GcTest, OrphanBlobsByAgeUnlessReferencedOrLeased) {
   auto orphan = store_->Put("orphan");
-  auto labelled = store_->Put("manifest", {{std::string(kGcRefLabelPrefix) + "img", "x"}});
+  auto labelled = store_->Put("manifest", {{"kiln.gc.ref.img", "x"}});
   auto leased = store_->Put("leased");
   ASSERT_TRUE(orphan.ok() && labelled.ok() && leased.ok());
+  auto rooted = store_->Put("rooted");
+  ASSERT_TRUE(rooted.ok());
+  refs_.roots.insert(rooted->digest);
   Lease l = leases_.NewLease();
   ASSERT_TRUE(l.HoldBlob(leased->digest).ok());
   clock_.Advance(absl::Hours(2));
@@ -290,9 +350,11 @@ TEST_F(GcTest, OrphanBlobsByAgeUnlessReferencedOrLeased) {
   policy.keep_duration = absl::Hours(1);
   auto report = gc_->Prune(policy);
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->removed_blobs, std::vector<Digest>{orphan->digest});
-  EXPECT_EQ(report->blob_bytes_freed, 6);
-  EXPECT_TRUE(store_->Has(labelled->digest));
+  std::set<Digest> removed(report->removed_blobs.begin(), report->removed_blobs.end());
+  EXPECT_EQ(removed, (std::set<Digest>{orphan->digest, labelled->digest}))
+      << "labels no longer root anything";
+  EXPECT_EQ(report->blob_bytes_freed, 6 + 8);
+  EXPECT_TRUE(store_->Has(rooted->digest));
   EXPECT_TRUE(store_->Has(leased->digest));
   EXPECT_TRUE(store_->Has(fresh->digest));
 }
@@ -318,56 +380,46 @@ TEST_F(GcTest, DiskUsageReportsSizeLastUsedAndUse) {
 namespace kiln::cache {
 namespace {
 
-// Forwards to a real store; once a Walk is over, labels `target` the way a build labels its
-// image's blobs just before storing the image and releasing its lease.
-class LabelAfterWalkStore : public ContentStore {
- public:
-  LabelAfterWalkStore(ContentStore* s, Digest target) : s_(s), target_(std::move(target)) {}
-  absl::StatusOr<std::unique_ptr<ContentWriter>> Writer(std::string_view r) override {
-    return s_->Writer(r);
-  }
-  absl::StatusOr<BlobInfo> Put(std::string_view b, std::map<std::string, std::string> l) override {
-    return s_->Put(b, std::move(l));
-  }
-  absl::StatusOr<BlobInfo> Info(const Digest& d) override { return s_->Info(d); }
-  bool Has(const Digest& d) override { return s_->Has(d); }
-  absl::StatusOr<std::string> ReadAll(const Digest& d, bool v) override { return s_->ReadAll(d, v); }
-  absl::StatusOr<int> OpenRead(const Digest& d) override { return s_->OpenRead(d); }
-  std::string PathOf(const Digest& d) override { return s_->PathOf(d); }
-  absl::Status SetLabels(const Digest& d, std::map<std::string, std::string> l) override {
-    return s_->SetLabels(d, std::move(l));
-  }
-  absl::Status Touch(const Digest& d) override { return s_->Touch(d); }
-  absl::Status Delete(const Digest& d) override { return s_->Delete(d); }
-  absl::Status Walk(const std::function<void(const BlobInfo&)>& fn) override {
-    absl::Status st = s_->Walk(fn);
-    if (st.ok()) st = s_->SetLabels(target_, {{std::string(kGcRefLabelPrefix) + "image", "1"}});
-    return st;
-  }
-
- private:
-  ContentStore* s_;
-  Digest target_;
-};
-
-TEST_F(GcTest, ABlobLabelledAfterTheWalkIsKept) {
+TEST_F(GcTest, ABlobRootedAfterTheMarkIsKeptByTheReMark) {
   auto stored = store_->Put("layer of an image being stored");
   auto orphan = store_->Put("orphan");
   ASSERT_TRUE(stored.ok() && orphan.ok());
-  LabelAfterWalkStore racing(store_.get(), stored->digest);
+  // The image is stored (and its builder's lease ends) between the mark and the deletions.
+  refs_.after_first_mark = [&] {
+    refs_.roots.insert(stored->digest);
+    ++refs_.version;
+  };
+  GcPolicy all;
+  all.all = true;
+  auto report = gc_->Prune(all);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->removed_blobs, std::vector<Digest>{orphan->digest});
+  EXPECT_TRUE(store_->Has(stored->digest)) << "the version moved: GC must mark again";
+  EXPECT_EQ(refs_.marks, 2);
+}
+
+TEST_F(GcTest, RootsThatKeepMovingStopTheBlobPassWithoutDeleting) {
+  auto orphan = store_->Put("orphan");
+  ASSERT_TRUE(orphan.ok());
+  struct Moving : FakeReferences {
+    using FakeReferences::FakeReferences;
+    uint64_t RootsVersion() override { return ++version; }
+  } always(&snaps_);
   GcOptions g;
   g.index = index_.get();
   g.snapshots = &snaps_;
-  g.store = &racing;
+  g.store = store_.get();
   g.leases = &leases_;
+  g.references = &always;
   g.now = clock_.Fn();
   GarbageCollector gc(std::move(g));
   GcPolicy all;
   all.all = true;
   auto report = gc.Prune(all);
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->removed_blobs, std::vector<Digest>{orphan->digest});
-  EXPECT_TRUE(store_->Has(stored->digest)) << "labels must be read again under the guard";
+  EXPECT_TRUE(report->removed_blobs.empty());
+  EXPECT_TRUE(store_->Has(orphan->digest));
+  EXPECT_EQ(always.marks, 4);
 }
 
 }  // namespace

@@ -118,23 +118,50 @@ TEST_F(StoreTest, CorruptTableIsDataLoss) {
   EXPECT_THAT(std::string(list.status().message()), HasSubstr("images/index.json"));
 }
 
-TEST_F(StoreTest, LabelsRootsAndChildrenForGc) {
+TEST_F(StoreTest, MarkReachableWalksRefsToConfigAndLayersWithoutLabels) {
   oci::Descriptor a = MakeImage(*content_, scratch_, "a");
+  oci::Descriptor gone = MakeImage(*content_, scratch_, "gone");
   ASSERT_TRUE(store_->Put("x:1", a).ok());
   ASSERT_TRUE(store_->Put("x:2", a).ok());
+  ASSERT_TRUE(store_->Put("y:1", gone).ok());
+  ASSERT_TRUE(store_->Remove("y:1").ok());
   auto man = oci::ParseManifest(*content_->ReadAll(a.digest));
   ASSERT_TRUE(man.ok());
+  absl::flat_hash_set<base::Digest> live;
+  ASSERT_TRUE(store_->MarkReachable(&live).ok());
+  absl::flat_hash_set<base::Digest> want = {a.digest, man->config.digest, man->layers[0].digest};
+  EXPECT_EQ(live, want) << "only what a stored ref reaches; the removed image is unmarked";
   auto info = content_->Info(a.digest);
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->labels["kiln.ref.image.docker.io/library/x:1"], "1");
-  EXPECT_EQ(info->labels["kiln.ref.image.docker.io/library/x:2"], "1");
-  EXPECT_EQ(info->labels["kiln.gc.ref.content.0"], man->config.digest.str());
-  EXPECT_EQ(info->labels["kiln.gc.ref.content.1"], man->layers[0].digest.str());
-  ASSERT_TRUE(store_->Remove("x:1").ok());
-  info = content_->Info(a.digest);
-  EXPECT_FALSE(info->labels.contains("kiln.ref.image.docker.io/library/x:1"));
-  EXPECT_TRUE(info->labels.contains("kiln.ref.image.docker.io/library/x:2"));
-  EXPECT_TRUE(content_->Has(man->layers[0].digest)) << "blobs stay for GC";
+  EXPECT_TRUE(info->labels.empty()) << "the store writes no GC labels";
+  EXPECT_TRUE(content_->Has(gone.digest)) << "Remove leaves blobs for GC";
+}
+
+TEST_F(StoreTest, VersionMovesOnlyWhenThePutChangesTheTable) {
+  oci::Descriptor a = MakeImage(*content_, scratch_, "a");
+  oci::Descriptor b = MakeImage(*content_, scratch_, "b");
+  uint64_t v0 = store_->version();
+  ASSERT_TRUE(store_->Put("x:1", a).ok());
+  uint64_t v1 = store_->version();
+  EXPECT_GT(v1, v0);
+  ASSERT_TRUE(store_->Put("x:1", a).ok());
+  EXPECT_EQ(store_->version(), v1) << "a no-op re-store adds no root";
+  ASSERT_TRUE(store_->Put("x:1", b).ok());
+  EXPECT_GT(store_->version(), v1);
+}
+
+TEST_F(StoreTest, MarkReachableSkipsABrokenImage) {
+  oci::Descriptor a = MakeImage(*content_, scratch_, "a");
+  auto junk = content_->Put("not json");
+  ASSERT_TRUE(junk.ok());
+  oci::Descriptor broken{std::string(oci::kMediaTypeOciManifest), junk->digest, junk->size};
+  ASSERT_TRUE(store_->Put("broken:1", broken).ok());
+  ASSERT_TRUE(store_->Put("x:1", a).ok());
+  absl::flat_hash_set<base::Digest> live;
+  ASSERT_TRUE(store_->MarkReachable(&live).ok());
+  EXPECT_TRUE(live.contains(junk->digest));
+  EXPECT_TRUE(live.contains(a.digest));
+  EXPECT_EQ(live.size(), 4u) << "the broken manifest itself plus a's manifest, config, layer";
 }
 
 TEST_F(StoreTest, PutOfMissingBlobIsNotFound) {
