@@ -88,7 +88,7 @@ World* GetWorld() {
 BuildRequest Request(const std::string& context, const std::string& tag) {
   BuildRequest r;
   r.context_dir = context;
-  r.exports.push_back({"image", {{"name", "bench:" + tag}}});
+  r.exports.push_back(kiln::engine::ImageOutput{{"bench:" + tag}});
   return r;
 }
 

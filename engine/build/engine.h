@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "base/digest.h"
 #include "engine/build/events.h"
+#include "engine/build/output.h"
 
 namespace kiln::engine {
 
@@ -36,21 +37,14 @@ struct EngineOptions {
   absl::Duration gc_keep_duration = absl::ZeroDuration();  // 0 = forever
 };
 
-// One --output. type: "image" (local store; attrs name=REF), "oci" (attrs dest=PATH,
-// tar=true|false), "docker" (dest=PATH, name=REF), "local" (dest=DIR). Optional attrs:
-// compression=gzip|zstd|uncompressed.
-struct ExportSpec {
-  std::string type;
-  std::map<std::string, std::string> attrs;
-};
-
 struct BuildRequest {
   std::string context_dir;          // absolute
   std::string dockerfile_dir;       // absolute; empty = context_dir
   std::string dockerfile_name = "Dockerfile";
   std::string target;               // empty = last stage
   std::map<std::string, std::string> build_args;
-  std::vector<ExportSpec> exports;  // may be empty (build only, results stay in the cache)
+  // May be empty (build only, results stay in the cache). kilnd parses them (ParseOutput).
+  std::vector<Output> exports;
   bool no_cache = false;
   size_t max_parallelism = 0;       // 0 = the engine's
   std::string network;              // empty = the engine's default

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <variant>
+
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -87,6 +89,25 @@ absl::StatusOr<LayerInfo> HeldLayerOf(const Worker& worker, LayerStore& layers,
   }
 }
 
+// Writes an archive through `<dest>.kiln-tmp`, renamed over `dest` once complete and synced.
+template <class WriteFn>
+absl::Status WriteArchive(const Worker& worker, const BuiltImage& image, const std::string& dest,
+                          const std::string& name, WriteFn write) {
+  oci::LayoutWriteOptions lo;
+  lo.ref_name = name;
+  std::string tmp = dest + ".kiln-tmp";
+  base::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return base::ErrnoError(absl::StrCat("create '", tmp, "'"));
+  absl::Status s = write(*worker.content, image.manifest, fd.get(), lo);
+  if (s.ok() && ::fsync(fd.get()) != 0) s = base::ErrnoError(absl::StrCat("fsync '", tmp, "'"));
+  fd.reset();
+  if (s.ok() && ::rename(tmp.c_str(), dest.c_str()) != 0) {
+    s = base::ErrnoError(absl::StrCat("rename to '", dest, "'"));
+  }
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
 }  // namespace
 
 absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layers,
@@ -167,7 +188,8 @@ absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layer
   return out;
 }
 
-absl::Status ExportLocal(const Worker& worker, const std::string& snapshot, const std::string& dest) {
+absl::Status ExportLocal(const Worker& worker, const std::string& snapshot,
+                         const std::string& dest) {
   if (::mkdir(dest.c_str(), 0755) != 0 && errno != EEXIST) {
     return base::ErrnoError(absl::StrCat("create output dir '", dest, "'"));
   }
@@ -191,47 +213,27 @@ absl::Status ExportLocal(const Worker& worker, const std::string& snapshot, cons
 }
 
 absl::Status ExportImage(const Worker& worker, image::ImageStore& store, const BuiltImage& image,
-                         const std::string& top_snapshot, const ExportSpec& out) {
-  auto attr = [&](const std::string& k) -> std::string {
-    auto it = out.attrs.find(k);
-    return it == out.attrs.end() ? "" : it->second;
-  };
-  oci::LayoutWriteOptions lo;
-  lo.ref_name = attr("name");
-  if (out.type == "image") {
-    if (lo.ref_name.empty()) {
-      return absl::InvalidArgumentError("--output type=image needs name=REF");
-    }
-    return store.Put(lo.ref_name, image.manifest);
+                         const std::string& top_snapshot, const Output& out) {
+  if (const auto* o = std::get_if<ImageOutput>(&out)) {
+    for (const std::string& name : o->names) KILN_RETURN_IF_ERROR(store.Put(name, image.manifest));
+    return absl::OkStatus();
   }
-  if (out.type == "local") {
-    std::string dest = attr("dest");
-    if (dest.empty()) return absl::InvalidArgumentError("--output type=local needs dest=DIR");
-    return ExportLocal(worker, top_snapshot, dest);
+  if (const auto* o = std::get_if<LocalOutput>(&out)) {
+    return ExportLocal(worker, top_snapshot, o->dest);
   }
-  if (out.type == "oci" || out.type == "docker") {
-    std::string dest = attr("dest");
-    if (dest.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("--output type=", out.type, " needs dest=PATH"));
-    }
-    if (out.type == "oci" && attr("tar") == "false") {
-      return oci::WriteOciLayoutDir(*worker.content, image.manifest, dest, lo);
-    }
-    std::string tmp = dest + ".kiln-tmp";
-    base::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd) return base::ErrnoError(absl::StrCat("create '", tmp, "'"));
-    absl::Status s = out.type == "oci" ? oci::WriteOciArchive(*worker.content, image.manifest, fd.get(), lo)
-                                       : oci::WriteDockerArchive(*worker.content, image.manifest, fd.get(), lo);
-    if (s.ok() && ::fsync(fd.get()) != 0) s = base::ErrnoError(absl::StrCat("fsync '", tmp, "'"));
-    fd.reset();
-    if (s.ok() && ::rename(tmp.c_str(), dest.c_str()) != 0) {
-      s = base::ErrnoError(absl::StrCat("rename to '", dest, "'"));
-    }
-    if (!s.ok()) ::unlink(tmp.c_str());
-    return s;
+  if (const auto* o = std::get_if<OciLayoutOutput>(&out)) {
+    oci::LayoutWriteOptions lo;
+    lo.ref_name = o->name;
+    return oci::WriteOciLayoutDir(*worker.content, image.manifest, o->dest, lo);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--output type=", out.type, ": unknown type; expected image, oci, docker or local"));
+  if (const auto* o = std::get_if<OciArchiveOutput>(&out)) {
+    return WriteArchive(worker, image, o->dest, o->name, oci::WriteOciArchive);
+  }
+  if (const auto* o = std::get_if<DockerArchiveOutput>(&out)) {
+    return WriteArchive(worker, image, o->dest, o->name, oci::WriteDockerArchive);
+  }
+  return absl::InternalError(
+      absl::StrCat("export: no exporter for --output type=", OutputType(out)));
 }
 
 }  // namespace kiln::engine

@@ -49,7 +49,7 @@ absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layer
 
 // Writes one --output.
 absl::Status ExportImage(const Worker& worker, image::ImageStore& store, const BuiltImage& image,
-                         const std::string& top_snapshot, const ExportSpec& out);
+                         const std::string& top_snapshot, const Output& out);
 
 // Copies a snapshot's whole tree into `dest` (type=local).
 absl::Status ExportLocal(const Worker& worker, const std::string& snapshot, const std::string& dest);

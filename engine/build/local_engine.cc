@@ -11,6 +11,7 @@
 #include <sstream>
 #include <set>
 #include <thread>
+#include <variant>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
@@ -99,23 +100,19 @@ std::optional<int64_t> SourceDateEpoch(const BuildRequest& req) {
 // The layer compression the exports need: what an export asks for (compression=...), gzip for
 // archives and layouts (what registries and `docker load` expect), and no preference when
 // every export stays on this machine (the image store, a local dir).
-absl::StatusOr<std::optional<snapshotter::Compression>> CompressionOf(
-    const std::vector<ExportSpec>& exports) {
-  for (const auto& e : exports) {
-    auto it = e.attrs.find("compression");
-    if (it == e.attrs.end()) continue;
-    if (it->second == "zstd") return snapshotter::Compression::kZstd;
-    if (it->second == "uncompressed") return snapshotter::Compression::kNone;
-    if (it->second == "gzip") return snapshotter::Compression::kGzip;
-    return absl::InvalidArgumentError(absl::StrCat("--output type=", e.type, ",compression=",
-                                                   it->second,
-                                                   ": unknown compression; expected gzip, zstd or "
-                                                   "uncompressed"));
+// The layer compression for a build's outputs (LayerCompressionFor's rules).
+std::optional<snapshotter::Compression> LayerCompression(const std::vector<Output>& exports) {
+  std::optional<OutputCompression> c = LayerCompressionFor(exports);
+  if (!c) return std::nullopt;
+  switch (*c) {
+    case OutputCompression::kZstd:
+      return snapshotter::Compression::kZstd;
+    case OutputCompression::kUncompressed:
+      return snapshotter::Compression::kNone;
+    case OutputCompression::kGzip:
+      break;
   }
-  for (const auto& e : exports) {
-    if (e.type != "image" && e.type != "local") return snapshotter::Compression::kGzip;
-  }
-  return std::nullopt;
+  return snapshotter::Compression::kGzip;
 }
 
 // Converts solver events to BuildEvents and records per-step timings.
@@ -386,8 +383,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   // Through fds below their directories: kilnd reads them as root for its callers.
   KILN_ASSIGN_OR_RETURN(BuildFiles files,
                         ReadBuildFiles(req.context_dir, req.dockerfile_dir, df_name));
-  KILN_ASSIGN_OR_RETURN(std::optional<snapshotter::Compression> compression,
-                        CompressionOf(req.exports));
+  std::optional<snapshotter::Compression> compression = LayerCompression(req.exports);
 
   LowerOptions lo;
   lo.filename = df_name;
@@ -440,8 +436,8 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   spec.compression = compression;
   spec.source_date_epoch = SourceDateEpoch(req);
   KILN_ASSIGN_OR_RETURN(BuiltImage built, AssembleImage(worker_, *layers_, spec, &lease));
-  for (const ExportSpec& out : req.exports) {
-    if (out.type != "image") {
+  for (const Output& out : req.exports) {
+    if (!std::holds_alternative<ImageOutput>(out)) {
       KILN_RETURN_IF_ERROR(ExportImage(worker_, *images_, built, spec.top_snapshot, out));
       continue;
     }

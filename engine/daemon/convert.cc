@@ -54,7 +54,8 @@ void ToProto(const BuildRequest& request, v1::SolveRequest* out) {
   out->set_dockerfile_name(request.dockerfile_name);
   out->set_target(request.target);
   for (const auto& [key, value] : request.build_args) (*out->mutable_build_args())[key] = value;
-  for (const ExportSpec& spec : request.exports) {
+  for (const Output& output : request.exports) {
+    ExportSpec spec = ToExportSpec(output);
     v1::Export* e = out->add_exports();
     e->set_type(spec.type);
     for (const auto& [key, value] : spec.attrs) (*e->mutable_attrs())[key] = value;
@@ -66,7 +67,7 @@ void ToProto(const BuildRequest& request, v1::SolveRequest* out) {
   for (const auto& [id, path] : request.secrets) (*out->mutable_secrets())[id] = path;
 }
 
-BuildRequest FromProto(const v1::SolveRequest& request) {
+absl::StatusOr<BuildRequest> FromProto(const v1::SolveRequest& request) {
   BuildRequest out;
   out.context_dir = request.context_dir();
   out.dockerfile_dir = request.dockerfile_dir();
@@ -77,7 +78,9 @@ BuildRequest FromProto(const v1::SolveRequest& request) {
     ExportSpec spec;
     spec.type = e.type();
     for (const auto& [key, value] : e.attrs()) spec.attrs[key] = value;
-    out.exports.push_back(std::move(spec));
+    absl::StatusOr<Output> output = ParseOutput(spec);
+    if (!output.ok()) return output.status();
+    out.exports.push_back(*std::move(output));
   }
   out.no_cache = request.no_cache();
   out.max_parallelism = request.max_parallelism();

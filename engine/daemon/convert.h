@@ -18,7 +18,8 @@ void ToProto(const BuildEvent& event, v1::BuildEvent* out);
 BuildEvent FromProto(const v1::BuildEvent& event);
 
 void ToProto(const BuildRequest& request, v1::SolveRequest* out);
-BuildRequest FromProto(const v1::SolveRequest& request);
+// Parses every output (ParseOutput): InvalidArgument for a bad one, before anything runs.
+absl::StatusOr<BuildRequest> FromProto(const v1::SolveRequest& request);
 
 void ToProto(const BuildResult& result, v1::SolveResult* out);
 // InvalidArgument if a digest in the message is malformed.

@@ -102,10 +102,14 @@ absl::Status ControlService::CheckSolvePaths(const PeerCredentials& peer,
           absl::StrCat("solve: secret '", id, "': '", path, "' is not a regular file"));
     }
   }
-  for (const ExportSpec& spec : request.exports) {
-    auto dest = spec.attrs.find("dest");
-    if (dest == spec.attrs.end()) continue;
-    KILN_RETURN_IF_ERROR(CheckPeerCanWrite(peer, dest->second));
+  return absl::OkStatus();
+}
+
+absl::Status ControlService::CheckOutputPaths(const PeerCredentials& peer,
+                                              const BuildRequest& request) const {
+  for (const Output& output : request.exports) {
+    std::string dest = DestOf(output);
+    if (!dest.empty()) KILN_RETURN_IF_ERROR(CheckPeerCanWrite(peer, dest));
   }
   return absl::OkStatus();
 }
@@ -194,8 +198,12 @@ grpc::Status ControlService::Solve(grpc::ServerContext* ctx, const v1::SolveRequ
     return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
         "solve: unknown frontend '", req->frontend(), "', expected dockerfile.v0")));
   }
-  BuildRequest request = FromProto(*req);
+  absl::StatusOr<BuildRequest> parsed = FromProto(*req);
+  if (!parsed.ok()) return ToGrpc(parsed.status());
+  const BuildRequest& request = *parsed;
   absl::Status paths = CheckSolvePaths(*peer, request);
+  if (!paths.ok()) return ToGrpc(paths);
+  paths = CheckOutputPaths(*peer, request);
   if (!paths.ok()) return ToGrpc(paths);
   solver::Cancellation cancel;
   absl::Status registered = Register(&cancel);

@@ -72,6 +72,8 @@ class ControlService final : public v1::Control::Service {
   absl::StatusOr<PeerCredentials> Authorize(grpc::ServerContext* ctx) const;
   // Checks the request's paths against the caller's permissions.
   absl::Status CheckSolvePaths(const PeerCredentials& peer, const BuildRequest& request) const;
+  // Checks that the caller may write every output's dest.
+  absl::Status CheckOutputPaths(const PeerCredentials& peer, const BuildRequest& request) const;
   absl::Status Register(solver::Cancellation* cancel);
   void Unregister(solver::Cancellation* cancel);
   // Runs the build and pumps its events to `writer` until done.

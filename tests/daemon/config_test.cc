@@ -1,4 +1,4 @@
-// Config file, default paths, build flags and the peer access checks.
+// Config file, default paths and the peer access checks.
 #include <sys/stat.h>
 
 #include <map>
@@ -6,7 +6,6 @@
 
 #include "absl/strings/match.h"
 #include "base/temp_dir.h"
-#include "engine/daemon/build_options.h"
 #include "engine/daemon/config.h"
 #include "engine/daemon/paths.h"
 #include "engine/daemon/peer.h"
@@ -90,104 +89,6 @@ TEST(PathsTest, Addresses) {
   EXPECT_EQ(*SocketPathFromAddress("/run/x.sock"), "/run/x.sock");
   EXPECT_FALSE(SocketPathFromAddress("tcp://127.0.0.1:1234").ok());
   EXPECT_FALSE(SocketPathFromAddress("unix://").ok());
-}
-
-TEST(BuildOptionsTest, BuildctlForm) {
-  auto dir = base::TempDir::Create();
-  ASSERT_TRUE(dir.ok());
-  BuildFlags flags;
-  flags.frontend = "dockerfile.v0";
-  flags.locals = {"context=" + dir->path(), "dockerfile=."};
-  flags.opts = {"filename=Dockerfile.dev", "target=builder", "build-arg:GO=1.19"};
-  flags.outputs = {"type=oci,dest=out.tar", "type=image,name=app:1"};
-  flags.no_cache = true;
-  auto req = MakeBuildRequest(flags, dir->path());
-  ASSERT_TRUE(req.ok()) << req.status();
-  EXPECT_EQ(req->context_dir, dir->path());
-  EXPECT_EQ(req->dockerfile_dir, dir->path());
-  EXPECT_EQ(req->dockerfile_name, "Dockerfile.dev");
-  EXPECT_EQ(req->target, "builder");
-  EXPECT_EQ(req->build_args.at("GO"), "1.19");
-  ASSERT_EQ(req->exports.size(), 2u);
-  EXPECT_EQ(req->exports[0].type, "oci");
-  EXPECT_EQ(req->exports[0].attrs.at("dest"), dir->path() + "/out.tar");
-  EXPECT_EQ(req->exports[1].attrs.at("name"), "app:1");
-  EXPECT_TRUE(req->no_cache);
-}
-
-TEST(BuildOptionsTest, SecretsInBuildctlSyntax) {
-  auto dir = base::TempDir::Create();
-  ASSERT_TRUE(dir.ok());
-  BuildFlags flags;
-  flags.context = dir->path();
-  flags.secrets = {"id=npm,src=tokens/npmrc", "type=file,source=/etc/hostname",
-                   "src=/run/aws.txt"};
-  auto req = MakeBuildRequest(flags, dir->path());
-  ASSERT_TRUE(req.ok()) << req.status();
-  EXPECT_EQ(req->secrets, (std::map<std::string, std::string>{
-                              {"npm", dir->path() + "/tokens/npmrc"},
-                              {"hostname", "/etc/hostname"},
-                              {"aws.txt", "/run/aws.txt"}}));
-  for (const char* bad : {"id=x", "id=x,env=TOKEN", "id=x,src=/a,bogus=1", "nonsense"}) {
-    flags.secrets = {bad};
-    auto r = MakeBuildRequest(flags, dir->path());
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_TRUE(absl::StrContains(r.status().message(), "--secret")) << r.status();
-  }
-  flags.secrets = {"id=x,src=/a", "id=x,src=/b"};
-  EXPECT_TRUE(absl::StrContains(MakeBuildRequest(flags, dir->path()).status().message(),
-                                "given twice"));
-}
-
-TEST(BuildOptionsTest, ShortForm) {
-  auto dir = base::TempDir::Create();
-  ASSERT_TRUE(dir.ok());
-  ASSERT_EQ(mkdir((dir->path() + "/sub").c_str(), 0755), 0);
-  BuildFlags flags;
-  flags.file = "sub/Dockerfile.x";
-  flags.tags = {"hello:latest"};
-  flags.target = "runtime";
-  flags.build_args = {"A=1", "B=x=y"};
-  flags.context = ".";
-  auto req = MakeBuildRequest(flags, dir->path());
-  ASSERT_TRUE(req.ok()) << req.status();
-  EXPECT_EQ(req->context_dir, dir->path());
-  EXPECT_EQ(req->dockerfile_dir, dir->path() + "/sub");
-  EXPECT_EQ(req->dockerfile_name, "Dockerfile.x");
-  EXPECT_EQ(req->target, "runtime");
-  EXPECT_EQ(req->build_args.at("B"), "x=y");
-  ASSERT_EQ(req->exports.size(), 1u);
-  EXPECT_EQ(req->exports[0].type, "image");
-  EXPECT_EQ(req->exports[0].attrs.at("name"), "hello:latest");
-}
-
-TEST(BuildOptionsTest, BadFlagsAreClearErrors) {
-  auto dir = base::TempDir::Create();
-  ASSERT_TRUE(dir.ok());
-  BuildFlags none;
-  EXPECT_TRUE(absl::StrContains(MakeBuildRequest(none, dir->path()).status().message(),
-                                "--local context=DIR"));
-  BuildFlags bad_output;
-  bad_output.context = ".";
-  bad_output.outputs = {"type=tarball,dest=x"};
-  EXPECT_TRUE(absl::StrContains(MakeBuildRequest(bad_output, dir->path()).status().message(),
-                                "expected type=image|oci|docker|local"));
-  BuildFlags no_name;
-  no_name.context = ".";
-  no_name.outputs = {"type=image"};
-  EXPECT_FALSE(MakeBuildRequest(no_name, dir->path()).ok());
-  BuildFlags bad_opt;
-  bad_opt.context = ".";
-  bad_opt.opts = {"colour=blue"};
-  EXPECT_TRUE(absl::StrContains(MakeBuildRequest(bad_opt, dir->path()).status().message(),
-                                "unknown --opt 'colour'"));
-  BuildFlags missing;
-  missing.context = "does-not-exist";
-  EXPECT_EQ(MakeBuildRequest(missing, dir->path()).status().code(), absl::StatusCode::kNotFound);
-  BuildFlags frontend;
-  frontend.context = ".";
-  frontend.frontend = "gateway.v0";
-  EXPECT_FALSE(MakeBuildRequest(frontend, dir->path()).ok());
 }
 
 TEST(PeerTest, ChecksModeBitsAlongThePath) {

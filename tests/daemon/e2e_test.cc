@@ -20,6 +20,8 @@
 #include "absl/strings/str_split.h"
 #include "base/temp_dir.h"
 #include "engine/daemon/socket.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/daemon/test_util.h"
@@ -403,6 +405,49 @@ TEST_F(E2eTest, KillDashNineMidBuildThenRestartAndCachedRebuild) {
   EXPECT_NE(orphan.exit_code, 0);
   StartDaemon();
   ExpectFullyCached(Build(ms, {"-t", "e2e/ms:1"}), "multi-stage after kill -9");
+}
+
+// A raw gRPC client's bad output fails the Solve before any step runs: the RUN that calls the
+// loopback counter never runs for it, and runs once for the same request with a good output.
+TEST_F(E2eTest, RawSolveWithABadOutputFailsBeforeAnyStepRuns) {
+  HitCounter counter;
+  std::string ctx = dir_.path() + "/raw-output";
+  ASSERT_EQ(mkdir(ctx.c_str(), 0755), 0);
+  testing::WriteFile(ctx + "/Dockerfile",
+                     absl::StrCat("FROM busybox:1.35\nRUN wget -q -O /hit http://127.0.0.1:",
+                                  counter.port(), "/ && cat /hit\n"));
+  auto stub = v1::Control::NewStub(
+      grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+  auto solve = [&](const std::string& type, std::map<std::string, std::string> attrs) {
+    v1::SolveRequest req;
+    req.set_context_dir(ctx);
+    v1::Export* e = req.add_exports();
+    e->set_type(type);
+    for (const auto& [key, value] : attrs) (*e->mutable_attrs())[key] = value;
+    grpc::ClientContext call;
+    call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+    auto reader = stub->Solve(&call, req);
+    v1::SolveStatus status;
+    while (reader->Read(&status)) {
+    }
+    return reader->Finish();
+  };
+  const std::string out = dir_.path() + "/out";
+  grpc::Status st = solve("tarball", {{"dest", out}});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  st = solve("local", {{"dest", out}, {"compression", "gzip"}});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "unknown key 'compression' for type=local"))
+      << st.error_message();
+  st = solve("docker", {{"dest", out + ".tar"}, {"name", "a:1"}, {"tar", "false"}});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  st = solve("oci", {{"dest", "relative.tar"}});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(counter.hits(), 0) << "a step ran for a request whose output is invalid";
+  st = solve("local", {{"dest", out}});
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(counter.hits(), 1);
+  EXPECT_EQ(testing::ReadFile(out + "/hit"), "hit");
 }
 
 }  // namespace

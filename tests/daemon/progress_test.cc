@@ -199,7 +199,7 @@ TEST(TraceTest, ChromeTraceHasASpanPerStepAndParallelTracks) {
 
 TEST(MetadataTest, BuildctlStyleKeys) {
   engine::BuildRequest request;
-  request.exports.push_back(engine::ExportSpec{"image", {{"name", "app:1"}}});
+  request.exports.push_back(engine::ImageOutput{{"app:1"}});
   engine::BuildResult result;
   result.manifest_digest = base::Digest::Of("m");
   result.config_digest = base::Digest::Of("c");

@@ -12,8 +12,11 @@
 
 #include "absl/strings/match.h"
 #include "base/temp_dir.h"
+#include "engine/daemon/convert.h"
 #include "engine/daemon/server.h"
 #include "engine/daemon/socket.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/test_util.h"
 #include "tests/fakes/fake_engine.h"
@@ -68,7 +71,7 @@ class ServerTest : public ::testing::Test {
   BuildRequest Request() const {
     BuildRequest request;
     request.context_dir = context_;
-    request.exports.push_back(ExportSpec{"image", {{"name", "app:1"}}});
+    request.exports.push_back(ImageOutput{{"app:1"}});
     request.build_args["A"] = "1";
     return request;
   }
@@ -105,7 +108,9 @@ TEST_F(ServerTest, SolveStreamsEventsAndResult) {
   EXPECT_EQ(seen.context_dir, context_);
   EXPECT_EQ(seen.build_args.at("A"), "1");
   ASSERT_EQ(seen.exports.size(), 1u);
-  EXPECT_EQ(seen.exports[0].attrs.at("name"), "app:1");
+  const auto* image = std::get_if<ImageOutput>(&seen.exports[0]);
+  ASSERT_NE(image, nullptr);
+  EXPECT_EQ(image->names, std::vector<std::string>{"app:1"});
 }
 
 TEST_F(ServerTest, FailingStepReturnsItsErrorAndEvents) {
@@ -326,6 +331,58 @@ TEST_F(ServerTest, ExplicitAddressWithoutDaemonSaysHowToStartOne) {
   EXPECT_TRUE(absl::StrContains(run.err, "kilnd --addr unix://" + socket_)) << run.err;
 }
 
+// A gRPC client that is not kilnctl sends the wire's string map as it likes: every bad output
+// fails the Solve with INVALID_ARGUMENT before the engine starts (it used to be found only
+// after the whole build).
+TEST_F(ServerTest, RawSolveWithABadOutputIsRejectedBeforeTheEngineRuns) {
+  StartServer();
+  auto stub = v1::Control::NewStub(
+      grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+  struct Bad {
+    ExportSpec spec;
+    const char* message;
+  };
+  const std::string dest = dir_.path() + "/out.tar";
+  std::vector<Bad> bads = {
+      {{"tarball", {{"dest", dest}}}, "--output type=tarball: unknown type"},
+      {{"image", {{"name", "a:1"}, {"push", "true"}}}, "unknown key 'push' for type=image"},
+      {{"docker", {{"dest", dest}}}, "--output type=docker: missing name=REF"},
+      {{"oci", {{"dest", "out.tar"}}}, "dest 'out.tar' is relative"},
+      {{"oci", {{"dest", dest}, {"tar", "maybe"}}}, "bad tar='maybe'"},
+      {{"docker", {{"dest", dest}, {"name", "a:1"}, {"tar", "false"}}}, "tar=false"},
+      {{"image", {{"name", "a:1"}, {"compression", "lz4"}}}, "compression=lz4"},
+  };
+  for (const Bad& bad : bads) {
+    v1::SolveRequest req;
+    req.set_context_dir(context_);
+    v1::Export* e = req.add_exports();
+    e->set_type(bad.spec.type);
+    for (const auto& [key, value] : bad.spec.attrs) (*e->mutable_attrs())[key] = value;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto reader = stub->Solve(&ctx, req);
+    v1::SolveStatus status;
+    int messages = 0;
+    while (reader->Read(&status)) ++messages;
+    grpc::Status st = reader->Finish();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad.message;
+    EXPECT_TRUE(absl::StrContains(st.error_message(), bad.message))
+        << st.error_message() << " lacks " << bad.message;
+    EXPECT_EQ(messages, 0) << bad.message;
+  }
+  EXPECT_EQ(engine_.builds_started(), 0);
+  // The same request with a good output reaches the engine.
+  v1::SolveRequest good;
+  ToProto(Request(), &good);
+  grpc::ClientContext ctx;
+  auto reader = stub->Solve(&ctx, good);
+  v1::SolveStatus status;
+  while (reader->Read(&status)) {
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(engine_.builds_started(), 1);
+}
+
 TEST_F(ServerTest, ContextTheCallerCannotReadIsRefused) {
   // The fake engine runs as root here; the caller (kiln-test) is allowed on the socket by
   // config but must not build from a dir only root can read.
@@ -413,7 +470,7 @@ TEST_F(ServerTest, KilnctlWritesTraceAndMetadataFiles) {
   EXPECT_TRUE(absl::StrContains(meta_text, "\"image.name\": \"app:1\"")) << meta_text;
   BuildRequest seen = engine_.last_request();
   ASSERT_EQ(seen.exports.size(), 1u);
-  EXPECT_EQ(seen.exports[0].type, "image");
+  EXPECT_TRUE(std::holds_alternative<ImageOutput>(seen.exports[0]));
 }
 
 // kilnctl --secret reaches the engine's BuildRequest::secrets through the Solve call; kilnd

@@ -8,12 +8,11 @@
 namespace kiln::testing {
 namespace {
 
-using engine::ExportSpec;
 
 TEST_F(EngineTest, MultiStageBuildsATinyImageThatPrintsItsLine) {
   EventLog log;
   auto req = Request(Example("multi-stage"));
-  req.exports = {ExportSpec{"image", {{"name", "e2e/multi-stage:1"}}}};
+  req.exports = {engine::ImageOutput{{"e2e/multi-stage:1"}}};
   auto r = engine_->Build(req, log.Sink(), nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->manifest_digest.empty());
@@ -37,7 +36,7 @@ TEST_F(EngineTest, MultiStageBuildsATinyImageThatPrintsItsLine) {
 TEST_F(EngineTest, ParallelStagesRunConcurrentlyAndSkipTheUnusedStage) {
   EventLog log;
   auto req = Request(Example("parallel-stages"));
-  req.exports = {ExportSpec{"image", {{"name", "e2e/parallel:1"}}}};
+  req.exports = {engine::ImageOutput{{"e2e/parallel:1"}}};
   auto start = std::chrono::steady_clock::now();
   auto r = engine_->Build(req, log.Sink(), nullptr);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

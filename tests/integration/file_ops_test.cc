@@ -16,7 +16,6 @@
 namespace kiln::testing {
 namespace {
 
-using engine::ExportSpec;
 using engine::testing::MakeTar;
 using engine::testing::TarSpec;
 
@@ -42,7 +41,7 @@ class FileOpsTest : public EngineTest {
     std::string cmd = "rm -rf '" + Out("") + "'";
     EXPECT_EQ(std::system(cmd.c_str()), 0);
     auto req = Request(Ctx(""));
-    req.exports = {ExportSpec{"local", {{"dest", Out("")}}}};
+    req.exports = {engine::LocalOutput{Out("")}};
     return engine_->Build(req, nullptr, nullptr);
   }
   void ExpectHostUntouched() {

@@ -16,7 +16,6 @@
 namespace kiln::testing {
 namespace {
 
-using engine::ExportSpec;
 
 std::string HttpGet(int port, const std::string& path) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -50,7 +49,7 @@ int FreePort() {
 
 TEST_F(EngineTest, HttpServerAnswersItsRoutesAsUser65534) {
   auto req = Request(Example("http-server"));
-  req.exports = {ExportSpec{"image", {{"name", "e2e/http:1"}}}};
+  req.exports = {engine::ImageOutput{{"e2e/http:1"}}};
   auto r = engine_->Build(req, nullptr, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   int port = FreePort();
@@ -84,7 +83,7 @@ TEST_F(EngineTest, HttpServerAnswersItsRoutesAsUser65534) {
 
 TEST_F(EngineTest, NonRootImageRunsAsItsUser) {
   auto req = Request(Example("non-root"));
-  req.exports = {ExportSpec{"image", {{"name", "e2e/non-root:1"}}}};
+  req.exports = {engine::ImageOutput{{"e2e/non-root:1"}}};
   auto r = engine_->Build(req, nullptr, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   int code = -1;
@@ -99,14 +98,14 @@ TEST_F(EngineTest, TargetBuilderExportsTheBuilderAndTheRuntimeUsesIndexZero) {
   ASSERT_TRUE(dir.ok());
   auto req = Request(Example("multi-stage-busybox"));
   req.target = "builder";
-  req.exports = {ExportSpec{"local", {{"dest", dir->path() + "/builder"}}}};
+  req.exports = {engine::LocalOutput{dir->path() + "/builder"}};
   auto r = engine_->Build(req, nullptr, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(Exists(dir->path() + "/builder/myapp/welcome"));
   EXPECT_TRUE(Exists(dir->path() + "/builder/usr/local/go")) << "the builder has the toolchain";
 
   auto rt = Request(Example("multi-stage-busybox"));
-  rt.exports = {ExportSpec{"image", {{"name", "e2e/msb:1"}}}};
+  rt.exports = {engine::ImageOutput{{"e2e/msb:1"}}};
   ASSERT_TRUE(engine_->Build(rt, nullptr, nullptr).ok());
   int code = -1;
   EXPECT_NE(Run("e2e/msb:1", {}, &code).find("Welcome"), std::string::npos);
@@ -119,7 +118,7 @@ TEST_F(EngineTest, BuilderPatternBinaryIsByteIdenticalToMultiStage) {
   // Old way: build Dockerfile.build, copy the binary out, build the runtime around it.
   auto build = Request(Example("builder-pattern"));
   build.dockerfile_name = "Dockerfile.build";
-  build.exports = {ExportSpec{"local", {{"dest", dir->path() + "/builder"}}}};
+  build.exports = {engine::LocalOutput{dir->path() + "/builder"}};
   ASSERT_TRUE(engine_->Build(build, nullptr, nullptr).ok());
   std::string ctx = dir->path() + "/runtime-ctx";
   ASSERT_EQ(::mkdir(ctx.c_str(), 0755), 0);
@@ -130,14 +129,14 @@ TEST_F(EngineTest, BuilderPatternBinaryIsByteIdenticalToMultiStage) {
   { std::ofstream(ctx + "/welcome", std::ios::binary) << bin; }
   ASSERT_EQ(::chmod((ctx + "/welcome").c_str(), 0755), 0);
   auto rt = Request(ctx);
-  rt.exports = {ExportSpec{"image", {{"name", "e2e/bp:1"}}}};
+  rt.exports = {engine::ImageOutput{{"e2e/bp:1"}}};
   ASSERT_TRUE(engine_->Build(rt, nullptr, nullptr).ok());
   int code = -1;
   EXPECT_NE(Run("e2e/bp:1", {}, &code).find("Welcome"), std::string::npos);
 
   // New way: the multi-stage image's binary.
   auto ms = Request(Example("multi-stage"));
-  ms.exports = {ExportSpec{"local", {{"dest", dir->path() + "/ms"}}}};
+  ms.exports = {engine::LocalOutput{dir->path() + "/ms"}};
   ASSERT_TRUE(engine_->Build(ms, nullptr, nullptr).ok());
   EXPECT_EQ(ReadFile(dir->path() + "/ms/myapp/welcome"), bin) << "binaries differ";
 }
@@ -195,9 +194,9 @@ TEST_F(EngineTest, ExportsAreReadableByStandardTools) {
   ASSERT_TRUE(dir.ok());
   const std::string d = dir->path();
   auto req = Request(Example("multi-stage"));
-  req.exports = {ExportSpec{"oci", {{"dest", d + "/oci.tar"}}},
-                 ExportSpec{"oci", {{"dest", d + "/layout"}, {"tar", "false"}, {"name", "kiln/ms:1"}}},
-                 ExportSpec{"docker", {{"dest", d + "/docker.tar"}, {"name", "kiln/ms:1"}}}};
+  req.exports = {engine::OciArchiveOutput{d + "/oci.tar"},
+                 engine::OciLayoutOutput{d + "/layout", "kiln/ms:1"},
+                 engine::DockerArchiveOutput{d + "/docker.tar", "kiln/ms:1"}};
   auto r = engine_->Build(req, nullptr, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   for (const std::string& ref : {"oci-archive:" + d + "/oci.tar", "oci:" + d + "/layout",
@@ -215,7 +214,7 @@ TEST_F(EngineTest, SourceDateEpochMakesNoCacheBuildsReproducible) {
   auto req = Request(Example("parallel-stages"));
   req.no_cache = true;
   req.build_args["SOURCE_DATE_EPOCH"] = "1700000000";
-  req.exports = {ExportSpec{"image", {{"name", "e2e/repro:1"}}}};
+  req.exports = {engine::ImageOutput{{"e2e/repro:1"}}};
   auto a = engine_->Build(req, nullptr, nullptr);
   ASSERT_TRUE(a.ok()) << a.status();
   auto b = engine_->Build(req, nullptr, nullptr);
@@ -250,7 +249,7 @@ namespace {
 
 TEST_F(EngineTest, PruneFreesTheCacheButKeepsImagesRunnable) {
   auto req = Request(Example("multi-stage"));
-  req.exports = {engine::ExportSpec{"image", {{"name", "e2e/prune:1"}}}};
+  req.exports = {engine::ImageOutput{{"e2e/prune:1"}}};
   ASSERT_TRUE(engine_->Build(req, nullptr, nullptr).ok());
   auto du = engine_->DiskUsage();
   ASSERT_TRUE(du.ok()) << du.status();

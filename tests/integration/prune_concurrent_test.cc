@@ -85,7 +85,7 @@ TEST_F(PruneConcurrentTest, PruneDuringALongRunReturnsPromptlyAndTheBuildStaysIn
 
   auto req = Request(Context(absl::StrCat("FROM busybox:1.35\nRUN echo a > /a\nRUN sleep ",
                                           kSleepSeconds, "\nRUN echo done > /b\n")));
-  req.exports = {engine::ExportSpec{"image", {{"name", "lease/long:1"}}}};
+  req.exports = {engine::ImageOutput{{"lease/long:1"}}};
   BackgroundBuild build(engine_, req);
   ASSERT_TRUE(WaitStarted(build.log(), "sleep", 1)) << "the RUN sleep step never started";
 
@@ -133,7 +133,7 @@ TEST_F(PruneConcurrentTest, ParallelStagesSharingAParentSurviveAPruneBetweenThem
                            kSleepSeconds / 2,
                            " && echo two > /two\n"
                            "FROM base\nCOPY --from=one /one /one\nCOPY --from=two /two /two\n")));
-  req.exports = {engine::ExportSpec{"image", {{"name", "lease/parallel:1"}}}};
+  req.exports = {engine::ImageOutput{{"lease/parallel:1"}}};
   BackgroundBuild build(engine_, req);
   ASSERT_TRUE(WaitStarted(build.log(), "sleep", 2)) << "both stages must run at once";
 
@@ -162,7 +162,7 @@ TEST_F(PruneConcurrentTest, ParallelStagesSharingAParentSurviveAPruneBetweenThem
 // miss (the step reruns), never into a failed build.
 TEST_F(PruneConcurrentTest, CacheHitsRacingPrunesAreMissesNeverFailures) {
   auto req = Request(Context("FROM busybox:1.35\nRUN echo one > /one\nRUN echo two > /two\n"));
-  req.exports = {engine::ExportSpec{"image", {{"name", "lease/race:1"}}}};
+  req.exports = {engine::ImageOutput{{"lease/race:1"}}};
   ASSERT_TRUE(engine_->Build(req, nullptr, nullptr).ok());
   std::atomic<bool> stop{false};
   std::atomic<int> prunes{0}, removed{0};

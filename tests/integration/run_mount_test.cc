@@ -23,7 +23,6 @@
 namespace kiln::testing {
 namespace {
 
-using engine::ExportSpec;
 
 class RunMountTest : public EngineTest {
  protected:
@@ -50,7 +49,7 @@ class RunMountTest : public EngineTest {
     Put("Dockerfile", dockerfile);
     *out = absl::StrCat(dir_.path(), "/out", ++exports_);
     auto req = Request(ctx_);
-    req.exports = {ExportSpec{"local", {{"dest", *out}}}};
+    req.exports = {engine::LocalOutput{*out}};
     req.secrets = std::move(secrets);
     EventLog log;
     auto r = (e != nullptr ? e : engine_)->Build(req, log.Sink(), nullptr);
@@ -203,7 +202,7 @@ TEST_F(RunMountTest, CachePersistsAcrossBuildsAndRestartsIsNotKeyedAndIsPruned) 
     *out = absl::StrCat(dir_.path(), "/out", ++exports_);
     auto req = Request(ctx_);
     req.build_args = {{"N", n}};
-    req.exports = {ExportSpec{"local", {{"dest", *out}}}};
+    req.exports = {engine::LocalOutput{*out}};
     EventLog log;
     auto r = e->Build(req, log.Sink(), nullptr);
     *ran = log.Executed();

@@ -7,7 +7,7 @@
 #include <cstdio>
 
 #include "base/status.h"
-#include "engine/daemon/build_options.h"
+#include "tools/kilnctl/build_options.h"
 #include "tools/kilnctl/client.h"
 #include "tools/kilnctl/command.h"
 #include "tools/kilnctl/progress.h"
@@ -17,7 +17,7 @@ namespace kiln::tools {
 namespace {
 
 struct BuildCmdFlags {
-  engine::daemon::BuildFlags build;
+  BuildFlags build;
   std::string progress = "auto";
   std::string trace;
   std::string metadata_file;
@@ -70,7 +70,7 @@ class InterruptHandler {
 int RunBuild(const BuildCmdFlags& flags) {
   char cwd[4096];
   if (getcwd(cwd, sizeof(cwd)) == nullptr) ExitIfError(base::ErrnoError("getcwd"));
-  absl::StatusOr<engine::BuildRequest> request = engine::daemon::MakeBuildRequest(flags.build, cwd);
+  absl::StatusOr<engine::BuildRequest> request = MakeBuildRequest(flags.build, cwd);
   ExitIfError(request.status());
   absl::StatusOr<ProgressMode> mode = ParseProgressMode(flags.progress);
   ExitIfError(mode.status());
@@ -108,7 +108,8 @@ CommandRegistrar registrar(10, [](CLI::App& root) {
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--output,-o", b.outputs,
                   "type=image,name=REF | type=oci,dest=out.tar[,tar=false] | "
-                  "type=docker,dest=out.tar,name=REF | type=local,dest=DIR")
+                  "type=docker,dest=out.tar,name=REF | type=local,dest=DIR; image, oci and "
+                  "docker take compression=gzip|zstd|uncompressed")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--secret", b.secrets,
                   "Secret for RUN --mount=type=secret: id=ID,src=PATH (read by kilnd)")

@@ -99,7 +99,8 @@ std::string MetadataJson(const engine::BuildRequest& request, const engine::Buil
     doc["containerimage.config.digest"] = result.config_digest.str();
   }
   std::vector<std::string> names;
-  for (const engine::ExportSpec& spec : request.exports) {
+  for (const engine::Output& output : request.exports) {
+    engine::ExportSpec spec = engine::ToExportSpec(output);
     auto name = spec.attrs.find("name");
     if (name != spec.attrs.end()) names.push_back(name->second);
   }

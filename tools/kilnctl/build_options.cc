@@ -1,4 +1,4 @@
-#include "engine/daemon/build_options.h"
+#include "tools/kilnctl/build_options.h"
 
 #include <sys/stat.h>
 
@@ -10,7 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "base/status.h"
 
-namespace kiln::engine::daemon {
+namespace kiln::tools {
 namespace {
 
 std::string Absolute(const std::string& path, const std::string& cwd) {
@@ -60,9 +60,8 @@ absl::Status ApplyOpt(const std::string& key, const std::string& value, BuildReq
   } else if (key == "force-network-mode") {
     request.network = value;
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown --opt '", key,
-                     "', expected filename=F, target=T, build-arg:K=V or platform=P"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown --opt '", key, "', expected filename=F, target=T, build-arg:K=V or platform=P"));
   }
   return absl::OkStatus();
 }
@@ -97,50 +96,43 @@ absl::Status ApplyShortForm(const BuildFlags& flags, const std::string& cwd,
   if (!flags.target.empty()) request.target = flags.target;
   for (const std::string& arg : flags.build_args) KILN_RETURN_IF_ERROR(ApplyBuildArg(arg, request));
   for (const std::string& tag : flags.tags) {
-    request.exports.push_back(ExportSpec{"image", {{"name", tag}}});
+    request.exports.push_back(engine::ImageOutput{{tag}, std::nullopt});
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<ExportSpec> ParseOutputSpec(std::string_view spec, const std::string& cwd) {
-  ExportSpec out;
+absl::StatusOr<engine::ExportSpec> SplitOutputFlag(std::string_view spec, const std::string& cwd) {
+  engine::ExportSpec out;
   for (absl::string_view field : absl::StrSplit(base::AsAbsl(spec), ',', absl::SkipEmpty())) {
-    KILN_ASSIGN_OR_RETURN(auto kv, KeyValue(std::string_view(field.data(), field.size()),
-                                            "--output field"));
+    KILN_ASSIGN_OR_RETURN(auto kv,
+                          KeyValue(std::string_view(field.data(), field.size()), "--output field"));
     if (kv.first == "type") {
       out.type = kv.second;
     } else {
       out.attrs[kv.first] = kv.first == "dest" ? Absolute(kv.second, cwd) : kv.second;
     }
   }
-  if (out.type != "image" && out.type != "oci" && out.type != "docker" && out.type != "local") {
+  if (out.type.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "bad --output '", base::AsAbsl(spec),
-        "', expected type=image|oci|docker|local, e.g. type=oci,dest=out.tar"));
-  }
-  if (out.type == "image" && !out.attrs.contains("name")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad --output '", base::AsAbsl(spec), "': type=image needs name=REF"));
-  }
-  if (out.type != "image" && !out.attrs.contains("dest")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad --output '", base::AsAbsl(spec), "': type=", out.type, " needs dest=PATH"));
-  }
-  if (out.type == "docker" && !out.attrs.contains("name")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad --output '", base::AsAbsl(spec), "': type=docker needs name=REF"));
+        "': no type=; expected type=image|oci|docker|local, e.g. type=oci,dest=out.tar"));
   }
   return out;
+}
+
+absl::StatusOr<Output> ParseOutputSpec(std::string_view spec, const std::string& cwd) {
+  KILN_ASSIGN_OR_RETURN(engine::ExportSpec split, SplitOutputFlag(spec, cwd));
+  return engine::ParseOutput(split);
 }
 
 absl::StatusOr<std::pair<std::string, std::string>> ParseSecretSpec(std::string_view spec,
                                                                     const std::string& cwd) {
   std::string id, src;
   for (absl::string_view field : absl::StrSplit(base::AsAbsl(spec), ',', absl::SkipEmpty())) {
-    KILN_ASSIGN_OR_RETURN(auto kv, KeyValue(std::string_view(field.data(), field.size()),
-                                            "--secret field"));
+    KILN_ASSIGN_OR_RETURN(auto kv,
+                          KeyValue(std::string_view(field.data(), field.size()), "--secret field"));
     if (kv.first == "id") {
       id = kv.second;
     } else if (kv.first == "src" || kv.first == "source") {
@@ -148,14 +140,14 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseSecretSpec(std::string_
     } else if (kv.first == "type" && kv.second == "file") {
       continue;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad --secret '", base::AsAbsl(spec), "': unsupported field '", kv.first,
-          "', expected id=ID,src=PATH"));
+      return absl::InvalidArgumentError(absl::StrCat("bad --secret '", base::AsAbsl(spec),
+                                                     "': unsupported field '", kv.first,
+                                                     "', expected id=ID,src=PATH"));
     }
   }
   if (src.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad --secret '", base::AsAbsl(spec), "': no src=PATH, expected id=ID,src=PATH"));
+    return absl::InvalidArgumentError(absl::StrCat("bad --secret '", base::AsAbsl(spec),
+                                                   "': no src=PATH, expected id=ID,src=PATH"));
   }
   if (id.empty()) id = src.substr(src.find_last_of('/') + 1);
   return std::make_pair(id, src);
@@ -174,8 +166,8 @@ absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std
     } else if (kv.first == "dockerfile") {
       request.dockerfile_dir = Absolute(kv.second, cwd);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown --local '", kv.first, "', expected context=DIR or dockerfile=DIR"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown --local '", kv.first, "', expected context=DIR or dockerfile=DIR"));
     }
   }
   for (const std::string& opt : flags.opts) {
@@ -184,8 +176,8 @@ absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std
   }
   KILN_RETURN_IF_ERROR(ApplyShortForm(flags, cwd, request));
   for (const std::string& output : flags.outputs) {
-    KILN_ASSIGN_OR_RETURN(ExportSpec spec, ParseOutputSpec(output, cwd));
-    request.exports.push_back(std::move(spec));
+    KILN_ASSIGN_OR_RETURN(Output parsed, ParseOutputSpec(output, cwd));
+    request.exports.push_back(std::move(parsed));
   }
   for (const std::string& secret : flags.secrets) {
     KILN_ASSIGN_OR_RETURN(auto id_path, ParseSecretSpec(secret, cwd));
@@ -206,4 +198,4 @@ absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std
   return request;
 }
 
-}  // namespace kiln::engine::daemon
+}  // namespace kiln::tools

@@ -1,8 +1,8 @@
 // buildctl-style build flags (and the docker-style short form) turned into a BuildRequest.
 // Shared by `kilnctl build` and its tests; pure except for resolving relative paths against
 // `cwd` and checking that -f / --local dirs exist.
-#ifndef KILN_ENGINE_DAEMON_BUILD_OPTIONS_H_
-#define KILN_ENGINE_DAEMON_BUILD_OPTIONS_H_
+#ifndef KILN_TOOLS_KILNCTL_BUILD_OPTIONS_H_
+#define KILN_TOOLS_KILNCTL_BUILD_OPTIONS_H_
 
 #include <string>
 #include <string_view>
@@ -12,15 +12,18 @@
 #include "absl/status/statusor.h"
 #include "engine/build/engine.h"
 
-namespace kiln::engine::daemon {
+namespace kiln::tools {
+
+using engine::BuildRequest;
+using engine::Output;
 
 struct BuildFlags {
   // buildctl form
-  std::string frontend;                 // "" or "dockerfile.v0"
-  std::vector<std::string> locals;      // "context=DIR", "dockerfile=DIR"
-  std::vector<std::string> opts;        // "filename=F", "target=T", "build-arg:K=V"
-  std::vector<std::string> outputs;     // "type=oci,dest=out.tar", ...
-  std::vector<std::string> secrets;     // "id=X,src=PATH" (buildctl's --secret)
+  std::string frontend;              // "" or "dockerfile.v0"
+  std::vector<std::string> locals;   // "context=DIR", "dockerfile=DIR"
+  std::vector<std::string> opts;     // "filename=F", "target=T", "build-arg:K=V"
+  std::vector<std::string> outputs;  // "type=oci,dest=out.tar", ...
+  std::vector<std::string> secrets;  // "id=X,src=PATH" (buildctl's --secret)
   bool no_cache = false;
   // short form
   std::string file;                     // -f PATH (relative to cwd)
@@ -30,9 +33,13 @@ struct BuildFlags {
   std::string context;                  // positional DIR
 };
 
-// Parses one --output value ("type=oci,dest=out.tar,tar=false"). Relative dest paths are made
-// absolute against `cwd`. InvalidArgument naming the flag and what was expected.
-absl::StatusOr<ExportSpec> ParseOutputSpec(std::string_view spec, const std::string& cwd);
+// Parses one --output value ("type=oci,dest=out.tar,tar=false") into its wire form: a relative
+// dest is made absolute against `cwd`; a key given twice keeps the last value (as buildctl).
+absl::StatusOr<engine::ExportSpec> SplitOutputFlag(std::string_view spec, const std::string& cwd);
+
+// SplitOutputFlag, then engine::ParseOutput (the parser kilnd runs too), so a bad --output
+// fails before anything is sent. InvalidArgument naming the flag and what was expected.
+absl::StatusOr<Output> ParseOutputSpec(std::string_view spec, const std::string& cwd);
 
 // Parses one --secret value, buildctl's "id=ID,src=PATH" (also "source="; "type=file" is
 // accepted; the id defaults to the file's name). Returns {id, absolute path}. InvalidArgument
@@ -44,6 +51,6 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseSecretSpec(std::string_
 // is required", "unknown --opt 'x'", ...), NotFound for a context/Dockerfile dir that is missing.
 absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std::string& cwd);
 
-}  // namespace kiln::engine::daemon
+}  // namespace kiln::tools
 
-#endif  // KILN_ENGINE_DAEMON_BUILD_OPTIONS_H_
+#endif  // KILN_TOOLS_KILNCTL_BUILD_OPTIONS_H_
