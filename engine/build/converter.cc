@@ -17,8 +17,6 @@ namespace {
 
 class ScratchOp : public solver::Op {
  public:
-  explicit ScratchOp(std::string def) : def_(std::move(def)) {}
-  std::string Definition() const override { return def_; }
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext&,
                                         const std::vector<solver::InputRef>&) const override {
     return cache::ScratchCacheKey();
@@ -27,29 +25,27 @@ class ScratchOp : public solver::Op {
                                          const std::vector<solver::InputRef>&) const override {
     return std::make_shared<SnapshotResult>("");
   }
-
- private:
-  std::string def_;
 };
 
 // The build context, read in place. Its key is only its definition: copies from it key on the
 // content they read, never on this.
 class ContextOp : public solver::Op {
  public:
-  ContextOp(std::string def, std::string dir) : def_(std::move(def)), dir_(std::move(dir)) {}
-  std::string Definition() const override { return def_; }
+  ContextOp(std::string def, std::string dir, std::vector<std::string> excludes)
+      : def_(std::move(def)), dir_(std::move(dir)), excludes_(std::move(excludes)) {}
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext&,
                                         const std::vector<solver::InputRef>&) const override {
     return cache::LocalSourceCacheKey(def_);
   }
   absl::StatusOr<solver::ResultRef> Exec(solver::ExecContext&,
                                          const std::vector<solver::InputRef>&) const override {
-    return std::make_shared<ContextResult>(dir_);
+    return std::make_shared<ContextResult>(dir_, excludes_);
   }
 
  private:
   std::string def_;
   std::string dir_;
+  std::vector<std::string> excludes_;  // the context's .dockerignore patterns
 };
 
 
@@ -80,10 +76,11 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
           op = std::make_shared<ImageSourceOp>(ctx.worker, ctx.layers, s->ref, s->manifest_digest);
           break;
         case graph::SourceOp::Kind::kScratch:
-          op = std::make_shared<ScratchOp>(graph::SerializeOp(v.op));
+          op = std::make_shared<ScratchOp>();
           break;
         case graph::SourceOp::Kind::kLocal:
-          op = std::make_shared<ContextOp>(graph::SerializeOp(v.op), ctx.context_dir);
+          op = std::make_shared<ContextOp>(graph::SerializeOp(v.op), ctx.context_dir,
+                                           s->exclude_patterns);
           break;
         case graph::SourceOp::Kind::kHttp:
           return UnsupportedStep(ctx, v, "ADD from a URL (this machine has no network)");
@@ -100,8 +97,9 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
           so.kind = graph::SourceOp::Kind::kScratch;
           graph::Op sop = so;
           KILN_ASSIGN_OR_RETURN(
-              scratch, solver::Vertex::Create(std::make_shared<ScratchOp>(graph::SerializeOp(sop)),
-                                              {}, solver::VertexDisplay{"scratch", {}}));
+              scratch,
+              solver::Vertex::Create(graph::VertexDigest(sop, {}), std::make_shared<ScratchOp>(),
+                                     {}, solver::VertexDisplay{"scratch", {}}));
         }
         inputs.insert(inputs.begin(), scratch);
         shift = 1;
@@ -162,7 +160,8 @@ absl::StatusOr<std::vector<solver::VertexRef>> ConvertGraph(const graph::Graph& 
     display.fields["stage"] = v.meta.stage;
     display.fields["instruction"] = v.meta.instruction;
     KILN_ASSIGN_OR_RETURN(solver::VertexRef sv,
-                          solver::Vertex::Create(std::move(op), std::move(inputs), std::move(display)));
+                          solver::Vertex::Create(v.digest, std::move(op), std::move(inputs),
+                                                 std::move(display)));
     out.push_back(std::move(sv));
   }
   return out;

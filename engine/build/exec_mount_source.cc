@@ -7,16 +7,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "cache/checksum_cache.h"
 #include "engine/build/context_checksums.h"
 #include "engine/build/results.h"
-#include "engine/graph/op.h"
 #include "engine/ops/copy.h"
-#include "engine/solver/vertex.h"
 
 namespace kiln::engine {
 namespace {
@@ -45,33 +42,6 @@ ExcludeFn Recording(const ExcludeFn& exclude, std::atomic<bool>* hit) {
 
 }  // namespace
 
-std::vector<std::string> ContextExcludePatterns(const solver::Vertex& v) {
-  // Canonical fields: <name> ' ' <decimal length> ':' <bytes> '\n' (engine/graph/op.h).
-  std::string def = v.op().Definition();
-  std::string_view rest = def;
-  std::vector<std::string> excludes;
-  bool is_source = false, is_local = false;
-  const std::string local_kind =
-      std::to_string(static_cast<uint64_t>(graph::SourceOp::Kind::kLocal));
-  while (!rest.empty()) {
-    size_t sp = rest.find(' ');
-    if (sp == std::string_view::npos) break;
-    std::string_view name = rest.substr(0, sp);
-    size_t colon = rest.find(':', sp);
-    if (colon == std::string_view::npos) break;
-    size_t len = 0;
-    auto [ptr, ec] = std::from_chars(rest.data() + sp + 1, rest.data() + colon, len);
-    if (ec != std::errc() || ptr != rest.data() + colon || colon + 2 + len > rest.size()) break;
-    std::string_view value = rest.substr(colon + 1, len);
-    if (name == "op") is_source = value == "source";
-    if (name == "kind") is_local = value == local_kind;
-    if (name == "exclude") excludes.emplace_back(value);
-    rest.remove_prefix(colon + 2 + len);
-  }
-  if (!is_source || !is_local) return {};
-  return excludes;
-}
-
 absl::StatusOr<std::unique_ptr<MountSource>> MountSource::Open(const Worker& w,
                                                                const solver::InputRef& in) {
   std::unique_ptr<MountSource> out(new MountSource());
@@ -80,7 +50,7 @@ absl::StatusOr<std::unique_ptr<MountSource>> MountSource::Open(const Worker& w,
     out->context_dir_ = ctx->dir();
     out->fd_.reset(::open(ctx->dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!out->fd_) return base::ErrnoError(absl::StrCat("open build context '", ctx->dir(), "'"));
-    KILN_ASSIGN_OR_RETURN(out->exclude_, MakeExcludeFn(ContextExcludePatterns(*in.vertex)));
+    KILN_ASSIGN_OR_RETURN(out->exclude_, MakeExcludeFn(ctx->excludes()));
   } else if (auto* snap = dynamic_cast<const SnapshotResult*>(in.result.get())) {
     out->view_key_ = NewSnapshotKey("mount-view");
     KILN_ASSIGN_OR_RETURN(auto mounts, w.snapshots->View(out->view_key_, snap->snapshot()));

@@ -26,10 +26,6 @@
 
 namespace kiln::engine {
 
-// The exclude patterns of the build-context source vertex `v` (its .dockerignore), read from
-// its canonical definition (engine/graph/op.h, "exclude" fields). Empty for other vertices.
-std::vector<std::string> ContextExcludePatterns(const solver::Vertex& v);
-
 class MountSource {
  public:
   // Opens `in` (a ContextResult or SnapshotResult). InvalidArgument for other results.

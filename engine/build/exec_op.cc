@@ -42,8 +42,6 @@ ExecOp::ExecOp(const Worker* worker, const sandbox::Sandbox* sandbox, ExecParams
       params_(std::move(params)),
       definition_(std::move(definition)) {}
 
-std::string ExecOp::Definition() const { return definition_; }
-
 absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext&,
                                               const std::vector<solver::InputRef>& inputs) const {
   absl::StatusOr<std::vector<cache::MountContent>> content =

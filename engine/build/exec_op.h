@@ -40,7 +40,6 @@ class ExecOp : public solver::Op {
   // `definition` is the op's canonical bytes (graph::SerializeOp), which keys the vertex.
   ExecOp(const Worker* worker, const sandbox::Sandbox* sandbox, ExecParams params,
          std::string definition);
-  std::string Definition() const override;
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext& ctx,
                                         const std::vector<solver::InputRef>& inputs) const override;
   absl::StatusOr<solver::ResultRef> Exec(

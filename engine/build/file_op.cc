@@ -272,8 +272,6 @@ class ReusePlan {
 FileOp::FileOp(const Worker* worker, std::vector<FileAction> actions, std::string definition)
     : worker_(worker), actions_(std::move(actions)), definition_(std::move(definition)) {}
 
-std::string FileOp::Definition() const { return definition_; }
-
 absl::StatusOr<cache::CopyContent> FileOp::CopyContentOf(const FileAction& a, size_t index,
                                                          const solver::Result& r) const {
   cache::CopyContent out;

@@ -46,7 +46,6 @@ class FileOp : public solver::Op {
  public:
   // `definition` is the op's canonical bytes (graph::SerializeOp), which keys the vertex.
   FileOp(const Worker* worker, std::vector<FileAction> actions, std::string definition);
-  std::string Definition() const override;
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext& ctx,
                                         const std::vector<solver::InputRef>& inputs) const override;
   absl::StatusOr<solver::ResultRef> Exec(solver::ExecContext& ctx,

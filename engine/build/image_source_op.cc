@@ -19,8 +19,6 @@ ImageSourceOp::ImageSourceOp(const Worker* worker, LayerStore* layers, std::stri
                              base::Digest manifest)
     : worker_(worker), layers_(layers), ref_(std::move(ref)), manifest_(std::move(manifest)) {}
 
-std::string ImageSourceOp::Definition() const { return "image:" + manifest_.str(); }
-
 absl::StatusOr<base::Digest> ImageSourceOp::CacheKey(solver::ExecContext&,
                                                      const std::vector<solver::InputRef>&) const {
   return cache::ImageSourceCacheKey(manifest_);

@@ -17,7 +17,6 @@ namespace kiln::engine {
 class ImageSourceOp : public solver::Op {
  public:
   ImageSourceOp(const Worker* worker, LayerStore* layers, std::string ref, base::Digest manifest);
-  std::string Definition() const override;
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext& ctx,
                                         const std::vector<solver::InputRef>& inputs) const override;
   absl::StatusOr<solver::ResultRef> Exec(solver::ExecContext& ctx,

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -53,15 +54,19 @@ class SnapshotResult : public solver::Result {
   mutable cache::Lease hold_ ABSL_GUARDED_BY(mu_);
 };
 
-// A local directory of the client (the build context), read in place.
+// A local directory of the client (the build context), read in place, with the patterns of
+// its .dockerignore (what RUN --mount=type=bind from the context leaves out).
 class ContextResult : public solver::Result {
  public:
-  explicit ContextResult(std::string dir) : dir_(std::move(dir)) {}
+  explicit ContextResult(std::string dir, std::vector<std::string> excludes = {})
+      : dir_(std::move(dir)), excludes_(std::move(excludes)) {}
   const std::string& dir() const { return dir_; }
+  const std::vector<std::string>& excludes() const { return excludes_; }
   std::string Id() const override { return "local:" + dir_; }
 
  private:
   std::string dir_;
+  std::vector<std::string> excludes_;
 };
 
 }  // namespace kiln::engine

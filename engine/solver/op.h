@@ -63,10 +63,6 @@ class Op {
  public:
   virtual ~Op() = default;
 
-  // Canonical bytes of this op's definition, without its inputs (they are added by Vertex).
-  // Feeds the vertex digest, so two ops with equal definitions and inputs are the same work.
-  virtual std::string Definition() const = 0;
-
   // The cache key, computed once every input is ready, so it may depend on the inputs'
   // content (early cutoff). The recipes live in cache/cache_key.h.
   // Errors fail the step.

@@ -1,9 +1,10 @@
 // Vertex: one node of the build graph -- an op, its input vertices and display metadata.
 //
 // Immutable once created and shared (std::shared_ptr<const Vertex>), so any thread may read
-// it. Its digest identifies the work: sha256 over the op's Definition() and the digests of its
-// inputs, in order (recipe in vertex.cc, pinned by a golden test). Display metadata is not part
-// of the digest.
+// it. Its digest identifies the work and is given by whoever builds the graph (the engine
+// passes the build graph's digest, engine/graph/op.h VertexDigest, so progress, traces,
+// metadata files and `kilnctl debug graph` all show the same one). The solver never hashes a
+// vertex; it only uses the digest to merge identical work and to name steps.
 #ifndef KILN_ENGINE_SOLVER_VERTEX_H_
 #define KILN_ENGINE_SOLVER_VERTEX_H_
 
@@ -28,10 +29,11 @@ struct VertexDisplay {
 
 class Vertex {
  public:
-  // InvalidArgument if `op` or an input is null.
+  // `digest` must identify the op and its inputs: two vertices with the same digest are the
+  // same work. InvalidArgument if `digest` is empty or `op` or an input is null.
   static absl::StatusOr<std::shared_ptr<const Vertex>> Create(
-      std::shared_ptr<const Op> op, std::vector<std::shared_ptr<const Vertex>> inputs,
-      VertexDisplay display);
+      base::Digest digest, std::shared_ptr<const Op> op,
+      std::vector<std::shared_ptr<const Vertex>> inputs, VertexDisplay display);
 
   const base::Digest& digest() const { return digest_; }
   const Op& op() const { return *op_; }

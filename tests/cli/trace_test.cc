@@ -4,7 +4,8 @@
 // with ts/dur in microseconds, pid/tid, a named track per worker thread), that it has exactly
 // one span per step the build reported, with its cache status, that the three independent
 // RUN steps overlap in time on different tracks, and that the metadata file has the image and
-// config digests and per-step timings. Base images: tools/images/build.sh.
+// config digests and per-step timings, and that `kilnctl debug graph --root` shows the digests
+// the build reports. Base images: tools/images/build.sh.
 #include <signal.h>
 #include <unistd.h>
 
@@ -60,8 +61,8 @@ class TraceTest : public ::testing::Test {
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_ = std::move(*dir);
     addr_ = "unix://" + dir_.path() + "/kilnd.sock";
-    kilnd_ = Child::Start({testing::KilndPath(), "--addr", addr_, "--root",
-                           dir_.path() + "/root", "--config", "/dev/null"});
+    kilnd_ = Child::Start({testing::KilndPath(), "--addr", addr_, "--root", dir_.path() + "/root",
+                           "--config", "/dev/null"});
     ASSERT_GT(kilnd_.pid(), 0) << "could not start " << testing::KilndPath();
     absl::Time deadline = absl::Now() + absl::Seconds(90);
     bool up = false;
@@ -101,8 +102,7 @@ class TraceTest : public ::testing::Test {
     std::string meta = absl::StrCat(dir_.path(), "/", name, ".meta.json");
     absl::Time start = absl::Now();
     b.run = testing::Run(Kilnctl({"build", "--progress", "rawjson", "--trace", trace,
-                                  "--metadata-file", meta, "-t", "trace-test/parallel:1",
-                                  context}),
+                                  "--metadata-file", meta, "-t", "trace-test/parallel:1", context}),
                          {}, absl::Seconds(600));
     b.wall_us = absl::ToDoubleMicroseconds(absl::Now() - start);
     EXPECT_EQ(b.run.exit_code, 0) << "kilnctl build " << context << ":\n" << b.run.err;
@@ -159,8 +159,8 @@ std::vector<json> CheckTraceFormat(const json& trace) {
     }
   }
   for (const json& s : spans) {
-    EXPECT_TRUE(named_tracks.count(s["tid"].get<int>())) << "track without a thread_name: "
-                                                         << s.dump();
+    EXPECT_TRUE(named_tracks.count(s["tid"].get<int>()))
+        << "track without a thread_name: " << s.dump();
   }
   return spans;
 }
@@ -214,7 +214,8 @@ void CheckMetadata(const TracedBuild& b) {
   for (const json& step : m["kiln.build.steps"]) {
     ASSERT_TRUE(step.contains("vertex") && step.contains("name") && step.contains("started") &&
                 step.contains("completed") && step.contains("duration_seconds") &&
-                step.contains("cached")) << step.dump();
+                step.contains("cached"))
+        << step.dump();
     EXPECT_TRUE(reported.count(step["vertex"].get<std::string>())) << step.dump();
     double seconds = step["duration_seconds"];
     EXPECT_GE(seconds, 0) << step.dump();
@@ -262,10 +263,12 @@ TEST_F(TraceTest, ParallelStagesTraceAndMetadata) {
       const json& b = *runs[j];
       double a0 = a["ts"], a1 = a0 + a["dur"].get<double>();
       double b0 = b["ts"], b1 = b0 + b["dur"].get<double>();
-      EXPECT_LT(std::max(a0, b0), std::min(a1, b1))
-          << "not parallel:\n" << a.dump() << "\n" << b.dump();
+      EXPECT_LT(std::max(a0, b0), std::min(a1, b1)) << "not parallel:\n"
+                                                    << a.dump() << "\n"
+                                                    << b.dump();
       EXPECT_NE(a["tid"], b["tid"]) << "overlapping steps on one track:\n"
-                                    << a.dump() << "\n" << b.dump();
+                                    << a.dump() << "\n"
+                                    << b.dump();
     }
   }
 
@@ -285,6 +288,39 @@ TEST_F(TraceTest, ParallelStagesTraceAndMetadata) {
   }
   EXPECT_EQ(hits, 6) << "expected 3 RUN + 3 COPY spans on the rebuild";
   EXPECT_EQ(warm.metadata["containerimage.digest"], cold.metadata["containerimage.digest"]);
+}
+
+// One DAG digest: every vertex digest that rawjson progress, the trace and the metadata file
+// show is one `kilnctl debug graph --root` prints for the same Dockerfile and state root.
+TEST_F(TraceTest, DebugGraphProgressTraceAndMetadataShowTheSameDigests) {
+  std::string context = EnvOr("KILN_SHARED_DIR", "/work/shared") + "/examples/parallel-stages";
+  TracedBuild b = Build(context, "digests");
+  ASSERT_EQ(b.run.exit_code, 0);
+  ProcessResult graph =
+      testing::Run({testing::KilnctlPath(), "debug", "graph", "--root", dir_.path() + "/root", "-f",
+                    context + "/Dockerfile", context});
+  ASSERT_EQ(graph.exit_code, 0) << graph.err;
+  std::set<std::string> shown;  // short digests, first column
+  for (absl::string_view line : absl::StrSplit(graph.out, '\n', absl::SkipEmpty())) {
+    shown.insert(std::string(line.substr(0, line.find(' '))));
+  }
+  auto in_graph = [&](const std::string& vertex) {
+    std::string hex = vertex.substr(vertex.find(':') + 1);
+    return shown.count(hex.substr(0, 12)) > 0;
+  };
+  ASSERT_GE(b.steps.size(), 6u) << b.run.err;
+  for (const auto& [index, step] : b.steps) {
+    EXPECT_TRUE(in_graph(step.vertex))
+        << "progress step " << step.name << " " << step.vertex << " not in:\n"
+        << graph.out;
+  }
+  for (const json& span : CheckTraceFormat(b.trace)) {
+    EXPECT_TRUE(in_graph(span["args"]["vertex"].get<std::string>())) << span.dump();
+  }
+  ASSERT_TRUE(b.metadata.contains("kiln.build.steps")) << b.metadata.dump();
+  for (const json& step : b.metadata["kiln.build.steps"]) {
+    EXPECT_TRUE(in_graph(step["vertex"].get<std::string>())) << step.dump();
+  }
 }
 
 }  // namespace

@@ -28,6 +28,16 @@
 
 namespace kiln::engine::solver::testing {
 
+// The fakes' vertex digest: their definition and their inputs' digests (the engine uses the
+// build graph's digest instead).
+inline base::Digest FakeVertexDigest(std::string_view definition,
+                                     const std::vector<VertexRef>& inputs) {
+  cache::CacheKeyBuilder b("fake.vertex");
+  b.Bytes("def", definition);
+  for (const VertexRef& input : inputs) b.Input(input == nullptr ? base::Digest() : input->digest());
+  return b.Finish();
+}
+
 // The fakes' cache-key recipe, built through the one recipe builder (cache/cache_key.h).
 inline base::Digest FakeCacheKey(std::string_view definition,
                                  const std::vector<InputRef>& inputs = {}) {
@@ -113,8 +123,6 @@ class FakeOp final : public Op {
  public:
   FakeOp(FakeOpSpec spec, FakeWorld* world) : spec_(std::move(spec)), world_(world) {}
 
-  std::string Definition() const override { return spec_.definition; }
-
   absl::StatusOr<base::Digest> CacheKey(ExecContext&,
                                         const std::vector<InputRef>& inputs) const override {
     key_calls.fetch_add(1);
@@ -187,7 +195,8 @@ class FakeGraph {
   VertexRef Add(FakeOpSpec spec, std::vector<VertexRef> inputs = {}) {
     std::string name = spec.definition;
     auto op = std::make_shared<FakeOp>(std::move(spec), &world);
-    auto vertex = Vertex::Create(op, std::move(inputs), VertexDisplay{name, {}});
+    base::Digest digest = FakeVertexDigest(name, inputs);
+    auto vertex = Vertex::Create(std::move(digest), op, std::move(inputs), VertexDisplay{name, {}});
     ops[name] = op;
     return vertex.ok() ? *vertex : nullptr;
   }

@@ -23,7 +23,6 @@ namespace {
 
 class NopOp : public solver::Op {
  public:
-  std::string Definition() const override { return "nop"; }
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext&,
                                         const std::vector<solver::InputRef>&) const override {
     return base::Digest::Of("nop");
@@ -70,7 +69,8 @@ class LeaseSeamTest : public ::testing::Test {
     seam_ = std::make_unique<SnapshotCacheSeam>(&worker_, index_.get(), &leases_);
     solver::VertexDisplay display;
     display.name = "[1/1] NOP";
-    auto v = solver::Vertex::Create(std::make_shared<NopOp>(), {}, display);
+    auto v = solver::Vertex::Create(base::Digest::Of("nop vertex"), std::make_shared<NopOp>(), {},
+                                    display);
     ASSERT_TRUE(v.ok()) << v.status();
     vertex_ = *v;
   }

@@ -141,7 +141,7 @@ class CopyReuseTest : public ::testing::Test {
     a.sources = {"src"};
     a.path = "/dst/";
     auto op = std::make_shared<FileOp>(&worker_, std::vector<FileAction>{a}, "def-copy-src");
-    auto v = solver::Vertex::Create(op, {}, {});
+    auto v = solver::Vertex::Create(base::Digest::Of("copy vertex"), op, {}, {});
     EXPECT_TRUE(v.ok()) << v.status();
     if (!v.ok()) return "";
     NullContext ctx(**v);

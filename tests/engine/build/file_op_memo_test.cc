@@ -121,7 +121,7 @@ class FileOpMemoTest : public ::testing::Test {
   absl::StatusOr<base::Digest> KeyOf(const FileAction& action, const std::string& definition,
                                      const std::string& from) {
     auto op = std::make_shared<FileOp>(&worker_, std::vector<FileAction>{action}, definition);
-    auto v = solver::Vertex::Create(op, {}, {});
+    auto v = solver::Vertex::Create(base::Digest::Of(definition), op, {}, {});
     if (!v.ok()) return v.status();
     NullContext ctx(**v);
     std::vector<solver::InputRef> inputs = {

@@ -33,7 +33,6 @@ class BrokenCache final : public CacheSeam {
 class BadOp final : public Op {
  public:
   explicit BadOp(bool bad_key) : bad_key_(bad_key) {}
-  std::string Definition() const override { return "bad op"; }
   absl::StatusOr<base::Digest> CacheKey(ExecContext&,
                                         const std::vector<InputRef>& inputs) const override {
     if (bad_key_) return absl::PermissionDeniedError("open 'secret': permission denied");
@@ -77,7 +76,8 @@ TEST(SolverErrorTest, CacheSaveErrorFailsTheStep) {
 TEST(SolverErrorTest, CacheKeyErrorFailsTheStep) {
   Solver solver(SolverOptions{.max_parallelism = 2});
   auto vertex =
-      Vertex::Create(std::make_shared<BadOp>(true), {}, VertexDisplay{"[s 1/1] COPY", {}});
+      Vertex::Create(base::Digest::Of("bad key"), std::make_shared<BadOp>(true), {},
+                     VertexDisplay{"[s 1/1] COPY", {}});
   ASSERT_TRUE(vertex.ok());
   absl::Status status = SolveOne(solver, *vertex);
   EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
@@ -87,7 +87,8 @@ TEST(SolverErrorTest, CacheKeyErrorFailsTheStep) {
 
 TEST(SolverErrorTest, OpWithoutResultIsInternal) {
   Solver solver(SolverOptions{.max_parallelism = 2});
-  auto vertex = Vertex::Create(std::make_shared<BadOp>(false), {}, VertexDisplay{"x", {}});
+  auto vertex = Vertex::Create(base::Digest::Of("no result"), std::make_shared<BadOp>(false), {},
+                               VertexDisplay{"x", {}});
   ASSERT_TRUE(vertex.ok());
   absl::Status status = SolveOne(solver, *vertex);
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
