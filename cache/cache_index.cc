@@ -6,11 +6,6 @@ CacheRecordState ValidateCacheRecord(const CacheRecord& record, const CacheValid
   if (validator.snapshot_exists && !validator.snapshot_exists(record.snapshot)) {
     return CacheRecordState::kSnapshotGone;
   }
-  if (validator.blob_exists) {
-    for (const base::Digest& d : record.layers) {
-      if (!validator.blob_exists(d)) return CacheRecordState::kLayersGone;
-    }
-  }
   return CacheRecordState::kValid;
 }
 

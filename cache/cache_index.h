@@ -1,4 +1,5 @@
-// CacheIndex: cache key -> result of a step (committed snapshot, lazily-filled layer blobs).
+// CacheIndex: cache key -> result of a step (a committed snapshot). Layer blobs are not part of
+// a record: the engine's layer memos map a snapshot to its blobs (see cache/gc.h).
 //
 // Contract (LmdbCacheIndex and the InMemoryCacheIndex fake pass the same typed suite):
 // - Lookup is the hot path (one per step on a no-op rebuild): one read of the store, no write.
@@ -7,9 +8,7 @@
 //   writes nothing). LmdbCacheIndex keeps bumps in memory and writes them back in batches
 //   (Flush, Walk, destruction, or every 4096 bumps): a crash can only lose recent bumps.
 // - A record whose snapshot has vanished is a miss: Lookup deletes it and returns nullopt.
-//   A record whose layer blobs (some of them) vanished keeps its snapshot: Lookup drops the
-//   layer and diff-id lists (layers are lazy; the exporter recreates them) and returns the
-//   record. Pass a CacheValidator to enable these checks; without one nothing is checked.
+//   Pass a CacheValidator to enable this check; without one nothing is checked.
 // - Put creates or replaces. Created/last-used default to the index clock when left unset.
 // Thread-safe. Errors: NotFound (Update/Delete of an absent key), DataLoss (corrupt record),
 // ResourceExhausted (store full), Internal (other store errors). A miss is not an error.
@@ -35,8 +34,6 @@ inline constexpr absl::Duration kLastUsedGranularity = absl::Minutes(1);
 
 struct CacheRecord {
   std::string snapshot;                      // committed snapshot key/id
-  std::vector<base::Digest> layers;          // compressed layer blobs, base first; may be empty
-  std::vector<base::Digest> diff_ids;        // uncompressed digests, parallel to `layers`
   int64_t size = 0;                          // bytes attributed to this record (snapshot usage)
   absl::Time created = absl::UnixEpoch();    // UnixEpoch = "unset" on Put
   absl::Time last_used = absl::UnixEpoch();  // UnixEpoch = "unset" on Put
@@ -45,22 +42,20 @@ struct CacheRecord {
   friend bool operator==(const CacheRecord&, const CacheRecord&) = default;
 };
 
-// Existence checks supplied by the caller (the cache library does not know snapshotters).
-// Either predicate may be empty (then that check is skipped).
+// Existence check supplied by the caller (the cache library does not know snapshotters).
+// The predicate may be empty (then the check is skipped).
 struct CacheValidator {
   std::function<bool(const std::string& snapshot)> snapshot_exists;
-  std::function<bool(const base::Digest& blob)> blob_exists;
 };
 
 struct CacheIndexStats {
   int64_t hits = 0;
   int64_t misses = 0;          // includes stale
   int64_t stale_snapshot = 0;  // records dropped because their snapshot vanished
-  int64_t stale_layers = 0;    // records whose layer lists were dropped
 };
 
 // What a validator says about a record (shared by every CacheIndex implementation).
-enum class CacheRecordState { kValid, kSnapshotGone, kLayersGone };
+enum class CacheRecordState { kValid, kSnapshotGone };
 CacheRecordState ValidateCacheRecord(const CacheRecord& record, const CacheValidator& validator);
 
 class CacheIndex {
@@ -71,7 +66,7 @@ class CacheIndex {
   virtual absl::StatusOr<std::optional<CacheRecord>> Lookup(
       const CacheKey& key, const CacheValidator& validator = {}) = 0;
   virtual absl::Status Put(const CacheKey& key, CacheRecord record) = 0;
-  // Read-modify-write of one record in one transaction (e.g. to add layers once exported).
+  // Read-modify-write of one record in one transaction.
   // NotFound if absent.
   virtual absl::Status Update(const CacheKey& key,
                               const std::function<void(CacheRecord*)>& mutate) = 0;

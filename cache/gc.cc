@@ -13,8 +13,7 @@ struct GarbageCollector::Row {
   CacheKey key;
   CacheRecord rec;
   int64_t snapshot_size = 0;
-  int64_t blob_size = 0;
-  int64_t size() const { return snapshot_size + blob_size; }
+  int64_t size() const { return snapshot_size; }
 };
 
 namespace {
@@ -26,14 +25,12 @@ constexpr int kMaxMarks = 4;
 
 struct GarbageCollector::Users {
   absl::flat_hash_map<std::string, int> snapshots;
-  absl::flat_hash_map<base::Digest, int> blobs;
 };
 
 GarbageCollector::Users GarbageCollector::CountUsers(const std::vector<Row>& rows) {
   GarbageCollector::Users u;
   for (const auto& r : rows) {
     ++u.snapshots[r.rec.snapshot];
-    for (const base::Digest& d : r.rec.layers) ++u.blobs[d];
   }
   return u;
 }
@@ -45,7 +42,7 @@ GarbageCollector::GarbageCollector(GcOptions options) : options_(std::move(optio
 absl::StatusOr<std::vector<GarbageCollector::Row>> GarbageCollector::Collect() {
   std::vector<Row> rows;
   KILN_RETURN_IF_ERROR(options_.index->Walk([&](const CacheKey& k, const CacheRecord& r) {
-    rows.push_back(Row{k, r, 0, 0});
+    rows.push_back(Row{k, r, 0});
   }));
   for (Row& row : rows) {
     row.snapshot_size = row.rec.size;
@@ -53,38 +50,21 @@ absl::StatusOr<std::vector<GarbageCollector::Row>> GarbageCollector::Collect() {
       absl::StatusOr<int64_t> usage = options_.snapshots->Usage(row.rec.snapshot);
       row.snapshot_size = usage.ok() ? *usage : 0;
     }
-    if (options_.store == nullptr) continue;
-    for (const base::Digest& d : row.rec.layers) {
-      absl::StatusOr<BlobInfo> info = options_.store->Info(d);
-      if (info.ok()) row.blob_size += info->size;
-    }
   }
   return rows;
 }
 
 bool GarbageCollector::Leased(const Row& row) const {
-  if (options_.leases == nullptr) return false;
-  if (options_.leases->IsSnapshotHeld(row.rec.snapshot)) return true;
-  for (const base::Digest& d : row.rec.layers) {
-    if (options_.leases->IsBlobHeld(d)) return true;
-  }
-  return false;
+  return options_.leases != nullptr && options_.leases->IsSnapshotHeld(row.rec.snapshot);
 }
 
 absl::StatusOr<std::vector<DiskUsageEntry>> GarbageCollector::DiskUsage() {
   KILN_ASSIGN_OR_RETURN(std::vector<Row> rows, Collect());
   Users users = CountUsers(rows);
-  absl::flat_hash_set<base::Digest> roots;
-  if (options_.references != nullptr) {
-    KILN_RETURN_IF_ERROR(options_.references->MarkRoots(&roots));
-  }
   std::vector<DiskUsageEntry> out;
   for (const Row& row : rows) {
     DiskUsageEntry e{row.key, row.rec.snapshot, row.size(), row.rec.created, row.rec.last_used};
     e.shared = users.snapshots[row.rec.snapshot] > 1;
-    for (const base::Digest& d : row.rec.layers) {
-      if (users.blobs[d] > 1 || roots.contains(d)) e.shared = true;
-    }
     e.in_use = Leased(row);
     out.push_back(std::move(e));
   }
@@ -122,9 +102,7 @@ std::vector<const GarbageCollector::Row*> GarbageCollector::Select(const std::ve
   return selected;
 }
 
-absl::StatusOr<bool> GarbageCollector::RemoveOne(const Row& row, Users& users,
-                                                 std::vector<base::Digest>* freed,
-                                                 GcReport* report) {
+absl::StatusOr<bool> GarbageCollector::RemoveOne(const Row& row, Users& users, GcReport* report) {
   const std::string& snap = row.rec.snapshot;
   std::optional<LeaseManager::RemovalGuard> guard;
   if (options_.leases != nullptr) {
@@ -141,9 +119,6 @@ absl::StatusOr<bool> GarbageCollector::RemoveOne(const Row& row, Users& users,
   absl::Status st = options_.index->Delete(row.key);
   if (!st.ok() && !absl::IsNotFound(st)) return st;
   --users.snapshots[snap];
-  for (const base::Digest& d : row.rec.layers) {
-    if (--users.blobs[d] == 0) freed->push_back(d);
-  }
   report->bytes_freed += bytes;
   report->removed.push_back(GcRemovedRecord{row.key, snap, bytes, row.rec.last_used});
   return true;
@@ -156,30 +131,24 @@ absl::StatusOr<GcReport> GarbageCollector::Prune(const GcPolicy& policy) {
   std::vector<const Row*> selected = Select(rows, policy, &report);
   Users users = CountUsers(rows);
   absl::flat_hash_set<const Row*> removed;
-  std::vector<base::Digest> freed_blobs;
   // Rounds: a snapshot whose children are still there is retried after they went.
   for (bool progress = true; progress && removed.size() < selected.size();) {
     progress = false;
     for (const Row* row : selected) {
       if (removed.contains(row)) continue;
-      KILN_ASSIGN_OR_RETURN(bool done, RemoveOne(*row, users, &freed_blobs, &report));
+      KILN_ASSIGN_OR_RETURN(bool done, RemoveOne(*row, users, &report));
       if (!done) continue;
       removed.insert(row);
       progress = true;
     }
   }
-  std::vector<Row> kept;
-  for (const Row& row : rows) {
-    if (!removed.contains(&row)) kept.push_back(row);
-  }
-  KILN_RETURN_IF_ERROR(RemoveBlobs(kept, freed_blobs, policy, &report));
+  // Blobs of removed snapshots are unmarked now: then every unmarked blob is a candidate.
+  KILN_RETURN_IF_ERROR(RemoveBlobs(policy, !removed.empty(), &report));
   return report;
 }
 
-absl::StatusOr<absl::flat_hash_set<base::Digest>> GarbageCollector::Mark(
-    const std::vector<Row>& kept) {
+absl::StatusOr<absl::flat_hash_set<base::Digest>> GarbageCollector::Mark() {
   absl::flat_hash_set<base::Digest> live;
-  for (const Row& row : kept) live.insert(row.rec.layers.begin(), row.rec.layers.end());
   if (options_.references != nullptr) {
     KILN_RETURN_IF_ERROR(options_.references->MarkRoots(&live));
     KILN_RETURN_IF_ERROR(options_.references->SnapshotBlobs(&live));
@@ -187,30 +156,21 @@ absl::StatusOr<absl::flat_hash_set<base::Digest>> GarbageCollector::Mark(
   return live;
 }
 
-absl::Status GarbageCollector::RemoveBlobs(const std::vector<Row>& kept,
-                                           const std::vector<base::Digest>& freed,
-                                           const GcPolicy& policy, GcReport* report) {
+absl::Status GarbageCollector::RemoveBlobs(const GcPolicy& policy, bool records_removed,
+                                           GcReport* report) {
   if (options_.store == nullptr) return absl::OkStatus();
   auto version = [this] {
     return options_.references != nullptr ? options_.references->RootsVersion() : uint64_t{0};
   };
   uint64_t marked_at = version();
-  KILN_ASSIGN_OR_RETURN(absl::flat_hash_set<base::Digest> live, Mark(kept));
+  KILN_ASSIGN_OR_RETURN(absl::flat_hash_set<base::Digest> live, Mark());
   int marks = 1;
   std::vector<BlobInfo> candidates;
-  absl::flat_hash_set<base::Digest> seen;
-  for (const base::Digest& d : freed) {
-    absl::StatusOr<BlobInfo> info = options_.store->Info(d);
-    if (info.ok() && seen.insert(d).second) candidates.push_back(*std::move(info));
-  }
-  if (policy.all || policy.keep_duration.has_value()) {
-    absl::Time cutoff =
-        policy.all ? absl::InfiniteFuture() : options_.now() - *policy.keep_duration;
+  if (policy.all || records_removed || policy.keep_duration.has_value()) {
+    absl::Time cutoff = policy.all || records_removed ? absl::InfiniteFuture()
+                                                      : options_.now() - *policy.keep_duration;
     KILN_RETURN_IF_ERROR(options_.store->Walk([&](const BlobInfo& b) {
-      if (b.last_used < cutoff && !seen.contains(b.digest)) {
-        seen.insert(b.digest);
-        candidates.push_back(b);
-      }
+      if (b.last_used < cutoff) candidates.push_back(b);
     }));
   }
   for (const BlobInfo& b : candidates) {
@@ -227,7 +187,7 @@ absl::Status GarbageCollector::RemoveBlobs(const std::vector<Row>& kept,
         guard.reset();
         if (marks == kMaxMarks) return absl::OkStatus();  // roots keep moving: next prune
         marked_at = version();
-        KILN_ASSIGN_OR_RETURN(live, Mark(kept));
+        KILN_ASSIGN_OR_RETURN(live, Mark());
         ++marks;
         continue;
       }

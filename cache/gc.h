@@ -1,19 +1,18 @@
 // Garbage collection of build cache records, their snapshots and layer blobs, plus `du` data.
 //
-// Prune(policy): candidates are cache records none of whose items (snapshot, layer blobs) is
-// leased. With `all`, every candidate goes; with keep_duration, candidates unused for longer
-// go; then with keep_storage, least-recently-used candidates go until the total size of all
-// records (leased ones included) is at most keep_storage. Removing a record removes its
-// snapshot first (through SnapshotRemover; skipped while another kept record or an image
-// still uses it) and then the index record, so a crash leaves at worst a record whose
-// snapshot vanished -- which CacheIndex::Lookup already treats as a miss. A snapshot that
-// cannot be removed yet because kept snapshots depend on it (FailedPrecondition) keeps its
+// Prune(policy): candidates are cache records whose snapshot is not leased. With `all`, every
+// candidate goes; with keep_duration, candidates unused for longer go; then with keep_storage,
+// least-recently-used candidates go until the total size of all records (leased ones included) is
+// at most keep_storage. Removing a record removes its snapshot first (through SnapshotRemover;
+// skipped while another kept record uses it) and then the index record, so a crash leaves at worst
+// a record whose snapshot vanished -- which CacheIndex::Lookup already treats as a miss. A snapshot
+// that cannot be removed yet because kept snapshots depend on it (FailedPrecondition) keeps its
 // record; removals are retried in rounds so whole chains go child-first.
 // Blobs: one reachability model. The live set is marked from the roots GcReferences reports
-// (blobs reachable from stored images, layer blobs of snapshots that still exist) plus the
-// layers of kept records. Layers of removed records, and orphan blobs that match the policy's
-// age rule, are deleted from the ContentStore when unmarked and when their removal guard can
-// be taken (no lease holds them). A root added after the mark bumps RootsVersion: the
+// (blobs reachable from stored images, layer blobs of snapshots that still exist); records
+// carry no blobs. Once records went (or with `all`) every blob, else those older than
+// keep_duration, is deleted from the ContentStore when unmarked and when its removal guard
+// can be taken (no lease holds it). A root added after the mark bumps RootsVersion: the
 // collector then drops the guard, marks again and retries (at most kMaxMarks times), so an
 // image stored (before its builder's lease ended) since the mark still saves its blobs.
 // Thread-safety: one Prune at a time per collector (serialized internally); safe to run
@@ -86,10 +85,10 @@ struct GcReport {
 struct DiskUsageEntry {
   CacheKey key;
   std::string snapshot;
-  int64_t size = 0;  // the record's size (snapshot usage) plus its layer blobs
+  int64_t size = 0;  // the record's size (snapshot usage)
   absl::Time created;
   absl::Time last_used;
-  bool shared = false;  // snapshot or a layer also used by another record or an image
+  bool shared = false;  // snapshot also used by another record
   bool in_use = false;  // held by a lease
 };
 
@@ -122,12 +121,12 @@ class GarbageCollector {
                                  GcReport* report) const;
   // Removes one record (snapshot first, then the index entry). Returns false when it must
   // wait (leased meanwhile, or dependents not removed yet).
-  absl::StatusOr<bool> RemoveOne(const Row& row, Users& users, std::vector<base::Digest>* freed,
-                                 GcReport* report);
-  // The blobs marked live: roots, snapshot blobs and the layers of `kept`.
-  absl::StatusOr<absl::flat_hash_set<base::Digest>> Mark(const std::vector<Row>& kept);
-  absl::Status RemoveBlobs(const std::vector<Row>& kept, const std::vector<base::Digest>& freed,
-                           const GcPolicy& policy, GcReport* report);
+  absl::StatusOr<bool> RemoveOne(const Row& row, Users& users, GcReport* report);
+  // The blobs marked live: roots and the layer blobs of snapshots that still exist.
+  absl::StatusOr<absl::flat_hash_set<base::Digest>> Mark();
+  // Deletes unmarked, unleased blobs: every one with `all` or once records were removed (their
+  // snapshots' blobs are unmarked now), else those older than keep_duration.
+  absl::Status RemoveBlobs(const GcPolicy& policy, bool records_removed, GcReport* report);
 
   GcOptions options_;
   absl::Mutex prune_mu_;

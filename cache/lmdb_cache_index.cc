@@ -17,20 +17,14 @@ namespace {
 
 constexpr uint64_t kRecordVersion = 1;
 
-void PutDigests(Encoder& e, const std::vector<base::Digest>& ds) {
-  e.U64(ds.size());
-  for (const base::Digest& d : ds) e.Str(d.str());
-}
-
-bool GetDigests(Decoder& dec, std::vector<base::Digest>* out) {
+// Skips a list of digests: the dead layer and diff-id lists that version 1 records carry.
+// New records write two empty lists, so old and new records share one format.
+bool SkipDigests(Decoder& dec) {
   uint64_t n = 0;
   if (!dec.U64(&n)) return false;
   for (uint64_t i = 0; i < n; ++i) {
     std::string s;
-    if (!dec.Str(&s)) return false;
-    absl::StatusOr<base::Digest> d = base::Digest::Parse(s);
-    if (!d.ok()) return false;
-    out->push_back(*d);
+    if (!dec.Str(&s) || !base::Digest::Parse(s).ok()) return false;
   }
   return true;
 }
@@ -40,8 +34,7 @@ bool GetDigests(Decoder& dec, std::vector<base::Digest>* out) {
 std::string EncodeCacheRecord(const CacheRecord& r) {
   Encoder e;
   e.U64(kRecordVersion).Str(r.snapshot);
-  PutDigests(e, r.layers);
-  PutDigests(e, r.diff_ids);
+  e.U64(0).U64(0);  // the dead layer and diff-id lists (see SkipDigests)
   e.I64(r.size).I64(absl::ToUnixNanos(r.created)).I64(absl::ToUnixNanos(r.last_used));
   e.U64(r.extra.size());
   for (const auto& [k, v] : r.extra) e.Str(k).Str(v);
@@ -54,8 +47,8 @@ absl::StatusOr<CacheRecord> DecodeCacheRecord(std::string_view bytes) {
   uint64_t version = 0, n = 0;
   int64_t created = 0, last_used = 0;
   bool ok = dec.U64(&version) && version == kRecordVersion && dec.Str(&r.snapshot) &&
-            GetDigests(dec, &r.layers) && GetDigests(dec, &r.diff_ids) && dec.I64(&r.size) &&
-            dec.I64(&created) && dec.I64(&last_used) && dec.U64(&n);
+            SkipDigests(dec) && SkipDigests(dec) && dec.I64(&r.size) && dec.I64(&created) &&
+            dec.I64(&last_used) && dec.U64(&n);
   for (uint64_t i = 0; ok && i < n; ++i) {
     std::string k, v;
     ok = dec.Str(&k) && dec.Str(&v);
@@ -147,15 +140,6 @@ absl::StatusOr<std::optional<CacheRecord>> LmdbCacheIndex::Lookup(const CacheKey
       if (!st.ok() && !absl::IsNotFound(st)) return st;
       return std::optional<CacheRecord>();
     }
-    case CacheRecordState::kLayersGone:
-      Count(&CacheIndexStats::stale_layers);
-      KILN_RETURN_IF_ERROR(Update(key, [](CacheRecord* rec) {
-        rec->layers.clear();
-        rec->diff_ids.clear();
-      }));
-      r->layers.clear();
-      r->diff_ids.clear();
-      break;
     case CacheRecordState::kValid:
       break;
   }

@@ -173,8 +173,6 @@ std::vector<CacheKey> LoadIndex(const std::string& dir, int records) {
     keys.push_back(base::Digest::Of("key " + std::to_string(i)));
     CacheRecord r;
     r.snapshot = "snapshot-" + std::to_string(i);
-    r.layers = {base::Digest::Of("layer " + std::to_string(i))};
-    r.diff_ids = {base::Digest::Of("diff " + std::to_string(i))};
     r.size = 1 << 20;
     if (!(*idx)->Put(keys.back(), r).ok()) std::abort();
   }

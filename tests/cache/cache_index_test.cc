@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/temp_dir.h"
+#include "cache/codec.h"
 #include "cache/lmdb_cache_index.h"
 #include "tests/cache/fake_clock.h"
 #include "tests/fakes/in_memory_cache_index.h"
@@ -78,7 +79,6 @@ TYPED_TEST(CacheIndexTest, MissThenPutThenHit) {
   EXPECT_EQ((*hit)->size, 4096);
   EXPECT_EQ((*hit)->extra.at("config"), "{}");
   EXPECT_EQ((*hit)->created, this->clock_.Now());
-  EXPECT_TRUE((*hit)->layers.empty());
   CacheIndexStats st = this->index_->stats();
   EXPECT_EQ(st.hits, 1);
   EXPECT_EQ(st.misses, 1);
@@ -113,20 +113,13 @@ TYPED_TEST(CacheIndexTest, LastUsedIsCoarse) {
   EXPECT_EQ((*this->index_->Lookup(Key(1)))->last_used, bumped);  // the pending bump counts
 }
 
-TYPED_TEST(CacheIndexTest, UpdateAddsLazyLayers) {
+TYPED_TEST(CacheIndexTest, UpdateMutatesInPlace) {
   ASSERT_TRUE(this->index_->Put(Key(1), Rec("snap")).ok());
-  Digest layer = Digest::Of("layer.tar.gz"), diff = Digest::Of("layer.tar");
-  ASSERT_TRUE(this->index_
-                  ->Update(Key(1),
-                           [&](CacheRecord* r) {
-                             r->layers.push_back(layer);
-                             r->diff_ids.push_back(diff);
-                           })
-                  .ok());
+  ASSERT_TRUE(
+      this->index_->Update(Key(1), [&](CacheRecord* r) { r->extra["added"] = "yes"; }).ok());
   auto hit = this->index_->Lookup(Key(1));
   ASSERT_TRUE(hit.ok() && hit->has_value());
-  EXPECT_EQ((*hit)->layers, std::vector<Digest>{layer});
-  EXPECT_EQ((*hit)->diff_ids, std::vector<Digest>{diff});
+  EXPECT_EQ((*hit)->extra.at("added"), "yes");
   EXPECT_EQ(this->index_->Update(Key(9), [](CacheRecord*) {}).code(), absl::StatusCode::kNotFound);
 }
 
@@ -153,24 +146,6 @@ TYPED_TEST(CacheIndexTest, VanishedSnapshotIsAMissAndRecordIsDropped) {
   ASSERT_TRUE(this->index_->Walk([&](const CacheKey&, const CacheRecord&) { ++count; }).ok());
   EXPECT_EQ(count, 1);
   EXPECT_EQ(this->index_->stats().stale_snapshot, 1);
-}
-
-TYPED_TEST(CacheIndexTest, VanishedBlobDropsLayersButKeepsSnapshot) {
-  CacheRecord r = Rec("snap");
-  r.layers = {Digest::Of("kept"), Digest::Of("lost")};
-  r.diff_ids = {Digest::Of("d1"), Digest::Of("d2")};
-  ASSERT_TRUE(this->index_->Put(Key(1), r).ok());
-  CacheValidator v;
-  v.snapshot_exists = [](const std::string&) { return true; };
-  v.blob_exists = [](const Digest& d) { return d != Digest::Of("lost"); };
-  auto hit = this->index_->Lookup(Key(1), v);
-  ASSERT_TRUE(hit.ok() && hit->has_value());
-  EXPECT_EQ((*hit)->snapshot, "snap");
-  EXPECT_TRUE((*hit)->layers.empty());
-  EXPECT_TRUE((*hit)->diff_ids.empty());
-  // Repaired in the index too: a lookup without validator sees no layers.
-  EXPECT_TRUE((*this->index_->Lookup(Key(1)))->layers.empty());
-  EXPECT_EQ(this->index_->stats().stale_layers, 1);
 }
 
 TYPED_TEST(CacheIndexTest, ConcurrentLookupsAndPuts) {
@@ -206,8 +181,6 @@ TEST(LmdbCacheIndexTest, SurvivesRestartIncludingLastUsedBumps) {
   LmdbCacheIndexOptions opts;
   opts.now = clock.Fn();
   CacheRecord r = Rec("persisted");
-  r.layers = {Digest::Of("l")};
-  r.diff_ids = {Digest::Of("d")};
   {
     auto idx = OpenLmdbCacheIndex(dir->path() + "/index", opts);
     ASSERT_TRUE(idx.ok()) << idx.status();
@@ -226,17 +199,34 @@ TEST(LmdbCacheIndexTest, SurvivesRestartIncludingLastUsedBumps) {
                   .ok());
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].snapshot, "persisted");
-  EXPECT_EQ(all[0].layers, r.layers);
-  EXPECT_EQ(all[0].diff_ids, r.diff_ids);
   EXPECT_EQ(all[0].extra, r.extra);
   EXPECT_EQ(all[0].last_used, clock.Now());
   EXPECT_EQ(all[0].created, clock.Now() - absl::Minutes(10));
 }
 
+TEST(LmdbCacheIndexTest, OldRecordsWithLayerListsStillDecode) {
+  // A record written before the layer and diff-id lists went dead: they are read and dropped.
+  internal::Encoder e;
+  e.U64(1).Str("old-snap");
+  e.U64(2).Str(Digest::Of("a").str()).Str(Digest::Of("b").str());
+  e.U64(2).Str(Digest::Of("c").str()).Str(Digest::Of("d").str());
+  e.I64(4096).I64(123456789).I64(987654321);
+  e.U64(1).Str("config").Str("{}");
+  auto back = internal::DecodeCacheRecord(e.Take());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->snapshot, "old-snap");
+  EXPECT_EQ(back->size, 4096);
+  EXPECT_EQ(back->created, absl::FromUnixNanos(123456789));
+  EXPECT_EQ(back->last_used, absl::FromUnixNanos(987654321));
+  EXPECT_EQ(back->extra.at("config"), "{}");
+  // A corrupt digest in the old lists is still DataLoss.
+  internal::Encoder bad;
+  bad.U64(1).Str("s").U64(1).Str("not-a-digest").U64(0).I64(0).I64(0).I64(0).U64(0);
+  EXPECT_EQ(internal::DecodeCacheRecord(bad.Take()).status().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST(LmdbCacheIndexTest, RecordEncodingRoundTripsAndRejectsTruncation) {
   CacheRecord r = Rec("snap");
-  r.layers = {Digest::Of("a"), Digest::Of("b")};
-  r.diff_ids = {Digest::Of("c"), Digest::Of("d")};
   r.created = absl::FromUnixNanos(123456789);
   r.last_used = absl::FromUnixNanos(987654321);
   std::string bytes = internal::EncodeCacheRecord(r);

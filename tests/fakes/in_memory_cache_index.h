@@ -38,11 +38,6 @@ class InMemoryCacheIndex final : public cache::CacheIndex {
         ++stats_.stale_snapshot;
         records_.erase(it);
         return std::optional<cache::CacheRecord>();
-      case cache::CacheRecordState::kLayersGone:
-        ++stats_.stale_layers;
-        it->second.layers.clear();
-        it->second.diff_ids.clear();
-        break;
       case cache::CacheRecordState::kValid:
         break;
     }
