@@ -33,6 +33,7 @@
 #include "engine/build/exec_op.h"
 #include "engine/build/exporter.h"
 #include "engine/build/image_source_op.h"
+#include "engine/build/worker_info.h"
 #include "engine/build/layers.h"
 #include "engine/build/prune_support.h"
 #include "engine/build/results.h"
@@ -560,21 +561,13 @@ absl::StatusOr<PruneReport> LocalEngine::Prune(const PruneOptions& options) {
 }
 
 WorkerInfo LocalEngine::Workers() {
-  WorkerInfo w;
-  w.facts.emplace_back("root", options_.root);
-  w.facts.emplace_back("rootless", base::InUserNamespace() ? "yes" : "no");
-  w.facts.emplace_back("snapshotter", worker_.driver);
-  if (!driver_reason_.empty()) w.facts.emplace_back("snapshotter.reason", driver_reason_);
-  w.facts.emplace_back("parallelism", std::to_string(solver_->parallelism()));
-  w.facts.emplace_back("network.default", worker_.default_network);
-  w.facts.emplace_back("network.modes", "host, none");
-  const auto& m = sandbox_->id_mapping();
-  w.facts.emplace_back("idmap", sandbox::IdMappingModeName(m.mode));
-  w.facts.emplace_back("idmap.uids", std::to_string(m.mapped_uids));
-  if (!m.note.empty()) w.facts.emplace_back("idmap.note", m.note);
-  w.facts.emplace_back("limits.why", sandbox_->limits().why);
-  w.facts.emplace_back("seccomp.instructions", std::to_string(sandbox_->seccomp_instructions()));
-  return w;
+  WorkerSettings settings;
+  settings.root = options_.root;
+  settings.snapshotter = worker_.driver;
+  settings.snapshotter_why = driver_reason_;
+  settings.parallelism = solver_->parallelism();
+  settings.default_network = worker_.default_network;
+  return DescribeWorker(*sandbox_, settings);
 }
 
 absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref, const RunOptions& options) {

@@ -186,5 +186,35 @@ TEST_F(KilndProcessTest, RootlessDaemonIsAutoStartedByKilnctl) {
                                 "shutting down"));
 }
 
+// `kilnctl debug workers` asks kilnd: it prints the daemon's worker (its root, its configured
+// parallelism and default network), not facts probed in the client. The kilnctl run is a copy
+// alone in an empty dir (no kilnctl-local next to it to hand the command to), and the binary
+// holds no sandbox code at all.
+TEST_F(KilndProcessTest, DebugWorkersPrintsTheDaemonsWorker) {
+  std::string config = dir_.path() + "/kilnd.toml";
+  testing::WriteFile(config, "max-parallelism = 3\ndefault-network = \"none\"\n");
+  Child kilnd = Child::Start(
+      {KilndPath(), "--addr", "unix://" + socket_, "--root", root_, "--config", config});
+  ASSERT_TRUE(WaitForSocket(socket_, absl::Seconds(30))) << kilnd.Wait(absl::Seconds(1)).err;
+  std::string bin = dir_.path() + "/bin";
+  ASSERT_EQ(mkdir(bin.c_str(), 0755), 0);
+  auto cp = testing::Run({"cp", KilnctlPath(), bin + "/kilnctl"});
+  ASSERT_EQ(cp.exit_code, 0) << cp.err;
+  auto run = testing::Run({bin + "/kilnctl", "debug", "workers", "--addr", "unix://" + socket_});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_TRUE(absl::StrContains(run.out, absl::StrCat("worker: kilnd (pid ", kilnd.pid())))
+      << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "  root:         " + root_ + "\n")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "  parallelism:  3\n")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "; default none\n")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "  self-test:    ok\n")) << run.out;
+  auto nm = testing::Run({"nm", "-C", KilnctlPath()});
+  ASSERT_EQ(nm.exit_code, 0) << nm.err;
+  EXPECT_FALSE(absl::StrContains(nm.out, "kiln::sandbox::"))
+      << "kilnctl links sandbox code; debug workers must ask the daemon";
+  ASSERT_EQ(kill(kilnd.pid(), SIGTERM), 0);
+  EXPECT_EQ(kilnd.Wait(absl::Seconds(30)).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace kiln::engine::daemon

@@ -1,9 +1,10 @@
 // kilnctl: Kiln's command-line client. Subcommands live in <cmd>_cmd.cc files.
 //
 // Two executables share this main: `kilnctl` holds the commands that talk to kilnd (build, du,
-// prune, image, version) and nothing of the engine, so it starts fast (see CMakeLists.txt);
-// `kilnctl-local` holds the commands that run engine code in this process (run, debug). kilnctl
-// hands those over by exec'ing kilnctl-local from its own directory with the same arguments.
+// prune, image, debug workers, version) and nothing of the engine, so it starts fast (see
+// CMakeLists.txt); `kilnctl-local` holds the commands that run engine code in this process
+// (run, debug graph). kilnctl hands those over by exec'ing kilnctl-local from its own
+// directory with the same arguments.
 #include <malloc.h>
 #include <unistd.h>
 
@@ -75,12 +76,18 @@ namespace {
 
 struct LocalCommand {
   const char* name;
+  const char* sub;  // nullptr: the whole command; else only this subcommand of it
   const char* description;
 };
 constexpr LocalCommand kLocalCommands[] = {
-    {"run", "Run an image from the local store in Kiln's sandbox"},
-    {"debug", "Debugging tools (graph, workers)"},
+    {"run", nullptr, "Run an image from the local store in Kiln's sandbox"},
+    {"debug", "graph", "Print the build graph a Dockerfile lowers to (runs kilnctl-local)"},
 };
+
+bool IsLocal(const LocalCommand& local, int argc, char** argv, int cmd) {
+  if (cmd >= argc || std::string_view(argv[cmd]) != local.name) return false;
+  return local.sub == nullptr || (cmd + 1 < argc && std::string_view(argv[cmd + 1]) == local.sub);
+}
 
 // Replaces this process with kilnctl-local (next to our executable) when argv names one of
 // its commands. Returns only on failure, after printing why.
@@ -130,10 +137,14 @@ int main(int argc, char** argv) {
     }
   }
   for (const auto& local : kiln::tools::kLocalCommands) {
-    if (cmd < argc && std::string_view(argv[cmd]) == local.name) {
-      return kiln::tools::ExecLocal(argv);
+    if (kiln::tools::IsLocal(local, argc, argv, cmd)) return kiln::tools::ExecLocal(argv);
+    // Listed in --help; never parsed here.
+    if (local.sub == nullptr) {
+      app.add_subcommand(local.name, local.description);
+    } else {
+      kiln::tools::SubcommandOf(app, local.name, "Debugging tools (graph, workers)")
+          ->add_subcommand(local.sub, local.description);
     }
-    app.add_subcommand(local.name, local.description);  // listed in --help; never parsed here
   }
 #endif
   auto& registry = Registry();
