@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <set>
 #include <thread>
 #include <variant>
@@ -21,7 +19,6 @@
 #include "absl/time/clock.h"
 #include "base/status.h"
 #include "base/temp_dir.h"
-#include "base/userns.h"
 #include "cache/fs_content_store.h"
 #include "cache/gc.h"
 #include "cache/lease.h"
@@ -41,7 +38,6 @@
 #include "engine/build/worker.h"
 #include "engine/build/context_checksums.h"
 #include "engine/build/copy_reuse.h"
-#include "engine/frontend/dockerignore.h"
 #include "engine/frontend/lower.h"
 #include "engine/image/image_store.h"
 #include "engine/image/state_root.h"

@@ -71,7 +71,7 @@ class ImageGcTest : public ::testing::Test {
     WriteFile(dir->path() + "/Dockerfile", "FROM busybox:1.35\nRUN echo " + tag + " > /tag\n");
     engine::BuildRequest req;
     req.context_dir = dir->path();
-    req.exports = {ExportSpec{"image", {{"name", name}}}};
+    req.exports = {engine::ImageOutput{{name}}};
     auto r = engine_->Build(req, nullptr, nullptr);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->manifest_digest.str() : "";
