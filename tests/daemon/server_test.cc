@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -46,6 +47,11 @@ class ServerTest : public ::testing::Test {
     socket_ = dir_.path() + "/run/kilnd.sock";
     context_ = dir_.path() + "/ctx";
     ASSERT_EQ(mkdir(context_.c_str(), 0755), 0);
+    // kilnd opens the Dockerfile itself (as the caller) before the engine runs.
+    FILE* df = fopen((context_ + "/Dockerfile").c_str(), "w");
+    ASSERT_NE(df, nullptr);
+    fputs("FROM scratch\n", df);
+    fclose(df);
     engine_.SetSteps(ThreeSteps());
   }
   void TearDown() override {
