@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -48,6 +49,22 @@ std::string TempDir::Release() {
 }
 
 absl::Status RemoveTree(const std::string& path) {
+  // Refuse what can only be a mistake: "", "/", a path ending in "." or any ".." component.
+  // (A test that passed "/" and ".." to a tree remover once wiped a machine's /etc and /work.)
+  bool only_slashes = path.find_first_not_of('/') == std::string::npos;
+  bool bad_component = false;
+  for (size_t start = 0; start <= path.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string_view part(path.data() + start, end - start);
+    if (part == ".." || (part == "." && end == path.size())) bad_component = true;
+    start = end + 1;
+  }
+  if (only_slashes || bad_component) {
+    return absl::InvalidArgumentError("remove tree '" + path +
+                                      "': refused; expected a path to an entry below a directory, "
+                                      "without '..'");
+  }
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
   if (!ec) return absl::OkStatus();

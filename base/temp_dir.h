@@ -32,7 +32,8 @@ class TempDir {
 };
 
 // Removes a tree without following symlinks, making directories writable where needed.
-// Missing paths are fine. Does not cross mount points it cannot remove.
+// Missing paths are fine. Does not cross mount points it cannot remove. InvalidArgument, and
+// nothing removed, for "", "/", a path ending in "." or any path with a ".." component.
 absl::Status RemoveTree(const std::string& path);
 
 }  // namespace kiln::base

@@ -27,6 +27,23 @@ TEST(TempDirTest, CreatesAndRemovesReadOnlyTrees) {
   EXPECT_EQ(::lstat("/etc/passwd", &st), 0);
 }
 
+// Only inputs inside the scratch dir: if the guard ever broke, the worst this test could remove
+// is its own scratch dir. Never pass "/", ".." or a host path to a remover in a test.
+TEST(TempDirTest, RemoveTreeRefusesDotDotAndDot) {
+  auto dir = TempDir::Create("kiln-test-");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string sub = dir->path() + "/sub";
+  ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+  for (const std::string& bad : {std::string(""), sub + "/..", sub + "/.", sub + "/../sub"}) {
+    absl::Status s = RemoveTree(bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "'" << bad << "': " << s;
+  }
+  struct stat st;
+  EXPECT_EQ(::lstat(sub.c_str(), &st), 0) << "a refused path removed something";
+  EXPECT_TRUE(RemoveTree(sub).ok());
+  EXPECT_NE(::lstat(sub.c_str(), &st), 0);
+}
+
 TEST(TempDirTest, ReleaseKeepsDirectory) {
   auto dir = TempDir::Create();
   ASSERT_TRUE(dir.ok());
