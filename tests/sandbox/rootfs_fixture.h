@@ -9,6 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "base/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "sandbox/sandbox.h"
 
 namespace kiln::sandbox::testing {
@@ -43,6 +45,26 @@ std::vector<pid_t> ChildPids();
 // The mount points under the tests' and sandbox's own directories ("/kiln-sb*",
 // "/kiln-sandbox-*"), sorted.
 std::vector<std::string> MountPoints();
+
+// A test fixture with a fresh busybox rootfs that checks no run leaves a mount or process.
+class RunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = BusyboxRootfs::Create();
+    ASSERT_TRUE(r.ok()) << r.status();
+    rootfs_ = std::move(*r);
+    (void)SharedSandbox();
+    mounts_before_ = MountPoints();
+  }
+  void TearDown() override {
+    EXPECT_EQ(MountPoints(), mounts_before_) << "a run left a mount behind";
+    EXPECT_THAT(ChildPids(), ::testing::IsEmpty()) << "a run left a process behind";
+  }
+  Captured Sh(const std::string& script) { return RunCaptured(ShellSpec(rootfs_, script)); }
+
+  BusyboxRootfs rootfs_;
+  std::vector<std::string> mounts_before_;
+};
 
 }  // namespace kiln::sandbox::testing
 

@@ -34,24 +34,7 @@ std::string HostUser() {
 
 bool FullMapping() { return SharedSandbox().id_mapping().mapped_uids >= 65536; }
 
-class SandboxTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto r = BusyboxRootfs::Create();
-    ASSERT_TRUE(r.ok()) << r.status();
-    rootfs_ = std::move(*r);
-    (void)SharedSandbox();
-    mounts_before_ = testing::MountPoints();
-  }
-  void TearDown() override {
-    EXPECT_EQ(testing::MountPoints(), mounts_before_) << "a run left a mount behind";
-    EXPECT_THAT(testing::ChildPids(), ::testing::IsEmpty()) << "a run left a process behind";
-  }
-  Captured Sh(const std::string& script) { return RunCaptured(ShellSpec(rootfs_, script)); }
-
-  BusyboxRootfs rootfs_;
-  std::vector<std::string> mounts_before_;
-};
+using SandboxTest = testing::RunTest;
 
 TEST(IdMappingTest, MatchesWhoRunsTheTest) {
   const IdMapping& m = SharedSandbox().id_mapping();
