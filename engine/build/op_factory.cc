@@ -65,7 +65,8 @@ void OpFactory::Register(OpKind kind, Constructor make) {
 absl::StatusOr<OpRef> OpFactory::Make(const OpSite& site) const {
   OpKind kind = KindOf(site.vertex->op);
   const Constructor& make = make_[static_cast<size_t>(kind)];
-  if (!make) return site.Unsupported(absl::StrCat("a ", base::AsAbsl(OpKindName(kind)), " step"));
+  if (!make)
+    return site.Unsupported(absl::StrCat("a step of kind '", base::AsAbsl(OpKindName(kind)), "'"));
   KILN_ASSIGN_OR_RETURN(OpRef op, make(site.vertex->op, site));
   if (op == nullptr) return absl::InternalError(absl::StrCat(site.Where(), ": no op made"));
   return op;

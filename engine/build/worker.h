@@ -1,5 +1,8 @@
-// Worker: the storage and execution resources the engine's ops share (content store,
-// snapshotter, sandbox settings), and scoped helpers to mount snapshots.
+// Worker: the storage resources and settings the engine wires together (content store,
+// snapshotter, state dirs, checksums, leases). The ops never see it: MakeBuildOpFactory
+// (build_ops.h) hands each op only what it uses (ExecOpDeps, FileOpDeps). The layer store,
+// the exporter, the cache seam and FROM's unpacking still take it. Also: scoped helpers to
+// mount snapshots (the ops reach trees through TreeAccess, tree_access.h).
 #ifndef KILN_ENGINE_BUILD_WORKER_H_
 #define KILN_ENGINE_BUILD_WORKER_H_
 

@@ -150,5 +150,16 @@ TEST_F(CopyRulesTest, CopyOntoScratchAndWorkdir) {
   EXPECT_EQ(h_->image_unpacks(), 0);
 }
 
+TEST_F(CopyRulesTest, HeredocsAreFilesMadeOnScratch) {
+  // Each heredoc is a file op without a base (the factory's shared scratch) copied in.
+  TreeMap t =
+      Tree("FROM base\nCOPY <<EOF /etc/motd\nhello\nEOF\nCOPY <<A <<B /h/\none\nA\ntwo\nB\n");
+  EXPECT_EQ(t["etc/motd"].data, "hello\n");
+  EXPECT_EQ(t["etc/motd"].mode, 0644u);
+  EXPECT_EQ(t["h/A"].data, "one\n");
+  EXPECT_EQ(t["h/B"].data, "two\n");
+  EXPECT_EQ(t["etc/passwd"].type, 'f') << "the base is kept under the copies";
+}
+
 }  // namespace
 }  // namespace kiln::engine::testing
