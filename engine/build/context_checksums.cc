@@ -133,10 +133,14 @@ absl::StatusOr<std::optional<cache::ChecksumResult>> ChecksumCopy(cache::Checksu
       return Result();
     }
   }
-  auto skip = [&selection](std::string_view rel, bool is_dir) {
-    return !selection.Decide(std::string(rel), "", is_dir, true).take;
-  };
+  cache::ChecksumExcludeFn skip;  // none without a filter: nothing to decide
+  if (o.exclude) {
+    skip = [&selection](std::string_view rel, bool is_dir) {
+      return !selection.Decide(std::string(rel), "", is_dir, true).take;
+    };
+  }
   KILN_ASSIGN_OR_RETURN(cache::ChecksumResult r, cache.Checksum(root_fd, paths, skip));
+  if (!o.exclude) return Result(std::move(r));  // no filter, no lazy directory
   // Lazy directories (excluded, walked for exceptions) count only with something below them.
   std::set<std::string_view> tops(paths.begin(), paths.end());
   auto taken_below = [&r](const std::string& dir, const CopySelection& sel) {
@@ -149,18 +153,21 @@ absl::StatusOr<std::optional<cache::ChecksumResult>> ChecksumCopy(cache::Checksu
     }
     return false;
   };
-  std::vector<cache::ChecksumEntry> kept;
-  kept.reserve(r.entries.size());
+  std::vector<bool> drop(r.entries.size(), false);
   bool pruned = false;
-  for (cache::ChecksumEntry& e : r.entries) {
+  for (size_t i = 0; i < r.entries.size(); ++i) {
+    const cache::ChecksumEntry& e = r.entries[i];
     if (e.type == 'd' && !tops.contains(e.path) && selection.Decide(e.path, "", true, true).lazy &&
         !taken_below(e.path, selection)) {
-      pruned = true;
-      continue;
+      drop[i] = pruned = true;
     }
-    kept.push_back(e);
   }
   if (pruned) {
+    std::vector<cache::ChecksumEntry> kept;
+    kept.reserve(r.entries.size());
+    for (size_t i = 0; i < r.entries.size(); ++i) {
+      if (!drop[i]) kept.push_back(std::move(r.entries[i]));
+    }
     r.entries = std::move(kept);
     r.combined = cache::CombineChecksumEntries(r.entries);
   }
