@@ -387,6 +387,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   lo.target = req.target;
   lo.build_args = req.build_args;
   lo.context_excludes = std::move(files.excludes);
+  lo.context_id = std::move(files.context_id);
   lo.resolver = resolver_.get();
   if (!req.platform.empty()) lo.target_platform = req.platform;
   KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(files.dockerfile_text, lo));

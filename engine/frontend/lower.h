@@ -39,6 +39,10 @@ struct LowerOptions {
   std::string target_platform = "linux/amd64";
   std::string build_platform = "linux/amd64";
   std::vector<std::string> context_excludes;   // .dockerignore patterns (as read)
+  // The context directory's identity (engine::ContextIdentity): part of the local source's
+  // digest, so builds from different directories never share it. Empty in tools that lower
+  // without a context.
+  std::string context_id;
   ImageResolver* resolver = nullptr;           // required; not owned
 };
 

@@ -249,6 +249,7 @@ absl::StatusOr<graph::VertexId> Lowerer::ContextVertex(std::vector<std::string> 
   graph::SourceOp src;
   src.kind = graph::SourceOp::Kind::kLocal;
   src.ref = "context";
+  src.context_id = opt_.context_id;
   if (std::find(includes.begin(), includes.end(), ".") != includes.end()) includes.clear();
   src.include_patterns = std::move(includes);
   src.exclude_patterns = opt_.context_excludes;
