@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/frontend/checks.h"
 #include "engine/frontend/image_resolver.h"
 #include "engine/frontend/instructions.h"
 #include "engine/graph/graph.h"
@@ -59,7 +60,10 @@ struct LoweredBuild {
   oci::ImageConfig config;            // its accumulated image config
   std::optional<std::string> author;  // MAINTAINER's name; nullopt: keep the base image's
   std::vector<HistoryEntry> history;  // base image history is not included
-  // Parser and build-check warnings ("DuplicateStageName: ..."), then unused build args.
+  // Build checks (checks.h), filtered by the build's check configuration.
+  std::vector<CheckWarning> checks;
+  bool checks_fail = false;  // `error=true`: a build with any check must fail (CheckViolation)
+  // Other warnings ("build arg X was not consumed by any stage").
   std::vector<std::string> warnings;
 };
 

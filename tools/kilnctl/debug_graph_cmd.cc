@@ -108,6 +108,9 @@ absl::Status Run(const Options& o) {
   absl::StatusOr<engine::LoweredBuild> b = engine::LowerDockerfileText(*text, lo);
   if (!b.ok()) return b.status();
   for (const std::string& w : b->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  for (const engine::CheckWarning& c : b->checks) {
+    std::fprintf(stderr, "warning: %s\n", c.Short().c_str());
+  }
   std::string out =
       o.format == "dot" ? engine::graph::RenderDot(b->graph) : engine::graph::RenderText(b->graph);
   std::fwrite(out.data(), 1, out.size(), stdout);
