@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "engine/solver/vertex.h"
 
 namespace kiln::engine {
@@ -82,6 +81,24 @@ void EventBridge::Note(const std::string& name, const std::vector<std::string>& 
   out.data.clear();
   out.kind = BuildEventKind::kCompleted;
   sink_(out);
+}
+
+void EventBridge::Warnings(const std::vector<CheckWarning>& checks) {
+  if (!sink_) return;
+  for (const CheckWarning& c : checks) {
+    BuildEvent out;
+    out.kind = BuildEventKind::kWarning;
+    out.vertex = "internal:checks";
+    out.name = c.Short();
+    out.time_unix_nanos = absl::ToUnixNanos(absl::Now());
+    out.rule = c.rule;
+    out.url = c.url;
+    out.description = c.description;
+    out.message = c.message;
+    out.file = c.file;
+    out.line = c.line;
+    sink_(out);
+  }
 }
 
 std::vector<StepTiming> EventBridge::Timings() {

@@ -1,17 +1,18 @@
-// EventBridge: turns a build's solver progress events into BuildEvents for the client (one
-// index per step, in order of first appearance) and records each step's timing for the build
-// result. Thread-safe: the solver calls OnEvent from its worker threads.
+// EventBridge: turns one build's solver progress into BuildEvents for the client (numbered
+// steps, "[internal]" notes, build-check warnings) and records each step's timing.
+// Thread-safe: the solver calls OnEvent from its worker threads.
 #ifndef KILN_ENGINE_BUILD_EVENT_BRIDGE_H_
 #define KILN_ENGINE_BUILD_EVENT_BRIDGE_H_
 
 #include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/build/engine.h"
+#include "engine/build/events.h"
+#include "engine/frontend/checks.h"
 #include "engine/solver/progress.h"
 
 namespace kiln::engine {
@@ -20,14 +21,16 @@ class EventBridge {
  public:
   explicit EventBridge(BuildEventSink sink) : sink_(std::move(sink)) {}
 
-  // Forwards `e` to the sink (if any) and records its step's timing.
   void OnEvent(const solver::ProgressEvent& e);
 
   // Shows `lines` as the log of a step that is no vertex (BuildKit's "[internal] load build
   // definition from Dockerfile"): numbered like the others, never in Timings().
   void Note(const std::string& name, const std::vector<std::string>& lines);
 
-  // The timings of every step seen, in index order.
+  // One kWarning event per build check.
+  void Warnings(const std::vector<CheckWarning>& checks);
+
+  // Every step seen, in step-number order.
   std::vector<StepTiming> Timings();
 
  private:

@@ -295,6 +295,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   lo.target = req.target;
   lo.build_args = req.build_args;
   lo.context_excludes = std::move(files.excludes);
+  lo.context_id = std::move(files.context_id);
   lo.resolver = resolver_.get();
   if (!req.platform.empty()) lo.target_platform = req.platform;
   KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(files.dockerfile_text, lo));
@@ -307,6 +308,9 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   std::vector<std::string> warns;
   for (const std::string& w : lowered.warnings) warns.push_back("WARN: " + w);
   bridge.Note("[internal] load build definition from " + df_name, warns);
+  bridge.Warnings(lowered.checks);
+  if (lowered.checks_fail) return CheckViolation(lowered.checks);
+  if (req.check_only) return BuildResult{};
   solver::BuildRequest sreq;
   sreq.outputs = {vertices.at(lowered.final_vertex)};
   sreq.options.no_cache = req.no_cache;
