@@ -188,7 +188,7 @@ std::string DescribeMount(const ExecMount& m) {
 }
 
 absl::StatusOr<std::vector<cache::MountContent>> BindMountsContent(
-    const Worker& w, const std::vector<ExecMount>& mounts,
+    const MountServices& w, const std::vector<ExecMount>& mounts,
     const std::vector<solver::InputRef>& inputs) {
   std::vector<cache::MountContent> out;
   for (size_t i = 0; i < mounts.size(); ++i) {
@@ -274,7 +274,7 @@ std::vector<std::string> RunMounts::Targets() const {
 
 absl::Status RunMounts::AddBind(const RunMountsEnv& env, const ExecMount& m,
                                 const solver::InputRef& in) {
-  const Worker& w = *env.worker;
+  const MountServices& w = *env.services;
   KILN_ASSIGN_OR_RETURN(std::unique_ptr<MountSource> src, MountSource::Open(w, in));
   MountSource* source = Hold(std::move(src))->get();
   KILN_ASSIGN_OR_RETURN(MountSource::Resolved r, source->Resolve(m.source));
@@ -329,7 +329,7 @@ absl::Status RunMounts::AddBind(const RunMountsEnv& env, const ExecMount& m,
 
 absl::Status RunMounts::AddCache(const RunMountsEnv& env, const ExecMount& m,
                                  const std::vector<solver::InputRef>& inputs) {
-  const Worker& w = *env.worker;
+  const MountServices& w = *env.services;
   KILN_ASSIGN_OR_RETURN(CacheSharing sharing, ParseCacheSharing(m.sharing));
   if (m.uid || m.gid) KILN_RETURN_IF_ERROR(CheckIds(env, m, m.uid.value_or(0), m.gid.value_or(0)));
   CacheMountRequest req;
@@ -359,7 +359,7 @@ absl::Status RunMounts::AddCache(const RunMountsEnv& env, const ExecMount& m,
       return absl::OkStatus();
     };
   }
-  KILN_ASSIGN_OR_RETURN(CacheMountLease lease, AcquireCacheMount(w.root + "/cachemounts", req));
+  KILN_ASSIGN_OR_RETURN(CacheMountLease lease, AcquireCacheMount(w.cache_mounts_dir, req));
   CacheMountLease* held = Hold(std::move(lease));
   points_.push_back({base::Mount{"bind", held->path(), RoIf(m.readonly)}, m.target});
   return absl::OkStatus();
@@ -383,7 +383,7 @@ absl::Status RunMounts::AddSecret(const RunMountsEnv& env, const ExecMount& m) {
   if (secrets_dir_.empty()) {
     // One private tmpfs per run: secret bytes never touch the disk.
     KILN_ASSIGN_OR_RETURN(EngineMountPoint point,
-                          EngineMountPoint::Create(env.worker->tmp, "secrets-", false));
+                          EngineMountPoint::Create(env.services->tmp, "secrets-", false));
     EngineMountPoint* p = Hold(std::move(point));
     KILN_RETURN_IF_ERROR(p->MountHere(
         base::Mount{"tmpfs", "tmpfs", {"nosuid", "nodev", "noexec", "mode=0700", "size=64m"}}));

@@ -22,7 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "cache/cache_key.h"
-#include "engine/build/worker.h"
+#include "engine/build/exec_mount_source.h"
 #include "engine/graph/op.h"
 #include "engine/solver/op.h"
 #include "sandbox/id_mapping.h"
@@ -42,7 +42,7 @@ std::string DescribeMount(const graph::ExecMount& m);
 // the step's cache key (cache::ExecCacheKey). Errors name the source ("source '/x' not found
 // in ...").
 absl::StatusOr<std::vector<cache::MountContent>> BindMountsContent(
-    const Worker& w, const std::vector<graph::ExecMount>& mounts,
+    const MountServices& w, const std::vector<graph::ExecMount>& mounts,
     const std::vector<solver::InputRef>& inputs);
 
 // The inputs whose own cache keys stay in the step's key: all but those read only by bind
@@ -51,7 +51,7 @@ std::vector<solver::InputRef> KeyedInputs(const std::vector<graph::ExecMount>& m
                                           const std::vector<solver::InputRef>& inputs);
 
 struct RunMountsEnv {
-  const Worker* worker = nullptr;
+  const MountServices* services = nullptr;
   const sandbox::IdMapping* ids = nullptr;     // to explain ids a rootless run cannot own
   std::string where;                           // "Dockerfile:12" for user-facing errors
   std::map<std::string, std::string> secrets;  // id -> host file path

@@ -42,10 +42,10 @@ ExcludeFn Recording(const ExcludeFn& exclude, std::atomic<bool>* hit) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MountSource>> MountSource::Open(const Worker& w,
+absl::StatusOr<std::unique_ptr<MountSource>> MountSource::Open(const MountServices& w,
                                                                const solver::InputRef& in) {
   std::unique_ptr<MountSource> out(new MountSource());
-  out->worker_ = &w;
+  out->services_ = &w;
   if (auto* ctx = dynamic_cast<const ContextResult*>(in.result.get())) {
     out->context_dir_ = ctx->dir();
     out->fd_.reset(::open(ctx->dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -54,7 +54,7 @@ absl::StatusOr<std::unique_ptr<MountSource>> MountSource::Open(const Worker& w,
   } else if (auto* snap = dynamic_cast<const SnapshotResult*>(in.result.get())) {
     out->view_key_ = NewSnapshotKey("mount-view");
     KILN_ASSIGN_OR_RETURN(auto mounts, w.snapshots->View(out->view_key_, snap->snapshot()));
-    KILN_ASSIGN_OR_RETURN(out->mounted_, MountedSnapshot::Mount(w, mounts));
+    KILN_ASSIGN_OR_RETURN(out->mounted_, MountedSnapshot::Mount(w.tmp, mounts));
     KILN_ASSIGN_OR_RETURN(out->fd_, out->mounted_.OpenRoot());
   } else {
     return absl::InvalidArgumentError("RUN --mount: the mount source is not a filesystem");
@@ -66,7 +66,7 @@ absl::StatusOr<std::unique_ptr<MountSource>> MountSource::Open(const Worker& w,
 MountSource::~MountSource() {
   fd_.reset();
   (void)mounted_.Unmount();
-  if (!view_key_.empty()) (void)worker_->snapshots->Remove(view_key_);
+  if (!view_key_.empty()) (void)services_->snapshots->Remove(view_key_);
 }
 
 absl::StatusOr<MountSource::Resolved> MountSource::Resolve(std::string_view source) const {
@@ -111,8 +111,8 @@ absl::StatusOr<std::string> MountSource::ContentDigest(const Resolved& r, bool* 
   if (is_context()) {
     o.exclude = Recording(exclude_, &hit);
     std::string out;
-    if (worker_->checksums != nullptr) {
-      KILN_ASSIGN_OR_RETURN(cache::ChecksumCache * cc, worker_->checksums->For(context_dir_));
+    if (services_->checksums != nullptr) {
+      KILN_ASSIGN_OR_RETURN(cache::ChecksumCache * cc, services_->checksums->For(context_dir_));
       absl::StatusOr<cache::ChecksumResult> sum =
           cc->Checksum(fd_.get(), {r.rel.empty() ? "." : r.rel}, o.exclude);
       if (!sum.ok()) {

@@ -23,13 +23,24 @@
 #include "engine/build/excludes.h"
 #include "engine/build/worker.h"
 #include "engine/solver/op.h"
+#include "snapshotter/snapshotter.h"
 
 namespace kiln::engine {
+
+class ContextChecksums;
+
+// What RUN --mount uses of the engine (borrowed; they outlive every run).
+struct MountServices {
+  snapshotter::Snapshotter* snapshots = nullptr;  // views of stage and image sources
+  ContextChecksums* checksums = nullptr;          // persisted context checksums; may be null
+  std::string tmp;                                // engine-private mount points, scratch dirs
+  std::string cache_mounts_dir;                   // RUN --mount=type=cache directories
+};
 
 class MountSource {
  public:
   // Opens `in` (a ContextResult or SnapshotResult). InvalidArgument for other results.
-  static absl::StatusOr<std::unique_ptr<MountSource>> Open(const Worker& w,
+  static absl::StatusOr<std::unique_ptr<MountSource>> Open(const MountServices& w,
                                                            const solver::InputRef& in);
   ~MountSource();
   MountSource(const MountSource&) = delete;
@@ -53,7 +64,7 @@ class MountSource {
 
  private:
   MountSource() = default;
-  const Worker* worker_ = nullptr;
+  const MountServices* services_ = nullptr;
   std::string context_dir_;  // set for the build context
   std::string root_path_;    // the root as the kernel names it (readlink of fd_)
   ExcludeFn exclude_;

@@ -7,24 +7,22 @@
 #include "absl/strings/str_join.h"
 #include "base/status.h"
 #include "cache/cache_key.h"
-#include "engine/build/converter.h"
 #include "engine/build/exec_mount.h"
 #include "engine/build/mount_target_paths.h"
 #include "engine/build/results.h"
+#include "engine/build/worker.h"
 #include "engine/solver/step_error.h"
 #include "sandbox/cancel.h"
 
 namespace kiln::engine {
 namespace {
 
-// Mounts the active snapshot `mounts` on a temp dir and runs `fn` on its root fd.
-absl::Status WithMountedRoot(const Worker& w, const std::vector<base::Mount>& mounts,
-                             const std::function<absl::Status(int)>& fn) {
-  KILN_ASSIGN_OR_RETURN(MountedSnapshot mounted, MountedSnapshot::Mount(w, mounts));
-  KILN_ASSIGN_OR_RETURN(base::UniqueFd root, mounted.OpenRoot());
-  absl::Status s = fn(root.get());
-  root.reset();
-  absl::Status u = mounted.Unmount();
+// Opens the tree of the active snapshot `mounts` and runs `fn` on its root fd.
+absl::Status WithRootTree(const TreeAccess& trees, const std::vector<base::Mount>& mounts,
+                          const std::function<absl::Status(int)>& fn) {
+  KILN_ASSIGN_OR_RETURN(Tree tree, trees.Open(mounts));
+  absl::Status s = fn(tree.fd());
+  absl::Status u = tree.Close();
   return s.ok() ? u : s;
 }
 
@@ -35,17 +33,10 @@ void SetSecretAttrs(const std::map<std::string, std::string>& secrets,
   for (const auto& [id, path] : secrets) (*attrs)[kSecretAttrPrefix + id] = path;
 }
 
-ExecOp::ExecOp(const Worker* worker, const sandbox::Sandbox* sandbox, ExecParams params,
-               std::string definition)
-    : worker_(worker),
-      sandbox_(sandbox),
-      params_(std::move(params)),
-      definition_(std::move(definition)) {}
-
 absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext&,
                                               const std::vector<solver::InputRef>& inputs) const {
   absl::StatusOr<std::vector<cache::MountContent>> content =
-      BindMountsContent(*worker_, params_.mounts, inputs);
+      BindMountsContent(deps_.mounts, params_.mounts, inputs);
   if (!content.ok()) return base::Annotate(content.status(), params_.where);
   std::vector<cache::CacheKey> keyed;
   for (const solver::InputRef& in : KeyedInputs(params_.mounts, inputs)) {
@@ -58,11 +49,12 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
                                                const std::vector<solver::InputRef>& inputs) const {
   auto* root = dynamic_cast<const SnapshotResult*>(inputs.at(0).result.get());
   if (root == nullptr) return absl::InternalError("exec op: root is not a snapshot");
+  snapshotter::Snapshotter& snapshots = *deps_.snapshots;
   std::string key = NewSnapshotKey("run");
-  KILN_ASSIGN_OR_RETURN(auto mounts, worker_->snapshots->Prepare(key, root->snapshot()));
+  KILN_ASSIGN_OR_RETURN(auto mounts, snapshots.Prepare(key, root->snapshot()));
   bool committed = false;
   absl::Cleanup remove = [&] {
-    if (!committed) (void)worker_->snapshots->Remove(key);
+    if (!committed) (void)snapshots.Remove(key);
   };
 
   sandbox::Spec spec;
@@ -79,7 +71,7 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   spec.cwd = params_.cwd.empty() ? "/" : params_.cwd;
   spec.user = params_.user;
   spec.rootfs = ForUserXattr(mounts);
-  std::string net = params_.network.empty() ? worker_->default_network : params_.network;
+  std::string net = params_.network.empty() ? deps_.default_network : params_.network;
   if (net == "none") {
     spec.network = sandbox::NetworkMode::kNone;
   } else if (net == "host" || net == "default") {
@@ -104,8 +96,8 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   MountTargetPaths targets_made;
   if (!params_.mounts.empty()) {
     RunMountsEnv env;
-    env.worker = worker_;
-    env.ids = &sandbox_->id_mapping();
+    env.services = &deps_.mounts;
+    env.ids = deps_.executor->id_mapping();
     env.where = params_.where;
     for (const auto& [k, v] : ctx.options().attrs) {
       if (k.rfind(kSecretAttrPrefix, 0) == 0)
@@ -113,7 +105,7 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
     }
     env.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
     KILN_ASSIGN_OR_RETURN(run_mounts, RunMounts::Prepare(env, params_.mounts, inputs));
-    KILN_RETURN_IF_ERROR(WithMountedRoot(*worker_, mounts, [&](int root) -> absl::Status {
+    KILN_RETURN_IF_ERROR(WithRootTree(*deps_.trees, mounts, [&](int root) -> absl::Status {
       KILN_ASSIGN_OR_RETURN(targets_made, MountTargetPaths::Find(root, run_mounts->Targets()));
       return absl::OkStatus();
     }));
@@ -121,7 +113,7 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
     spec.env.insert(spec.env.end(), run_mounts->env().begin(), run_mounts->env().end());
   }
 
-  KILN_ASSIGN_OR_RETURN(sandbox::Result r, sandbox_->Run(spec));
+  KILN_ASSIGN_OR_RETURN(sandbox::Result r, deps_.executor->Run(spec));
   run_mounts.reset();  // unmount, unlock caches, drop secrets before anything else
   if (r.cancelled || ctx.cancel().cancelled()) return absl::CancelledError("RUN cancelled");
   std::string command =
@@ -132,40 +124,44 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   if (r.exit_code != 0) return solver::ProcessExitError(command, r.exit_code);
   if (!targets_made.empty()) {
     KILN_RETURN_IF_ERROR(
-        WithMountedRoot(*worker_, mounts, [&](int root) { return targets_made.Remove(root); }));
+        WithRootTree(*deps_.trees, mounts, [&](int root) { return targets_made.Remove(root); }));
   }
   std::string name = NewSnapshotKey("s");
-  KILN_RETURN_IF_ERROR(worker_->snapshots->Commit(name, key));
+  KILN_RETURN_IF_ERROR(snapshots.Commit(name, key));
   committed = true;
   return std::make_shared<SnapshotResult>(name);
 }
 
-absl::StatusOr<std::shared_ptr<const solver::Op>> ConvertExecOp(const graph::ExecOp& e,
-                                                                const graph::Vertex& v,
-                                                                const ConvertContext& ctx) {
+absl::StatusOr<OpRef> ExecOp::Create(const graph::ExecOp& e, const OpSite& site, ExecOpDeps deps) {
   for (const graph::ExecMount& m : e.mounts) {
-    if (m.type == graph::ExecMount::Type::kSsh)
-      return UnsupportedStep(ctx, v, "RUN --mount=type=ssh");
+    if (m.type == graph::ExecMount::Type::kSsh) return site.Unsupported("RUN --mount=type=ssh");
     bool needs_target = m.type != graph::ExecMount::Type::kSecret || m.env.empty();
     if (needs_target &&
         (m.target.empty() || m.target.find_first_not_of('/') == std::string::npos)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(ctx.dockerfile_name, ":", v.meta.line, ": ", DescribeMount(m),
-                       ": the target must be a path below '/', expected target=<dir>"));
+      return site.Invalid(absl::StrCat(
+          DescribeMount(m), ": the target must be a path below '/', expected target=<dir>"));
     }
   }
-  if (e.security == "insecure") return UnsupportedStep(ctx, v, "RUN --security=insecure");
-  ExecParams p;
+  if (e.security == "insecure") return site.Unsupported("RUN --security=insecure");
+  Params p;
   p.argv = e.args;
   p.env = e.env;
   for (const auto& kv : e.proxy_env) p.env.push_back(kv);
   p.cwd = e.cwd;
   p.user = e.user;
   p.network = e.network == "sandbox" ? "" : e.network;
-  p.display_command = v.meta.instruction;
+  p.display_command = site.vertex->meta.instruction;
   p.mounts = e.mounts;
-  p.where = absl::StrCat(ctx.dockerfile_name, ":", v.meta.line);
-  return std::make_shared<ExecOp>(ctx.worker, ctx.sandbox, std::move(p), graph::SerializeOp(v.op));
+  p.where = site.Where();
+  return std::shared_ptr<const solver::Op>(
+      new ExecOp(std::move(deps), std::move(p), graph::SerializeOp(site.vertex->op)));
+}
+
+void RegisterExecOp(OpFactory* factory, ExecOpDeps deps) {
+  factory->Register<graph::ExecOp>(
+      OpKind::kExec, [deps = std::move(deps)](const graph::ExecOp& e, const OpSite& site) {
+        return ExecOp::Create(e, site, deps);
+      });
 }
 
 }  // namespace kiln::engine

@@ -1,5 +1,6 @@
-// ExecOp: RUN as a solver op. Input 0 is the root filesystem (a SnapshotResult); the command
-// runs in sandbox/ on an overlay snapshot prepared on it, which is committed as the result.
+// ExecOp: RUN as a solver op, made by the OpFactory from a graph::ExecOp. Input 0 is the root
+// filesystem (a SnapshotResult); the command runs through the Executor (the sandbox in a real
+// build) on a snapshot prepared on it, which is committed as the result.
 // RUN --mount (exec_mount.h): further inputs are bind/cache mount sources. Cache key: the
 // definition, the content each bind mount reads (not its source's key), and the keys of the
 // other inputs; cache mounts, tmpfs and secret values never enter it. Mount targets missing in
@@ -11,22 +12,23 @@
 #include <string>
 #include <vector>
 
-#include "engine/build/worker.h"
-#include "engine/graph/graph.h"
+#include "engine/build/exec_mount_source.h"
+#include "engine/build/executor.h"
+#include "engine/build/op_factory.h"
+#include "engine/build/tree_access.h"
+#include "engine/graph/op.h"
 #include "engine/solver/op.h"
-#include "sandbox/sandbox.h"
+#include "snapshotter/snapshotter.h"
 
 namespace kiln::engine {
 
-struct ExecParams {
-  std::vector<std::string> argv;
-  std::vector<std::string> env;  // "K=V"
-  std::string cwd = "/";
-  std::string user;                      // "" = root
-  std::string network;                   // "host", "none", or "" = the engine's default
-  std::string display_command;           // for error messages (the instruction as written)
-  std::vector<graph::ExecMount> mounts;  // RUN --mount, in order (inputs index the op's inputs)
-  std::string where;                     // "Dockerfile:12", for errors about mounts
+// What a RUN uses of the engine. Pointers are borrowed and outlive every op.
+struct ExecOpDeps {
+  snapshotter::Snapshotter* snapshots = nullptr;  // the rootfs snapshot of each run
+  const Executor* executor = nullptr;             // runs the command
+  const TreeAccess* trees = nullptr;              // the rootfs tree (RUN --mount targets)
+  std::string default_network = "host";           // for RUN without --network
+  MountServices mounts;                           // RUN --mount
 };
 
 // Puts a build's secrets (id -> host file path, BuildRequest::secrets) into the solver's
@@ -37,27 +39,38 @@ void SetSecretAttrs(const std::map<std::string, std::string>& secrets,
 
 class ExecOp : public solver::Op {
  public:
-  // `definition` is the op's canonical bytes (graph::SerializeOp), which keys the vertex.
-  ExecOp(const Worker* worker, const sandbox::Sandbox* sandbox, ExecParams params,
-         std::string definition);
+  // The op for `e` at `site`. InvalidArgument naming the Dockerfile line for a mount without
+  // a target and for what this engine does not run (RUN --mount=type=ssh, --security=insecure).
+  static absl::StatusOr<OpRef> Create(const graph::ExecOp& e, const OpSite& site, ExecOpDeps deps);
+
   absl::StatusOr<base::Digest> CacheKey(solver::ExecContext& ctx,
                                         const std::vector<solver::InputRef>& inputs) const override;
   absl::StatusOr<solver::ResultRef> Exec(
       solver::ExecContext& ctx, const std::vector<solver::InputRef>& inputs) const override;
 
  private:
-  const Worker* worker_;
-  const sandbox::Sandbox* sandbox_;
-  ExecParams params_;
-  std::string definition_;
+  // What the run is given, from the graph op: argv, env (with the proxy variables), network
+  // ("" = the engine's default), and the mounts, whose inputs index the op's inputs.
+  struct Params {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // "K=V"
+    std::string cwd = "/";
+    std::string user;             // "" = root
+    std::string network;          // "host", "none", or "" = deps.default_network
+    std::string display_command;  // for error messages (the instruction as written)
+    std::vector<graph::ExecMount> mounts;
+    std::string where;  // "Dockerfile:12", for errors about mounts
+  };
+  ExecOp(ExecOpDeps deps, Params params, std::string definition)
+      : deps_(std::move(deps)), params_(std::move(params)), definition_(std::move(definition)) {}
+
+  ExecOpDeps deps_;
+  Params params_;
+  std::string definition_;  // graph::SerializeOp: keys the step
 };
 
-struct ConvertContext;  // engine/build/converter.h
-
-// Lowers a RUN (graph::ExecOp of vertex `v`) to an ExecOp. Errors name the Dockerfile line.
-absl::StatusOr<std::shared_ptr<const solver::Op>> ConvertExecOp(const graph::ExecOp& e,
-                                                                const graph::Vertex& v,
-                                                                const ConvertContext& ctx);
+// Registers ExecOp::Create for OpKind::kExec.
+void RegisterExecOp(OpFactory* factory, ExecOpDeps deps);
 
 }  // namespace kiln::engine
 

@@ -26,7 +26,7 @@
 #include "engine/build/build_files.h"
 #include "engine/build/cache_mount.h"
 #include "engine/build/cache_seam.h"
-#include "engine/build/converter.h"
+#include "engine/build/build_ops.h"
 #include "engine/build/event_bridge.h"
 #include "engine/build/exec_op.h"
 #include "engine/build/exporter.h"
@@ -36,6 +36,7 @@
 #include "engine/build/prune_support.h"
 #include "engine/build/results.h"
 #include "engine/build/run_image.h"
+#include "engine/build/sandbox_executor.h"
 #include "engine/build/worker.h"
 #include "engine/build/context_checksums.h"
 #include "engine/build/copy_reuse.h"
@@ -48,7 +49,6 @@
 #include "engine/solver/cancellation.h"
 #include "engine/solver/solver.h"
 #include "sandbox/cancel.h"
-#include "sandbox/sandbox.h"
 #include "snapshotter/probe.h"
 
 namespace kiln::engine {
@@ -95,9 +95,6 @@ std::optional<int64_t> SourceDateEpoch(const BuildRequest& req) {
   return std::nullopt;
 }
 
-// The layer compression the exports need: what an export asks for (compression=...), gzip for
-// archives and layouts (what registries and `docker load` expect), and no preference when
-// every export stays on this machine (the image store, a local dir).
 // The layer compression for a build's outputs (LayerCompressionFor's rules).
 std::optional<snapshotter::Compression> LayerCompression(const std::vector<Output>& exports) {
   std::optional<OutputCompression> c = LayerCompressionFor(exports);
@@ -167,6 +164,8 @@ class LocalEngine : public Engine {
   std::unique_ptr<ContextChecksums> checksums_;
   std::unique_ptr<CopyReuse> copy_reuse_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;
+  std::unique_ptr<SandboxExecutor> executor_;  // RUN, through sandbox_
+  std::unique_ptr<MountTreeAccess> trees_;     // snapshot trees, mounted in tmp/
   std::unique_ptr<SnapshotCacheSeam> seam_;
   std::unique_ptr<solver::Solver> solver_;
   std::unique_ptr<SnapshotterRemover> remover_;
@@ -220,6 +219,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   sandbox::SandboxOptions so;
   so.state_dir = tmp;
   KILN_ASSIGN_OR_RETURN(e->sandbox_, sandbox::Sandbox::Create(std::move(so)));
+  e->executor_ = std::make_unique<SandboxExecutor>(e->sandbox_.get());
+  e->trees_ = std::make_unique<MountTreeAccess>(tmp);
   e->seam_ = std::make_unique<SnapshotCacheSeam>(&e->worker_, e->index_.get(), &e->leases_);
   solver::SolverOptions sopts;
   // Steps wait on processes and I/O as much as on CPU, so by default run two per core (at
@@ -299,8 +300,10 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   if (!req.platform.empty()) lo.target_platform = req.platform;
   KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(files.dockerfile_text, lo));
 
-  ConvertContext cc{&worker_, sandbox_.get(), layers_.get(), req.context_dir, df_name};
-  KILN_ASSIGN_OR_RETURN(std::vector<solver::VertexRef> vertices, ConvertGraph(lowered.graph, cc));
+  OpFactory ops = MakeBuildOpFactory(worker_, layers_.get(), executor_.get(), trees_.get(),
+                                     req.context_dir);
+  KILN_ASSIGN_OR_RETURN(std::vector<solver::VertexRef> vertices,
+                        ops.MakeVertices(lowered.graph, df_name));
   EventBridge bridge(std::move(events));
   std::vector<std::string> warns;
   for (const std::string& w : lowered.warnings) warns.push_back("WARN: " + w);
@@ -345,12 +348,8 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   spec.source_date_epoch = SourceDateEpoch(req);
   KILN_ASSIGN_OR_RETURN(BuiltImage built, AssembleImage(worker_, *layers_, spec, &lease));
   for (const Output& out : req.exports) {
-    if (!std::holds_alternative<ImageOutput>(out)) {
-      KILN_RETURN_IF_ERROR(ExportImage(worker_, *images_, built, spec.top_snapshot, out));
-      continue;
-    }
-    // Stored before the lease that holds the blobs goes: a prune that marked earlier sees the
-    // image store's version move and marks again.
+    // An image output is stored before the lease that holds the blobs goes: a prune that
+    // marked earlier sees the image store's version move and marks again.
     KILN_RETURN_IF_ERROR(ExportImage(worker_, *images_, built, spec.top_snapshot, out));
   }
   result.manifest_digest = built.manifest.digest;

@@ -32,10 +32,10 @@ std::vector<base::Mount> ForUserXattr(std::vector<base::Mount> mounts) {
   return mounts;
 }
 
-absl::StatusOr<MountedSnapshot> MountedSnapshot::Mount(const Worker& w,
-                                                      const std::vector<base::Mount>& m) {
+absl::StatusOr<MountedSnapshot> MountedSnapshot::Mount(const std::string& tmp,
+                                                       const std::vector<base::Mount>& m) {
   MountedSnapshot out;
-  KILN_ASSIGN_OR_RETURN(out.dir_, base::TempDir::Create("mnt-", w.tmp));
+  KILN_ASSIGN_OR_RETURN(out.dir_, base::TempDir::Create("mnt-", tmp));
   KILN_RETURN_IF_ERROR(base::MountAllAt(ForUserXattr(m), out.dir_.path()));
   out.mount_ = base::ScopedMount(out.dir_.path());
   return out;

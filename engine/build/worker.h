@@ -1,5 +1,8 @@
-// Worker: the storage and execution resources the engine's ops share (content store,
-// snapshotter, sandbox settings), and scoped helpers to mount snapshots.
+// Worker: the storage resources and settings the engine wires together (content store,
+// snapshotter, state dirs, checksums, leases). The ops never see it: MakeBuildOpFactory
+// (build_ops.h) hands each op only what it uses (ExecOpDeps, FileOpDeps). The layer store,
+// the exporter, the cache seam and FROM's unpacking still take it. Also: scoped helpers to
+// mount snapshots (the ops reach trees through TreeAccess, tree_access.h).
 #ifndef KILN_ENGINE_BUILD_WORKER_H_
 #define KILN_ENGINE_BUILD_WORKER_H_
 
@@ -21,15 +24,15 @@ class ContextChecksums;
 class CopyReuse;
 
 struct Worker {
-  cache::ContentStore* content = nullptr;      // not owned
+  cache::ContentStore* content = nullptr;         // not owned
   snapshotter::Snapshotter* snapshots = nullptr;  // not owned
-  std::string driver;                          // "overlay" or "native"
-  std::string root;                            // engine state root
-  std::string tmp;                             // root/tmp: mount points and scratch files
+  std::string driver;                             // "overlay" or "native"
+  std::string root;                               // engine state root
+  std::string tmp;                                // root/tmp: mount points and scratch files
   std::string default_network = "host";
-  ContextChecksums* checksums = nullptr;       // not owned; persisted context checksums
-  cache::LeaseManager* leases = nullptr;       // not owned; holds that keep GC off in-use data
-  CopyReuse* copy_reuse = nullptr;             // not owned; incremental COPY (may be null)
+  ContextChecksums* checksums = nullptr;  // not owned; persisted context checksums
+  cache::LeaseManager* leases = nullptr;  // not owned; holds that keep GC off in-use data
+  CopyReuse* copy_reuse = nullptr;        // not owned; incremental COPY (may be null)
 };
 
 // A unique snapshot key ("<prefix>-<random hex>").
@@ -43,7 +46,12 @@ std::vector<base::Mount> ForUserXattr(std::vector<base::Mount> mounts);
 // itself is committed or removed by the owner.
 class MountedSnapshot {
  public:
-  static absl::StatusOr<MountedSnapshot> Mount(const Worker& w, const std::vector<base::Mount>& m);
+  // Mounts `m` on a new temp dir under `tmp`.
+  static absl::StatusOr<MountedSnapshot> Mount(const std::string& tmp,
+                                               const std::vector<base::Mount>& m);
+  static absl::StatusOr<MountedSnapshot> Mount(const Worker& w, const std::vector<base::Mount>& m) {
+    return Mount(w.tmp, m);
+  }
   MountedSnapshot() = default;
   MountedSnapshot(MountedSnapshot&&) = default;
   MountedSnapshot& operator=(MountedSnapshot&&) = default;

@@ -2,8 +2,11 @@
 // on the same snapshot links its unchanged files from the earlier result instead of copying
 // them, and the result is exactly what a full copy gives. Real overlay snapshots, mounts,
 // files and hard links (as root, and in the rootless namespace).
+#include "engine/build/copy_reuse.h"
+
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,15 +15,13 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "absl/strings/str_cat.h"
 #include "base/mount.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
-#include "engine/build/copy_reuse.h"
 #include "engine/build/file_op.h"
 #include "engine/build/results.h"
+#include "engine/build/tree_access.h"
 #include "engine/build/worker.h"
 #include "engine/solver/vertex.h"
 #include "snapshotter/overlay_snapshotter.h"
@@ -136,11 +137,17 @@ class CopyReuseTest : public ::testing::Test {
 
   // Runs `COPY src /dst/` from the context onto "base"; the result snapshot's name.
   std::string Copy() {
-    FileAction a;
-    a.kind = FileAction::Kind::kCopy;
-    a.sources = {"src"};
+    graph::FileAction a;
+    a.kind = graph::FileAction::Kind::kCopy;
+    a.src_input = 1;
+    a.src_paths = {"src"};
     a.path = "/dst/";
-    auto op = std::make_shared<FileOp>(&worker_, std::vector<FileAction>{a}, "def-copy-src");
+    graph::FileOp f;
+    f.actions = {a};
+    MountTreeAccess trees(worker_.tmp);
+    auto op = std::make_shared<FileOp>(
+        std::move(f), "def-copy-src",
+        FileOpDeps{worker_.snapshots, &trees, worker_.checksums, worker_.copy_reuse});
     auto v = solver::Vertex::Create(base::Digest::Of("copy vertex"), op, {}, {});
     EXPECT_TRUE(v.ok()) << v.status();
     if (!v.ok()) return "";

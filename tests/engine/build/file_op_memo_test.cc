@@ -2,6 +2,7 @@
 // (snapshot, selection), then neither mounted nor read again, also after a restart; and the
 // memo never changes a cache key. Real overlay snapshots, mounts and files.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,13 +11,12 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
 #include "engine/build/context_checksums.h"
 #include "engine/build/file_op.h"
 #include "engine/build/results.h"
+#include "engine/build/tree_access.h"
 #include "engine/build/worker.h"
 #include "engine/solver/cancellation.h"
 #include "engine/solver/vertex.h"
@@ -31,9 +31,7 @@ class CountingSnapshotter final : public snapshotter::Snapshotter {
  public:
   explicit CountingSnapshotter(snapshotter::Snapshotter* s) : s_(s) {}
   absl::StatusOr<snapshotter::Info> Stat(std::string_view k) override { return s_->Stat(k); }
-  absl::StatusOr<snapshotter::DiskUsage> Usage(std::string_view k) override {
-    return s_->Usage(k);
-  }
+  absl::StatusOr<snapshotter::DiskUsage> Usage(std::string_view k) override { return s_->Usage(k); }
   absl::StatusOr<std::vector<base::Mount>> Mounts(std::string_view k) override {
     return s_->Mounts(k);
   }
@@ -60,12 +58,12 @@ class CountingSnapshotter final : public snapshotter::Snapshotter {
   snapshotter::Snapshotter* s_;
 };
 
-FileAction CopyOf(std::vector<std::string> sources, std::string dest) {
-  FileAction a;
-  a.kind = FileAction::Kind::kCopy;
-  a.sources = std::move(sources);
+graph::FileAction CopyOf(std::vector<std::string> sources, std::string dest) {
+  graph::FileAction a;
+  a.kind = graph::FileAction::Kind::kCopy;
+  a.src_input = 1;
+  a.src_paths = std::move(sources);
   a.path = std::move(dest);
-  a.preserve_owner = true;
   return a;
 }
 
@@ -118,9 +116,13 @@ class FileOpMemoTest : public ::testing::Test {
   }
 
   // FileOp::CacheKey of `action` copying out of snapshot `from` onto scratch.
-  absl::StatusOr<base::Digest> KeyOf(const FileAction& action, const std::string& definition,
+  absl::StatusOr<base::Digest> KeyOf(const graph::FileAction& action, const std::string& definition,
                                      const std::string& from) {
-    auto op = std::make_shared<FileOp>(&worker_, std::vector<FileAction>{action}, definition);
+    MountTreeAccess trees(worker_.tmp);
+    graph::FileOp f;
+    f.actions = {action};
+    auto op = std::make_shared<FileOp>(
+        std::move(f), definition, FileOpDeps{counting_.get(), &trees, worker_.checksums, nullptr});
     auto v = solver::Vertex::Create(base::Digest::Of(definition), op, {}, {});
     if (!v.ok()) return v.status();
     NullContext ctx(**v);
@@ -139,7 +141,7 @@ class FileOpMemoTest : public ::testing::Test {
 
 TEST_F(FileOpMemoTest, SecondKeyOfTheSameSnapshotNeitherMountsNorReads) {
   MakeSnapshot("s-one", "hello");
-  FileAction app = CopyOf({"/bin/app"}, "/app");
+  graph::FileAction app = CopyOf({"/bin/app"}, "/app");
   auto first = KeyOf(app, "def-app", "s-one");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(counting_->views.load(), 1);
@@ -163,7 +165,7 @@ TEST_F(FileOpMemoTest, OtherSnapshotOrSelectionIsHashedAgain) {
   MakeSnapshot("s-one", "hello");
   MakeSnapshot("s-two", "changed");
   MakeSnapshot("s-same", "hello");  // another snapshot with the same bytes
-  FileAction app = CopyOf({"/bin/app"}, "/app");
+  graph::FileAction app = CopyOf({"/bin/app"}, "/app");
   auto one = KeyOf(app, "def-app", "s-one");
   ASSERT_TRUE(one.ok()) << one.status();
 
@@ -178,7 +180,7 @@ TEST_F(FileOpMemoTest, OtherSnapshotOrSelectionIsHashedAgain) {
   EXPECT_EQ(counting_->views.load(), 3);
 
   // Another selection out of the same snapshot: a different op definition, hashed afresh.
-  FileAction other = CopyOf({"/bin/other"}, "/app");
+  graph::FileAction other = CopyOf({"/bin/other"}, "/app");
   auto sel = KeyOf(other, "def-other", "s-one");
   ASSERT_TRUE(sel.ok()) << sel.status();
   EXPECT_EQ(counting_->views.load(), 4);
@@ -191,7 +193,7 @@ TEST_F(FileOpMemoTest, OtherSnapshotOrSelectionIsHashedAgain) {
 
 TEST_F(FileOpMemoTest, MemoSurvivesARestartAndACorruptFileStartsEmpty) {
   MakeSnapshot("s-one", "hello");
-  FileAction app = CopyOf({"/bin/app"}, "/app");
+  graph::FileAction app = CopyOf({"/bin/app"}, "/app");
   auto first = KeyOf(app, "def-app", "s-one");
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(checksums_->SaveAll().ok());
@@ -218,7 +220,7 @@ TEST_F(FileOpMemoTest, MemoSurvivesARestartAndACorruptFileStartsEmpty) {
 
 TEST_F(FileOpMemoTest, MissingSourceFailsAndIsNotMemoized) {
   MakeSnapshot("s-one", "hello");
-  FileAction missing = CopyOf({"/bin/nope"}, "/app");
+  graph::FileAction missing = CopyOf({"/bin/nope"}, "/app");
   EXPECT_FALSE(KeyOf(missing, "def-missing", "s-one").ok());
   EXPECT_FALSE(KeyOf(missing, "def-missing", "s-one").ok());
   EXPECT_EQ(counting_->views.load(), 2);
