@@ -101,7 +101,10 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   spec.on_stderr = [&ctx](std::string_view s) { ctx.Log(solver::LogStream::kStderr, s); };
 
   std::unique_ptr<RunMounts> run_mounts;
-  MountTargetPaths targets_made;
+  // The sandbox binds /etc/resolv.conf and /etc/hosts, creating empty stubs where the rootfs
+  // has none; like BuildKit (moby/buildkit#1739) those stubs, and the mount targets of RUN
+  // --mount, are removed after the run unless the command put something there.
+  std::vector<std::string> targets = {"/etc/resolv.conf", "/etc/hosts"};
   if (!params_.mounts.empty()) {
     RunMountsEnv env;
     env.worker = worker_;
@@ -113,13 +116,16 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
     }
     env.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
     KILN_ASSIGN_OR_RETURN(run_mounts, RunMounts::Prepare(env, params_.mounts, inputs));
-    KILN_RETURN_IF_ERROR(WithMountedRoot(*worker_, mounts, [&](int root) -> absl::Status {
-      KILN_ASSIGN_OR_RETURN(targets_made, MountTargetPaths::Find(root, run_mounts->Targets()));
-      return absl::OkStatus();
-    }));
+    std::vector<std::string> mount_targets = run_mounts->Targets();
+    targets.insert(targets.end(), mount_targets.begin(), mount_targets.end());
     spec.mounts = run_mounts->points();
     spec.env.insert(spec.env.end(), run_mounts->env().begin(), run_mounts->env().end());
   }
+  MountTargetPaths targets_made;
+  KILN_RETURN_IF_ERROR(WithMountedRoot(*worker_, mounts, [&](int root) -> absl::Status {
+    KILN_ASSIGN_OR_RETURN(targets_made, MountTargetPaths::Find(root, targets));
+    return absl::OkStatus();
+  }));
 
   KILN_ASSIGN_OR_RETURN(sandbox::Result r, sandbox_->Run(spec));
   run_mounts.reset();  // unmount, unlock caches, drop secrets before anything else

@@ -3,7 +3,8 @@
 // RUN --mount (exec_mount.h): further inputs are bind/cache mount sources. Cache key: the
 // definition, the content each bind mount reads (not its source's key), and the keys of the
 // other inputs; cache mounts, tmpfs and secret values never enter it. Mount targets missing in
-// the rootfs are created for the run only and never reach the committed snapshot.
+// the rootfs, and the /etc/resolv.conf and /etc/hosts stubs the sandbox binds its files on, are
+// created for the run only and never reach the committed snapshot (while still empty).
 #ifndef KILN_ENGINE_BUILD_EXEC_OP_H_
 #define KILN_ENGINE_BUILD_EXEC_OP_H_
 
