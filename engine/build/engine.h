@@ -30,7 +30,10 @@ class Cancellation;
 struct EngineOptions {
   std::string root;                 // state dir; empty = default (see DefaultStateRoot())
   size_t max_parallelism = 0;       // 0 = two per CPU, at least 4
-  std::string default_network = "host";  // "host" or "none" for RUN without --network
+  // For RUN without --network: "default" (own netns + slirp4netns), "none" or "host".
+  std::string default_network = "default";
+  std::string slirp4netns;               // the network helper; empty = "slirp4netns" in PATH
+  std::vector<std::string> dns_servers;  // upstream resolvers for "default" RUNs; empty = host's
   std::string snapshotter = "auto";       // "overlay", "native" or "auto"
   // GC policy applied by Prune() without arguments and by the daemon periodically.
   int64_t gc_keep_storage_bytes = 0;      // 0 = unlimited

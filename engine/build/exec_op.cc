@@ -82,11 +82,13 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   std::string net = params_.network.empty() ? worker_->default_network : params_.network;
   if (net == "none") {
     spec.network = sandbox::NetworkMode::kNone;
-  } else if (net == "host" || net == "default") {
+  } else if (net == "host") {
     spec.network = sandbox::NetworkMode::kHost;
+  } else if (net == "default") {
+    spec.network = sandbox::NetworkMode::kDefault;
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("RUN --network=", net, ": unsupported; expected none or host"));
+        absl::StrCat("RUN --network=", net, ": unsupported; expected default, none or host"));
   }
   spec.hostname = "kiln";
   sandbox::CancelHandle cancel;

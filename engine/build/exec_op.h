@@ -24,7 +24,7 @@ struct ExecParams {
   std::vector<std::string> env;  // "K=V"
   std::string cwd = "/";
   std::string user;                      // "" = root
-  std::string network;                   // "host", "none", or "" = the engine's default
+  std::string network;  // "default", "host", "none", or "" = the engine's default
   std::string display_command;           // for error messages (the instruction as written)
   std::vector<graph::ExecMount> mounts;  // RUN --mount, in order (inputs index the op's inputs)
   std::string where;                     // "Dockerfile:12", for errors about mounts

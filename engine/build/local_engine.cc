@@ -303,7 +303,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   e->worker_.driver = std::string(snapshotter::DriverName(opened.driver));
   e->worker_.root = root;
   e->worker_.tmp = tmp;
-  e->worker_.default_network = options.default_network.empty() ? "host" : options.default_network;
+  e->worker_.default_network =
+      options.default_network.empty() ? "default" : options.default_network;
   KILN_ASSIGN_OR_RETURN(e->layers_, LayerStore::Open(&e->worker_, root + "/layers"));
   e->checksums_ = std::make_unique<ContextChecksums>(root + "/checksums");
   e->worker_.checksums = e->checksums_.get();
@@ -312,6 +313,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   e->worker_.leases = &e->leases_;
   sandbox::SandboxOptions so;
   so.state_dir = tmp;
+  so.network.slirp4netns = options.slirp4netns;
+  so.network.dns_servers = options.dns_servers;
   KILN_ASSIGN_OR_RETURN(e->sandbox_, sandbox::Sandbox::Create(std::move(so)));
   e->seam_ = std::make_unique<SnapshotCacheSeam>(&e->worker_, e->index_.get(), &e->leases_);
   solver::SolverOptions sopts;

@@ -46,7 +46,9 @@ absl::StatusOr<sandbox::Spec> ImageRunSpec(const std::string& ref, const oci::Im
   spec.cwd = img.config.working_dir.empty() ? "/" : img.config.working_dir;
   spec.user = img.config.user;
   std::string net = options.network.empty() ? default_network : options.network;
-  spec.network = net == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kHost;
+  spec.network = net == "none"      ? sandbox::NetworkMode::kNone
+                 : net == "default" ? sandbox::NetworkMode::kDefault
+                                    : sandbox::NetworkMode::kHost;
   spec.timeout = options.timeout;
   spec.kill_grace = absl::Seconds(2);
   spec.on_stdout = options.on_stdout;
