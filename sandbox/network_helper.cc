@@ -200,11 +200,18 @@ absl::StatusOr<std::unique_ptr<HelperProcess>> NetworkHelper::Start(pid_t pid) c
   UniqueFd log(::memfd_create("kiln-slirp4netns", MFD_CLOEXEC));
   UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!log || !null) return base::ErrnoError("network helper: memfd_create or open '/dev/null'");
-  std::vector<std::string> args = {
-      binary_,          "--configure",         "--mtu=65520",
-      "--disable-host-loopback", "--disable-dns", "--enable-sandbox",
-      "--enable-seccomp", "--ready-fd=3",       "--exit-fd=4",
-      "--netns-type=path",       absl::StrCat("/proc/", pid, "/ns/net"), "tap0"};
+  std::vector<std::string> args = {binary_,
+                                   "--configure",
+                                   "--mtu=65520",
+                                   "--disable-host-loopback",
+                                   "--disable-dns",
+                                   "--enable-sandbox",
+                                   "--enable-seccomp",
+                                   "--ready-fd=3",
+                                   "--exit-fd=4",
+                                   "--netns-type=path",
+                                   absl::StrCat("/proc/", pid, "/ns/net"),
+                                   "tap0"};
   SpawnPlan plan;
   plan.path = binary_.c_str();
   for (std::string& a : args) plan.argv.push_back(a.data());
@@ -228,10 +235,9 @@ absl::StatusOr<std::unique_ptr<HelperProcess>> NetworkHelper::Start(pid_t pid) c
   }
   exit_w.reset();
   int status = WaitChild(pidfd.get(), n == 0 ? absl::ZeroDuration() : absl::Seconds(1));
-  std::string why = n == 0 ? absl::StrCat("not ready after ", absl::FormatDuration(
-                                                                  options_.ready_timeout))
-                           : absl::StrCat("exited before it was ready (", DescribeStatus(status),
-                                          ")");
+  std::string why =
+      n == 0 ? absl::StrCat("not ready after ", absl::FormatDuration(options_.ready_timeout))
+             : absl::StrCat("exited before it was ready (", DescribeStatus(status), ")");
   std::string out = ReadLog(log.get());
   return absl::UnavailableError(absl::StrCat("start network helper '", binary_, "': ", why,
                                              out.empty() ? "" : ": ", out, kNoHelperHint));

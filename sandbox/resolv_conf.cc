@@ -63,16 +63,18 @@ absl::StatusOr<std::string> RunResolvConf(std::string_view host_text, std::strin
     kept.clear();
     for (const std::string& s : upstream) {
       if (IsLocalNameserver(s)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "dns-servers: '", s, "' is a loopback or link-local address, expected an upstream "
-            "resolver that the RUN's own network namespace can reach"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("dns-servers: '", s,
+                         "' is a loopback or link-local address, expected an upstream "
+                         "resolver that the RUN's own network namespace can reach"));
       }
       kept.push_back(s);
     }
   }
   if (kept.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "network default: '", base::AsAbsl(source), "' lists no nameserver a RUN in its own network namespace "
+        "network default: '", base::AsAbsl(source),
+        "' lists no nameserver a RUN in its own network namespace "
         "may use (",
         dropped.empty() ? "none at all" : absl::StrCat("only local ", absl::StrJoin(dropped, ", ")),
         "; a loopback resolver would expose the host's loopback); set dns-servers = "
@@ -90,9 +92,10 @@ absl::StatusOr<std::string> LoadRunResolvConf(const std::string& etc_resolv,
                                               const std::vector<std::string>& upstream) {
   std::string text;
   if (!ReadAll(etc_resolv, &text) && upstream.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "network default: read '", etc_resolv, "': cannot be read; set dns-servers = "
-        "[\"<upstream resolver>\"] in kilnd's config"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("network default: read '", etc_resolv,
+                     "': cannot be read; set dns-servers = "
+                     "[\"<upstream resolver>\"] in kilnd's config"));
   }
   absl::StatusOr<std::string> conf = RunResolvConf(text, etc_resolv, upstream);
   if (conf.ok() || !upstream.empty() || resolved_upstream.empty()) return conf;

@@ -10,15 +10,15 @@
 // Lifecycle of a run: clone (CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS[|NEWNET]) -> the parent
 // writes uid/gid maps (newuidmap for a subordinate range), joins a per-run cgroup if one is in
 // force, and for kDefault starts the network helper on the run's netns and waits until it is
-// ready (it is stopped and reaped after the init) -> the child (pid 1, the run's init) mounts the rootfs on the staging dir, /proc
-// (masked and read-only paths as runc), a tmpfs /dev, /sys (read-only; only with its own
-// network namespace, otherwise absent), /etc/resolv.conf and /etc/hosts (read-only), the extra
-// mounts, sets the hostname, brings lo up, pivot_roots and detaches the old root, resolves the
-// user and WORKDIR inside the new root, and starts the worker, which drops capabilities,
-// switches user, sets umask 022 and rlimits, closes every fd but 0-2, sets no_new_privs,
-// installs the seccomp filter and execs. The init reaps zombies and forwards signals.
-// Teardown: when the worker exits the init exits, and the kernel kills whatever is left in the
-// pid namespace; the mount namespace and every mount in it die with it. Timeout and
+// ready (it is stopped and reaped after the init) -> the child (pid 1, the run's init) mounts the
+// rootfs on the staging dir, /proc (masked and read-only paths as runc), a tmpfs /dev, /sys
+// (read-only; only with its own network namespace, otherwise absent), /etc/resolv.conf and
+// /etc/hosts (read-only), the extra mounts, sets the hostname, brings lo up, pivot_roots and
+// detaches the old root, resolves the user and WORKDIR inside the new root, and starts the worker,
+// which drops capabilities, switches user, sets umask 022 and rlimits, closes every fd but 0-2,
+// sets no_new_privs, installs the seccomp filter and execs. The init reaps zombies and forwards
+// signals. Teardown: when the worker exits the init exits, and the kernel kills whatever is left in
+// the pid namespace; the mount namespace and every mount in it die with it. Timeout and
 // cancellation send SIGTERM to the init (forwarded to the worker), then SIGKILL after the
 // grace period.
 #ifndef KILN_SANDBOX_SANDBOX_H_
@@ -85,8 +85,8 @@ class Sandbox {
   CapabilitySet caps_;
   SeccompProgram filter_;
   int last_cap_ = 40;
-  std::string staging_;     // removed in the destructor
-  std::string net_dir_;     // generated resolv.conf files, one per running kDefault run
+  std::string staging_;  // removed in the destructor
+  std::string net_dir_;  // generated resolv.conf files, one per running kDefault run
   NetworkHelper network_;
   base::UniqueFd init_fd_;  // sealed memfd with kiln-init, exec'd as every run's pid 1
 };

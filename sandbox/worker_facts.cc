@@ -71,7 +71,8 @@ absl::StatusOr<WorkerFacts> ProbeWorkerFacts(const Sandbox& sandbox) {
   f.limit_layer = sandbox.limits().layer;
   f.limit_note = sandbox.limits().why;
   f.sys_mount =
-      "network default and none: fresh sysfs, read-only; network host: absent (sysfs needs a network "
+      "network default and none: fresh sysfs, read-only; network host: absent (sysfs needs a "
+      "network "
       "namespace owned by the run's user namespace)";
   utsname u;
   if (::uname(&u) == 0) f.kernel = u.release;

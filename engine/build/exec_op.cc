@@ -79,7 +79,11 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   spec.cwd = params_.cwd.empty() ? "/" : params_.cwd;
   spec.user = params_.user;
   spec.rootfs = ForUserXattr(mounts);
-  std::string net = params_.network.empty() ? worker_->default_network : params_.network;
+  std::string net = params_.network;
+  if (net.empty()) {
+    auto it = ctx.options().attrs.find(kNetworkAttr);
+    net = it != ctx.options().attrs.end() ? it->second : worker_->default_network;
+  }
   if (net == "none") {
     spec.network = sandbox::NetworkMode::kNone;
   } else if (net == "host") {

@@ -24,7 +24,7 @@ struct ExecParams {
   std::vector<std::string> env;  // "K=V"
   std::string cwd = "/";
   std::string user;                      // "" = root
-  std::string network;  // "default", "host", "none", or "" = the engine's default
+  std::string network;                   // "default", "host", "none", or "" = the engine's default
   std::string display_command;           // for error messages (the instruction as written)
   std::vector<graph::ExecMount> mounts;  // RUN --mount, in order (inputs index the op's inputs)
   std::string where;                     // "Dockerfile:12", for errors about mounts
@@ -33,6 +33,10 @@ struct ExecParams {
 // Puts a build's secrets (id -> host file path, BuildRequest::secrets) into the solver's
 // per-build attrs, where ExecOp finds them. The values (file contents) are read only when a
 // RUN that mounts them executes, and never enter a cache key.
+// The solver attr holding a build-wide network mode (BuildRequest::network) for RUNs without
+// --network; absent: the engine's default.
+inline constexpr char kNetworkAttr[] = "kiln.network";
+
 void SetSecretAttrs(const std::map<std::string, std::string>& secrets,
                     std::map<std::string, std::string>* attrs);
 

@@ -27,6 +27,7 @@
 #include "engine/build/cache_mount.h"
 #include "engine/build/cache_seam.h"
 #include "engine/build/converter.h"
+#include "engine/build/entitlements.h"
 #include "engine/build/exec_op.h"
 #include "engine/build/exporter.h"
 #include "engine/build/image_source_op.h"
@@ -393,6 +394,8 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   lo.resolver = resolver_.get();
   if (!req.platform.empty()) lo.target_platform = req.platform;
   KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(files.dockerfile_text, lo));
+  KILN_RETURN_IF_ERROR(CheckEntitlements(lowered.graph, df_name, req.network, req.entitlements,
+                                         options_.insecure_entitlements));
 
   ConvertContext cc{&worker_, sandbox_.get(), layers_.get(), req.context_dir, df_name};
   KILN_ASSIGN_OR_RETURN(std::vector<solver::VertexRef> vertices, ConvertGraph(lowered.graph, cc));
@@ -405,6 +408,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   sreq.options.no_cache = req.no_cache;
   sreq.options.max_parallelism = req.max_parallelism;
   SetSecretAttrs(req.secrets, &sreq.options.attrs);
+  if (!req.network.empty()) sreq.options.attrs[kNetworkAttr] = req.network;
   sreq.progress = [&bridge](const solver::ProgressEvent& e) { bridge.OnEvent(e); };
   sreq.cancel = cancel;
   absl::StatusOr<solver::SolveResult> solve = solver_->Solve(sreq);

@@ -1,4 +1,6 @@
 // Config file, default paths and the peer access checks.
+#include "engine/daemon/config.h"
+
 #include <sys/stat.h>
 
 #include <map>
@@ -6,7 +8,6 @@
 
 #include "absl/strings/match.h"
 #include "base/temp_dir.h"
-#include "engine/daemon/config.h"
 #include "engine/daemon/paths.h"
 #include "engine/daemon/peer.h"
 #include "gtest/gtest.h"
@@ -39,8 +40,8 @@ TEST(ConfigTest, ErrorsNameFileLineAndExpectation) {
   EXPECT_TRUE(absl::StartsWith(no_eq.status().message(), "k.toml:3: expected 'key = value'"))
       << no_eq.status();
   auto bad_net = ParseDaemonConfig("default-network = bridge", "k.toml");
-  EXPECT_TRUE(absl::StrContains(bad_net.status().message(),
-                                "expected \"default\", \"none\" or \"host\""));
+  EXPECT_TRUE(
+      absl::StrContains(bad_net.status().message(), "expected \"default\", \"none\" or \"host\""));
   EXPECT_FALSE(ParseDaemonConfig("gc-keep-storage = 10XB", "k").ok());
   EXPECT_FALSE(ParseDaemonConfig("gc-keep-duration = 10y", "k").ok());
   EXPECT_FALSE(ParseDaemonConfig("max-parallelism = -1", "k").ok());
