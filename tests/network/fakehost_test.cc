@@ -272,6 +272,29 @@ TEST_F(FakehostTest, NamespacesAndHelperLifecycle) {
       << "the helper outlived kill -9 of kilnd";
 }
 
+// Cancelling the build (the client goes away) ends the RUN and its helper. Control: the helper
+// is there while the RUN runs.
+TEST_F(FakehostTest, CancelStopsTheHelper) {
+  StartFakehost("");
+  Child build =
+      Child::Start(Kilnctl({"build", "--progress", "plain",
+                            Dir("long", {{"Dockerfile", "FROM busybox:1.35\nRUN sleep 60\n"}})}));
+  std::vector<pid_t> helpers;
+  absl::Time until = absl::Now() + absl::Seconds(60);
+  while (helpers.empty() && absl::Now() < until) {
+    helpers = HelpersOf(kilnd_.pid());
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(helpers.size(), 1u);
+  kill(build.pid(), SIGKILL);
+  build.Wait(absl::Seconds(30));
+  until = absl::Now() + absl::Seconds(30);
+  while (!HelpersOf(kilnd_.pid()).empty() && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(HelpersOf(kilnd_.pid()).empty()) << "the helper outlived the cancelled build";
+}
+
 // A helper that fails to start gives an error with its stderr and the way out; a missing
 // helper or TUN device gives a clear error; never host networking (the RUN never runs).
 TEST_F(FakehostTest, NoUsableHelperIsAClearErrorNeverHost) {
