@@ -42,7 +42,7 @@ ExecOp::ExecOp(const Worker* worker, const sandbox::Sandbox* sandbox, ExecParams
       params_(std::move(params)),
       definition_(std::move(definition)) {}
 
-absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext&,
+absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext& ctx,
                                               const std::vector<solver::InputRef>& inputs) const {
   absl::StatusOr<std::vector<cache::MountContent>> content =
       BindMountsContent(*worker_, params_.mounts, inputs);
@@ -50,6 +50,13 @@ absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext&,
   std::vector<cache::CacheKey> keyed;
   for (const solver::InputRef& in : KeyedInputs(params_.mounts, inputs)) {
     keyed.push_back(in.cache_key);
+  }
+  // A build-wide network other than the engine's default changes what a RUN without its own
+  // --network may do, so it keys the step (as the network in BuildKit's exec op does).
+  auto net = ctx.options().attrs.find(kNetworkAttr);
+  if (params_.network.empty() && net != ctx.options().attrs.end() &&
+      net->second != worker_->default_network) {
+    return cache::ExecCacheKey(definition_ + "\nkiln.network=" + net->second, *content, keyed);
   }
   return cache::ExecCacheKey(definition_, *content, keyed);
 }

@@ -272,6 +272,69 @@ TEST_F(FakehostTest, NamespacesAndHelperLifecycle) {
       << "the helper outlived kill -9 of kilnd";
 }
 
+// Rootless: kilnd runs as kiln-test (in its own user namespace) inside fakehost, and its RUN
+// reaches the outside server through the helper it started. fakehost's own mount namespace gets
+// a 0666 TUN node (made in the temp dir, bound over /dev/net/tun there only), as udev would make
+// it; the host's /dev/net/tun is not touched. Control: the same RUN with --network=none cannot.
+TEST_F(FakehostTest, DefaultRunWorksRootless) {
+  TestUser user = LookupUser("kiln-test");
+  ASSERT_TRUE(user.found) << "no kiln-test user: run tools/setup-test-user.sh";
+  const std::string t = dir_.path();
+  ASSERT_EQ(chmod(t.c_str(), 0755), 0);
+  for (const std::string& bin : {KilndPath(), KilnctlPath()}) {
+    ASSERT_EQ(kiln::testing::Run({"/bin/cp", bin, t + "/"}).exit_code, 0);
+  }
+  ASSERT_EQ(
+      kiln::testing::Run({"/bin/cp", "-a", BaseImagesDir() + "/busybox-1.35", t + "/bb"}).exit_code,
+      0);
+  ASSERT_EQ(kiln::testing::Run({"/bin/chmod", "-R", "a+rX", t + "/bb"}).exit_code, 0);
+  ASSERT_EQ(
+      kiln::testing::Run({"/bin/mknod", "-m", "0666", t + "/tun", "c", "10", "200"}).exit_code, 0);
+  const std::string home = t + "/home";
+  ASSERT_EQ(mkdir(home.c_str(), 0700), 0);
+  ASSERT_EQ(chown(home.c_str(), user.uid, user.gid), 0);
+  socket_ = home + "/kilnd.sock";
+  WriteFile(t + "/kilnd.toml", "dns-servers = [\"198.51.100.1\"]\n");
+  std::string as_user;
+  for (const std::string& a : AsUser(user, {"HOME=" + home, "XDG_RUNTIME_DIR=" + home}, {})) {
+    absl::StrAppend(&as_user, a, " ");
+  }
+  WriteFile(t + "/fakehost.sh",
+            absl::StrCat("set -e\nip link set lo up\nip addr add 198.51.100.1/32 dev lo\n",
+                         "mount --bind ", t, "/tun /dev/net/tun\n/usr/bin/python3 ",
+                         KILN_NETWORK_TEST_DIR, "/fakehost_servers.py > ", t,
+                         "/servers.out 2>&1 &\necho $! > ", t,
+                         "/servers.pid\nfor i in $(seq 200); do grep -q ready ", t,
+                         "/servers.out && break; sleep 0.05; done\ncd ", home, "\nexec ", as_user,
+                         t, "/kilnd --addr unix://", socket_, " --root ", home, "/state --config ",
+                         t, "/kilnd.toml\n"));
+  kilnd_ = Child::Start({"/usr/bin/unshare", "--net", "--mount", "--propagation", "private", "sh",
+                         t + "/fakehost.sh"});
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!engine::daemon::ConnectUnixSocket(socket_).ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  auto kilnctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {t + "/kilnctl", args[0], "--addr", "unix://" + socket_};
+    argv.insert(argv.end(), args.begin() + 1, args.end());
+    return kiln::testing::Run(AsUser(user, {"HOME=" + home}, argv), {}, absl::Seconds(300));
+  };
+  ProcessResult r = kilnctl({"image", "import", t + "/bb", "--name", "busybox:1.35"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << ReadFile(t + "/servers.out");
+  const std::string ctx =
+      Dir("rl", {{"Dockerfile",
+                  "FROM busybox:1.35\n"
+                  "RUN wget -q -O - http://198.51.100.1:8080/ || echo NO-\"\"WAY\n"}});
+  ASSERT_EQ(kiln::testing::Run({"/bin/chmod", "-R", "a+rX", ctx}).exit_code, 0);
+  r = kilnctl({"build", "--progress", "plain", ctx});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "outside-ok")) << r.err;
+  r = kilnctl({"build", "--progress", "plain", "--network=none", ctx});  // the control
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "NO-WAY")) << r.err;
+  EXPECT_FALSE(absl::StrContains(r.err, "outside-ok")) << r.err;
+}
+
 // Cancelling the build (the client goes away) ends the RUN and its helper. Control: the helper
 // is there while the RUN runs.
 TEST_F(FakehostTest, CancelStopsTheHelper) {
