@@ -405,13 +405,7 @@ absl::StatusOr<ChecksumResult> ChecksumCacheImpl::Checksum(int root_fd,
                   [](const ChecksumEntry& a, const ChecksumEntry& b) { return a.path == b.path; }),
       result.entries.end());
   Apply(pass, has_root, result.entries);
-  std::string all;
-  all.reserve(result.entries.size() * 16);
-  for (const ChecksumEntry& e : result.entries) {
-    PutU64(all, e.digest.high);
-    PutU64(all, e.digest.low);
-  }
-  result.combined = base::Xxh128Of(all);
+  result.combined = CombineChecksumEntries(result.entries);
   return result;
 }
 
@@ -439,6 +433,16 @@ absl::Status ChecksumCacheImpl::Save() {
 }
 
 }  // namespace
+
+base::Xxh128 CombineChecksumEntries(const std::vector<ChecksumEntry>& entries) {
+  std::string all;
+  all.reserve(entries.size() * 16);
+  for (const ChecksumEntry& e : entries) {
+    PutU64(all, e.digest.high);
+    PutU64(all, e.digest.low);
+  }
+  return base::Xxh128Of(all);
+}
 
 absl::StatusOr<std::unique_ptr<ChecksumCache>> ChecksumCache::Open(
     const std::string& state_path, const ChecksumCacheOptions& options) {

@@ -70,6 +70,10 @@ struct ChecksumCacheOptions {
   absl::Duration racy_window = absl::Seconds(1);
 };
 
+// The combined digest of `entries` (sorted by path): XXH3-128 over their entry digests in
+// order. What Checksum() returns as `combined`; for callers that leave entries out.
+base::Xxh128 CombineChecksumEntries(const std::vector<ChecksumEntry>& entries);
+
 class ChecksumCache {
  public:
   // Loads `state_path` if present (its directory is created if missing).

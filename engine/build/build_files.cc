@@ -87,7 +87,20 @@ absl::StatusOr<std::optional<std::string>> ReadIgnore(int dirfd, const std::stri
   return std::optional<std::string>(std::move(text));
 }
 
+// ContextIdentity of the directory `fd`, opened as `dir`.
+absl::StatusOr<std::string> IdentityOf(int fd, const std::string& dir) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return base::ErrnoError(absl::StrCat("stat context '", dir, "'"));
+  return absl::StrCat(static_cast<uint64_t>(st.st_dev), ":", static_cast<uint64_t>(st.st_ino), ":",
+                      dir);
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> ContextIdentity(const std::string& context_dir) {
+  KILN_ASSIGN_OR_RETURN(base::UniqueFd ctx, OpenDir(context_dir, "context"));
+  return IdentityOf(ctx.get(), context_dir);
+}
 
 absl::Status CheckDockerfileName(std::string_view name) {
   bool ok = !name.empty() && name[0] != '/';
@@ -109,6 +122,7 @@ absl::StatusOr<BuildFiles> ReadBuildFiles(const std::string& context_dir,
   KILN_ASSIGN_OR_RETURN(base::UniqueFd ctx, OpenDir(context_dir, "context"));
   KILN_ASSIGN_OR_RETURN(base::UniqueFd dfd, OpenDir(df_dir, "dockerfile directory"));
   BuildFiles out;
+  KILN_ASSIGN_OR_RETURN(out.context_id, IdentityOf(ctx.get(), context_dir));
   OpenedFile f;
   const std::string what = absl::StrCat("Dockerfile '", name, "'");
   if (int err = OpenBeneath(dfd.get(), name, &f); err != 0) {

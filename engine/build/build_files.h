@@ -26,7 +26,16 @@ struct BuildFiles {
   std::string dockerfile_path;        // where the Dockerfile really is (links resolved)
   std::vector<std::string> excludes;  // ignore patterns (ReadDockerignore), empty without one
   std::string ignore_path;            // where the ignore file really is; "" without one
+  std::string context_id;             // ContextIdentity of the context directory
 };
+
+// What identifies the build context directory `context_dir` (absolute, as the client sent
+// it) for as long as it exists: "<dev>:<inode>:<path>" of the directory. It goes into the
+// local source's op (LowerOptions::context_id), so builds from different directories never
+// share the local source, nor any step that reads it, in the solver's single-flight; copies
+// from it still key on the content they read. Errors: InvalidArgument for a relative path,
+// errno errors from opening or stating the directory.
+absl::StatusOr<std::string> ContextIdentity(const std::string& context_dir);
 
 // InvalidArgument "filename '<name>': must be a name inside the dockerfile directory (no
 // leading '/', no '..')" unless `name` is a non-empty relative path without a ".." component.

@@ -1,8 +1,11 @@
 #include "engine/build/context_checksums.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
+#include <set>
 #include <string_view>
 #include <system_error>
 
@@ -10,6 +13,7 @@
 #include "base/digest.h"
 #include "base/status.h"
 #include "cache/checksum_state.h"
+#include "engine/ops/copy_selection.h"
 
 namespace kiln::engine {
 namespace {
@@ -111,6 +115,63 @@ absl::Status ContextChecksums::SaveAll() {
   absl::Status s = cache::internal::WriteFileAtomically(MemoPath(dir_), EncodeMemo(memo_));
   if (s.ok()) memo_dirty_ = false;
   return first.ok() ? s : first;
+}
+
+absl::StatusOr<std::optional<cache::ChecksumResult>> ChecksumCopy(cache::ChecksumCache& cache,
+                                                                  int root_fd,
+                                                                  const CopyOptions& o) {
+  using Result = std::optional<cache::ChecksumResult>;
+  if (o.exclude_in_source || o.include) return Result();
+  CopySelection selection(o);
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> paths, selection.Sources(root_fd));
+  for (std::string& p : paths) {
+    struct stat st;
+    if (p.empty()) {
+      p = ".";
+    } else if (::fstatat(root_fd, p.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISLNK(st.st_mode)) {
+      return Result();
+    }
+  }
+  cache::ChecksumExcludeFn skip;  // none without a filter: nothing to decide
+  if (o.exclude) {
+    skip = [&selection](std::string_view rel, bool is_dir) {
+      return !selection.Decide(std::string(rel), "", is_dir, true).take;
+    };
+  }
+  KILN_ASSIGN_OR_RETURN(cache::ChecksumResult r, cache.Checksum(root_fd, paths, skip));
+  if (!o.exclude) return Result(std::move(r));  // no filter, no lazy directory
+  // Lazy directories (excluded, walked for exceptions) count only with something below them.
+  std::set<std::string_view> tops(paths.begin(), paths.end());
+  auto taken_below = [&r](const std::string& dir, const CopySelection& sel) {
+    const std::string prefix = dir + "/";
+    auto it = std::lower_bound(
+        r.entries.begin(), r.entries.end(), prefix,
+        [](const cache::ChecksumEntry& e, const std::string& p) { return e.path < p; });
+    for (; it != r.entries.end() && it->path.starts_with(prefix); ++it) {
+      if (it->type != 'd' || !sel.Decide(it->path, "", true, true).lazy) return true;
+    }
+    return false;
+  };
+  std::vector<bool> drop(r.entries.size(), false);
+  bool pruned = false;
+  for (size_t i = 0; i < r.entries.size(); ++i) {
+    const cache::ChecksumEntry& e = r.entries[i];
+    if (e.type == 'd' && !tops.contains(e.path) && selection.Decide(e.path, "", true, true).lazy &&
+        !taken_below(e.path, selection)) {
+      drop[i] = pruned = true;
+    }
+  }
+  if (pruned) {
+    std::vector<cache::ChecksumEntry> kept;
+    kept.reserve(r.entries.size());
+    for (size_t i = 0; i < r.entries.size(); ++i) {
+      if (!drop[i]) kept.push_back(std::move(r.entries[i]));
+    }
+    r.entries = std::move(kept);
+    r.combined = cache::CombineChecksumEntries(r.entries);
+  }
+  return Result(std::move(r));
 }
 
 }  // namespace kiln::engine

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "cache/checksum_cache.h"
+#include "engine/ops/copy.h"
 
 namespace kiln::engine {
 
@@ -53,6 +54,16 @@ class ContextChecksums {
   absl::flat_hash_map<std::string, std::string> memo_ ABSL_GUARDED_BY(memo_mu_);
   std::atomic<int64_t> snapshot_copy_hits_{0};
 };
+
+// The content of copy `o` from the build context `root_fd` through `cache`: the entries its
+// CopySelection takes (engine/ops/copy_selection.h: sources, wildcards, .dockerignore, lazy
+// directories kept only when something below them is taken), plus each source itself, with
+// their combined digest. nullopt when the persisted cache cannot describe the copy and the
+// caller must hash it directly (HashSources): --exclude or --parents filters, or a source that
+// is a symlink (the copy follows it; the cache never does). Errors as the cache's Checksum.
+absl::StatusOr<std::optional<cache::ChecksumResult>> ChecksumCopy(cache::ChecksumCache& cache,
+                                                                  int root_fd,
+                                                                  const CopyOptions& o);
 
 }  // namespace kiln::engine
 

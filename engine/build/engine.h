@@ -58,6 +58,9 @@ struct BuildRequest {
   // when a RUN that mounts the id executes. Never part of a cache key or a layer. The caller
   // (kilnd) must have checked that the client may read the file.
   std::map<std::string, std::string> secrets;
+  // Run only the build checks (kilnctl build --check): parse and lower, report warnings as
+  // events, run no step and export nothing.
+  bool check_only = false;
 };
 
 struct StepTiming {

@@ -10,6 +10,7 @@ const char* BuildEventKindName(BuildEventKind kind) {
     case BuildEventKind::kProgress: return "progress";
     case BuildEventKind::kCompleted: return "completed";
     case BuildEventKind::kError: return "error";
+    case BuildEventKind::kWarning: return "warning";
   }
   return "unknown";
 }

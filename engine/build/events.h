@@ -10,7 +10,8 @@
 
 namespace kiln::engine {
 
-enum class BuildEventKind { kStarted, kCached, kLog, kProgress, kCompleted, kError };
+// kWarning: a build check (BuildKit's Dockerfile lint rules), before any step runs.
+enum class BuildEventKind { kStarted, kCached, kLog, kProgress, kCompleted, kError, kWarning };
 
 struct BuildEvent {
   BuildEventKind kind = BuildEventKind::kStarted;
@@ -25,6 +26,10 @@ struct BuildEvent {
   int64_t total = 0;
   bool cached = false;     // kCompleted
   std::string error;       // kError: message
+  // kWarning: the check's rule ("JSONArgsRecommended"), its documentation URL, the rule's
+  // description, the message for this place, and the place (file, 1-based line).
+  std::string rule, url, description, message, file;
+  int line = 0;
 };
 
 // Called from engine threads; must be thread-safe and quick.

@@ -117,38 +117,16 @@ std::string SnapshotCopyKey(const std::string& snapshot, const std::string& defi
   return base::Digest::Of(material).hex();
 }
 
-bool HasGlob(std::string_view s) { return s.find_first_of("*?[\\") != std::string_view::npos; }
-
 // Content digest of a copy from the build context through the persisted checksum cache: a
-// no-op rebuild stats the selected files and reads none. Falls back to HashSources when a
-// selected path is itself a symlink (a copy follows it; the checksum cache never does).
+// no-op rebuild stats the selected files and reads none. HashSources when the cache cannot
+// describe the copy (ChecksumCopy).
 absl::StatusOr<std::string> ContextContentDigest(const Worker& w, const std::string& context_dir,
                                                  int fd, const CopyOptions& o) {
   if (w.checksums == nullptr) return HashSources(fd, o);
-  std::vector<std::string> paths;
-  for (const std::string& src : o.sources) {
-    if (HasGlob(src)) {
-      auto m = ExpandWildcards(fd, src);
-      if (!m.ok()) {
-        if (o.allow_empty_wildcard && m.status().code() == absl::StatusCode::kNotFound) continue;
-        return m.status();
-      }
-      paths.insert(paths.end(), m->begin(), m->end());
-    } else {
-      std::string p = src;
-      while (!p.empty() && p[0] == '/') p.erase(0, 1);
-      paths.push_back(p.empty() ? "." : p);
-    }
-  }
-  for (const std::string& p : paths) {
-    struct stat st;
-    if (::fstatat(fd, p.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-      return HashSources(fd, o);
-    }
-  }
   KILN_ASSIGN_OR_RETURN(cache::ChecksumCache * cc, w.checksums->For(context_dir));
-  KILN_ASSIGN_OR_RETURN(cache::ChecksumResult r, cc->Checksum(fd, paths, o.exclude));
-  return "ctx:" + r.combined.hex();
+  KILN_ASSIGN_OR_RETURN(std::optional<cache::ChecksumResult> r, ChecksumCopy(*cc, fd, o));
+  if (!r) return HashSources(fd, o);
+  return "ctx:" + r->combined.hex();
 }
 
 absl::Status WriteFileInRoot(int root_fd, const FileAction& a, std::optional<Owner> owner) {

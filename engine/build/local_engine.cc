@@ -28,6 +28,7 @@
 #include "engine/build/cache_seam.h"
 #include "engine/build/converter.h"
 #include "engine/build/entitlements.h"
+#include "engine/build/event_bridge.h"
 #include "engine/build/exec_op.h"
 #include "engine/build/exporter.h"
 #include "engine/build/image_source_op.h"
@@ -112,100 +113,6 @@ std::optional<snapshotter::Compression> LayerCompression(const std::vector<Outpu
   }
   return snapshotter::Compression::kGzip;
 }
-
-// Converts solver events to BuildEvents and records per-step timings.
-class EventBridge {
- public:
-  explicit EventBridge(BuildEventSink sink) : sink_(std::move(sink)) {}
-
-  void OnEvent(const solver::ProgressEvent& e) {
-    BuildEvent out;
-    {
-      absl::MutexLock lock(&mu_);
-      const std::string digest = e.vertex->digest().str();
-      auto [it, inserted] = index_.try_emplace(digest, static_cast<int>(index_.size()) + 1);
-      out.index = it->second;
-      StepTiming& t = timings_[digest];
-      t.vertex = digest;
-      t.name = e.vertex->name();
-      int64_t now = absl::ToUnixNanos(e.time);
-      if (e.kind == solver::ProgressKind::kStarted) t.started_unix_nanos = now;
-      if (e.kind == solver::ProgressKind::kCached) t.cached = true;
-      if (e.kind == solver::ProgressKind::kCompleted || e.kind == solver::ProgressKind::kError) {
-        t.completed_unix_nanos = now;
-        if (e.kind == solver::ProgressKind::kCompleted) t.cached = t.cached || e.cached;
-      }
-    }
-    if (!sink_) return;
-    out.vertex = e.vertex->digest().str();
-    out.name = e.vertex->name();
-    out.time_unix_nanos = absl::ToUnixNanos(e.time);
-    out.worker = e.worker;
-    switch (e.kind) {
-      case solver::ProgressKind::kStarted: out.kind = BuildEventKind::kStarted; break;
-      case solver::ProgressKind::kCached: out.kind = BuildEventKind::kCached; break;
-      case solver::ProgressKind::kLog:
-        out.kind = BuildEventKind::kLog;
-        out.stream = static_cast<int>(e.stream);
-        out.data = e.data;
-        break;
-      case solver::ProgressKind::kProgress:
-        out.kind = BuildEventKind::kProgress;
-        out.current = e.current;
-        out.total = e.total;
-        break;
-      case solver::ProgressKind::kCompleted:
-        out.kind = BuildEventKind::kCompleted;
-        out.cached = e.cached;
-        break;
-      case solver::ProgressKind::kError:
-        out.kind = BuildEventKind::kError;
-        out.error = std::string(e.status.message());
-        break;
-    }
-    sink_(out);
-  }
-
-  // Shows `lines` as the log of a step that is no vertex (BuildKit's "[internal] load build
-  // definition from Dockerfile"): numbered like the others, never in Timings().
-  void Note(const std::string& name, const std::vector<std::string>& lines) {
-    if (!sink_ || lines.empty()) return;
-    BuildEvent out;
-    {
-      absl::MutexLock lock(&mu_);
-      out.index = index_.try_emplace("internal:" + name, static_cast<int>(index_.size()) + 1)
-                      .first->second;
-    }
-    out.vertex = "internal:" + name;
-    out.name = name;
-    out.time_unix_nanos = absl::ToUnixNanos(absl::Now());
-    out.kind = BuildEventKind::kStarted;
-    sink_(out);
-    out.kind = BuildEventKind::kLog;
-    out.stream = 2;
-    for (const std::string& l : lines) absl::StrAppend(&out.data, l, "\n");
-    sink_(out);
-    out.data.clear();
-    out.kind = BuildEventKind::kCompleted;
-    sink_(out);
-  }
-
-  std::vector<StepTiming> Timings() {
-    absl::MutexLock lock(&mu_);
-    std::vector<std::pair<int, StepTiming>> v;
-    for (const auto& [d, t] : timings_) v.emplace_back(index_[d], t);
-    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::vector<StepTiming> out;
-    for (auto& [i, t] : v) out.push_back(std::move(t));
-    return out;
-  }
-
- private:
-  BuildEventSink sink_;
-  absl::Mutex mu_;
-  std::map<std::string, int> index_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, StepTiming> timings_ ABSL_GUARDED_BY(mu_);
-};
 
 class LocalEngine : public Engine {
  public:
@@ -391,6 +298,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   lo.target = req.target;
   lo.build_args = req.build_args;
   lo.context_excludes = std::move(files.excludes);
+  lo.context_id = std::move(files.context_id);
   lo.resolver = resolver_.get();
   if (!req.platform.empty()) lo.target_platform = req.platform;
   KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(files.dockerfile_text, lo));
@@ -403,6 +311,9 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   std::vector<std::string> warns;
   for (const std::string& w : lowered.warnings) warns.push_back("WARN: " + w);
   bridge.Note("[internal] load build definition from " + df_name, warns);
+  bridge.Warnings(lowered.checks);
+  if (lowered.checks_fail) return CheckViolation(lowered.checks);
+  if (req.check_only) return BuildResult{};
   solver::BuildRequest sreq;
   sreq.outputs = {vertices.at(lowered.final_vertex)};
   sreq.options.no_cache = req.no_cache;

@@ -25,12 +25,18 @@ void ToProto(const BuildEvent& event, v1::BuildEvent* out) {
   out->set_total(event.total);
   out->set_cached(event.cached);
   out->set_error(event.error);
+  out->set_rule(event.rule);
+  out->set_url(event.url);
+  out->set_description(event.description);
+  out->set_message(event.message);
+  out->set_file(event.file);
+  out->set_line(event.line);
 }
 
 BuildEvent FromProto(const v1::BuildEvent& event) {
   BuildEvent out;
   int kind = static_cast<int>(event.kind());
-  out.kind = (kind >= 0 && kind <= static_cast<int>(BuildEventKind::kError))
+  out.kind = (kind >= 0 && kind <= static_cast<int>(BuildEventKind::kWarning))
                  ? static_cast<BuildEventKind>(kind)
                  : BuildEventKind::kProgress;
   out.vertex = event.vertex();
@@ -44,6 +50,12 @@ BuildEvent FromProto(const v1::BuildEvent& event) {
   out.total = event.total();
   out.cached = event.cached();
   out.error = event.error();
+  out.rule = event.rule();
+  out.url = event.url();
+  out.description = event.description();
+  out.message = event.message();
+  out.file = event.file();
+  out.line = event.line();
   return out;
 }
 
@@ -66,6 +78,7 @@ void ToProto(const BuildRequest& request, v1::SolveRequest* out) {
   for (const std::string& e : request.entitlements) out->add_entitlements(e);
   out->set_platform(request.platform);
   for (const auto& [id, path] : request.secrets) (*out->mutable_secrets())[id] = path;
+  out->set_check_only(request.check_only);
 }
 
 absl::StatusOr<BuildRequest> FromProto(const v1::SolveRequest& request) {
@@ -89,6 +102,7 @@ absl::StatusOr<BuildRequest> FromProto(const v1::SolveRequest& request) {
   for (const std::string& e : request.entitlements()) out.entitlements.push_back(e);
   out.platform = request.platform();
   for (const auto& [id, path] : request.secrets()) out.secrets[id] = path;
+  out.check_only = request.check_only();
   return out;
 }
 

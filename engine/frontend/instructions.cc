@@ -326,8 +326,10 @@ absl::StatusOr<Instruction> ParseSimple(AstNode& n, std::string_view kw) {
     KILN_RETURN_IF_ERROR(NoFlags(n, kw));
     KILN_RETURN_IF_ERROR(
         AtLeast(n, kw, 1, kw == "ENV" ? "ENV <key>=<value> ..." : "LABEL <key>=<value> ..."));
-    if (kw == "ENV") return EnvInstr{Triples(n)};
-    return LabelInstr{Triples(n)};
+    // NameVal marks the legacy "KEY value" form with an empty third element.
+    const bool legacy = n.args.size() >= 3 && n.args[2].empty();
+    if (kw == "ENV") return EnvInstr{Triples(n), legacy};
+    return LabelInstr{Triples(n), legacy};
   }
   if (kw == "MAINTAINER") {
     KILN_RETURN_IF_ERROR(NoFlags(n, kw));
@@ -388,6 +390,14 @@ absl::StatusOr<Instruction> ParseAny(AstNode& n, std::string_view kw) {
   return ParseSimple(n, kw);
 }
 
+// The instruction's keyword as written (the first word of its line).
+std::string WrittenKeyword(std::string_view original) {
+  std::string_view t = internal::TrimSpace(original);
+  size_t end = 0;
+  while (end < t.size() && t[end] != ' ' && t[end] != '\t') ++end;
+  return std::string(t.substr(0, end));
+}
+
 absl::Status At(std::string_view file, int line, const absl::Status& s) {
   return absl::InvalidArgumentError(
       absl::StrCat(base::AsAbsl(file), ":", line, ": ", s.message()));
@@ -438,8 +448,8 @@ absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename)
   Dockerfile df;
   df.filename = std::string(filename);
   df.directives = std::move(ast.directives);
-  df.warnings = std::move(ast.warnings);
-  absl::flat_hash_map<std::string, int> stage_lines;  // stage name -> line of its FROM
+  CheckRecorder checks_out{std::string(filename)};
+  for (int line : ast.empty_continuations) checks::EmptyContinuation(checks_out, line);
   // Instructions per stage, so each stage's command vector is allocated once.
   std::vector<size_t> sizes;
   for (const AstNode& n : ast.nodes) {
@@ -451,29 +461,34 @@ absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename)
   }
   df.stages.reserve(sizes.size());
   for (AstNode& n : ast.nodes) {
+    std::string written = WrittenKeyword(n.original);
     if (n.keyword == "from") {
       const int line = n.start_line;
+      checks::FromLine(checks_out, line, written, n.args, n.comments);
       absl::StatusOr<Stage> st = ParseFrom(n);
       if (!st.ok()) return At(filename, line, st.status());
-      if (!st->from.stage_name.empty()) {
-        // BuildKit builds duplicate names and reports its DuplicateStageName check; lowering
-        // resolves them (lower.h).
-        if (!stage_lines.try_emplace(st->from.stage_name, line).second) {
-          df.warnings.push_back(absl::StrCat(
-              "DuplicateStageName: Duplicate stage name \"", st->from.stage_name,
-              "\", stage names should be unique (", base::AsAbsl(filename), ":", line, ")"));
-        }
-      }
+      st->written_keyword = std::move(written);
+      st->comments = std::move(n.comments);
       st->commands.reserve(sizes[df.stages.size()]);
       df.stages.push_back(std::move(*st));
       continue;
     }
     const int line = n.start_line;
+    std::vector<std::string> comments = std::move(n.comments);
+    if (n.keyword == "maintainer") checks::Maintainer(checks_out, line, comments);
     KILN_ASSIGN_OR_RETURN(Command c, ParseCommand(std::move(n), filename));
+    if (auto* a = std::get_if<ArgInstr>(&c.instr)) {
+      std::vector<std::string> keys;
+      for (const ArgSpec& spec : a->args) keys.push_back(spec.key);
+      checks::DefinitionDescription(checks_out, "ARG", line, keys, comments);
+    }
+    c.written_keyword = std::move(written);
+    c.comments = std::move(comments);
     if (df.stages.empty()) {
       if (auto* a = std::get_if<ArgInstr>(&c.instr)) {
         df.meta_args.push_back(std::move(*a));
         df.meta_arg_lines.push_back(c.line);
+        df.meta_arg_comments.push_back(std::move(c.comments));
         continue;
       }
       return At(filename, line,
@@ -486,6 +501,23 @@ absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename)
     int line = ast.nodes.empty() ? 1 : ast.nodes.back().end_line;
     return At(filename, line, Invalid("no FROM instruction: expected at least one stage"));
   }
+  // BuildKit builds repeated stage names (lowering resolves them, lower.h) and reports them.
+  std::vector<std::string> names;
+  std::vector<int> lines;
+  std::vector<const std::vector<std::string>*> stage_comments;
+  std::vector<checks::WrittenKeyword> keywords;
+  for (const Stage& st : df.stages) {
+    names.push_back(st.from.stage_name);
+    lines.push_back(st.line);
+    stage_comments.push_back(&st.comments);
+    keywords.push_back({st.written_keyword, st.line, &st.comments});
+    for (const Command& c : st.commands) {
+      keywords.push_back({c.written_keyword, c.line, &c.comments});
+    }
+  }
+  checks::StageNames(checks_out, names, lines, stage_comments);
+  checks::InstructionCasing(checks_out, keywords);
+  df.checks = checks_out.Take();
   return df;
 }
 

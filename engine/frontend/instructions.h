@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/frontend/checks.h"
 #include "engine/frontend/parser.h"
 
 namespace kiln::engine {
@@ -51,8 +52,14 @@ struct EntrypointInstr {
   std::vector<std::string> cmd;
   bool prepend_shell = true;
 };
-struct EnvInstr { std::vector<KeyValue> vars; };
-struct LabelInstr { std::vector<KeyValue> labels; };
+struct EnvInstr {
+  std::vector<KeyValue> vars;
+  bool legacy = false;  // "ENV key value" (LegacyKeyValueFormat)
+};
+struct LabelInstr {
+  std::vector<KeyValue> labels;
+  bool legacy = false;  // "LABEL key value"
+};
 struct MaintainerInstr { std::string name; };
 struct ExposeInstr { std::vector<std::string> ports; };
 struct CopyInstr {  // COPY and ADD
@@ -91,12 +98,16 @@ using Instruction =
 struct Command {
   Instruction instr;
   std::string keyword;   // upper-case ("RUN")
+  std::string written_keyword;        // as written ("run", "Run")
+  std::vector<std::string> comments;  // comment lines directly above (build-check config)
   std::string original;  // the instruction as written (continuations joined)
   int line = 0;
 };
 
 struct Stage {
   FromInstr from;
+  std::string written_keyword;        // "FROM" as written
+  std::vector<std::string> comments;  // comment lines directly above the FROM
   std::string original;  // the FROM line
   int line = 0;
   std::vector<Command> commands;
@@ -107,14 +118,15 @@ struct Dockerfile {
   Directives directives;
   std::vector<ArgInstr> meta_args;  // ARGs before the first FROM (global scope)
   std::vector<int> meta_arg_lines;
+  std::vector<std::vector<std::string>> meta_arg_comments;
   std::vector<Stage> stages;
-  // Build-check warnings, "Name: description (<file>:<line>)" (e.g. DuplicateStageName).
-  std::vector<std::string> warnings;
+  // Build checks found while parsing (all stages; unfiltered: see checks.h).
+  std::vector<CheckWarning> checks;
 };
 
 // Converts a parsed AST. InvalidArgument on unknown instructions, unknown, repeated or
 // malformed flags, wrong argument counts, instructions before the first FROM (other than
-// ARG), and invalid stage names. A repeated stage name is a warning (Dockerfile::warnings).
+// ARG), and invalid stage names. A repeated stage name is a build check (Dockerfile::checks).
 // Takes the AST by value: pass an rvalue to let it move the strings out instead of copying.
 absl::StatusOr<Dockerfile> ParseInstructions(Ast ast, std::string_view filename);
 

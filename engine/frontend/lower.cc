@@ -110,7 +110,10 @@ std::string JoinPath(std::string_view base, std::string_view rel, bool keep_trai
 }
 
 Lowerer::Lowerer(const Dockerfile& df, const LowerOptions& opt)
-    : df_(df), opt_(opt), lexer_(ShellLexerOptions{.escape = df.directives.escape}) {
+    : df_(df),
+      opt_(opt),
+      lexer_(ShellLexerOptions{.escape = df.directives.escape}),
+      checks_(opt.filename) {
   states_.resize(df.stages.size());
   size_t commands = 0;
   stage_index_.reserve(df.stages.size());
@@ -150,6 +153,7 @@ absl::Status Lowerer::ComputeMetaArgs() {
            {"TARGETARCH", t[1]}, {"TARGETVARIANT", t[2]},
            {"BUILDPLATFORM", opt_.build_platform}, {"BUILDOS", b[0]},
            {"BUILDARCH", b[1]}, {"BUILDVARIANT", b[2]}};
+  platform_args_ = meta_;
   for (size_t i = 0; i < df_.meta_args.size(); ++i) {
     for (const ArgSpec& a : df_.meta_args[i].args) {
       std::optional<std::string> v = BuildArgValue(a.key);
@@ -195,7 +199,9 @@ EnvGetter Lowerer::MetaVars(
 }
 
 absl::StatusOr<std::string> Lowerer::Expand(int stage, int line, std::string_view word) {
-  absl::StatusOr<std::string> r = lexer_.ProcessWord(word, Vars(stage));
+  VarUse use;
+  absl::StatusOr<std::string> r = lexer_.ProcessWord(word, Recording(Vars(stage), &use));
+  ReportUndefined(stage, line, use);
   if (!r.ok()) {
     return Error(line, absl::StrCat("failed to expand '", base::AsAbsl(word),
                                     "': ", r.status().message()));

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/frontend/checks.h"
 #include "engine/frontend/image_resolver.h"
 #include "engine/frontend/instructions.h"
 #include "engine/graph/graph.h"
@@ -39,6 +40,10 @@ struct LowerOptions {
   std::string target_platform = "linux/amd64";
   std::string build_platform = "linux/amd64";
   std::vector<std::string> context_excludes;   // .dockerignore patterns (as read)
+  // The context directory's identity (engine::ContextIdentity): part of the local source's
+  // digest, so builds from different directories never share it. Empty in tools that lower
+  // without a context.
+  std::string context_id;
   ImageResolver* resolver = nullptr;           // required; not owned
 };
 
@@ -55,7 +60,10 @@ struct LoweredBuild {
   oci::ImageConfig config;            // its accumulated image config
   std::optional<std::string> author;  // MAINTAINER's name; nullopt: keep the base image's
   std::vector<HistoryEntry> history;  // base image history is not included
-  // Parser and build-check warnings ("DuplicateStageName: ..."), then unused build args.
+  // Build checks (checks.h), filtered by the build's check configuration.
+  std::vector<CheckWarning> checks;
+  bool checks_fail = false;  // `error=true`: a build with any check must fail (CheckViolation)
+  // Other warnings ("build arg X was not consumed by any stage").
   std::vector<std::string> warnings;
 };
 

@@ -43,8 +43,11 @@ bool AllDigits(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// "80", "80/tcp", "8000-8010/udp" -> "80/tcp", ... (ranges expanded).
-absl::Status ParsePorts(std::string_view spec, std::vector<std::string>& out) {
+// "80", "80/tcp", "8000-8010/udp" -> "80/tcp", ... (ranges expanded). As BuildKit, an
+// "[ip:]host-port:" prefix is accepted and ignored (ExposeInvalidFormat warns about it).
+absl::Status ParsePorts(std::string_view raw, std::vector<std::string>& out) {
+  std::string_view spec = raw;
+  if (size_t colon = raw.rfind(':'); colon != std::string_view::npos) spec = raw.substr(colon + 1);
   std::string_view port = spec;
   std::string proto = "tcp";
   if (size_t slash = spec.find('/'); slash != std::string_view::npos) {
@@ -52,7 +55,7 @@ absl::Status ParsePorts(std::string_view spec, std::vector<std::string>& out) {
     proto = absl::AsciiStrToLower(base::AsAbsl(spec.substr(slash + 1)));
   }
   if (proto != "tcp" && proto != "udp" && proto != "sctp") {
-    return absl::InvalidArgumentError(absl::StrCat("invalid protocol in EXPOSE ", base::AsAbsl(spec),
+    return absl::InvalidArgumentError(absl::StrCat("invalid protocol in EXPOSE ", base::AsAbsl(raw),
                                                    ": expected tcp, udp or sctp"));
   }
   std::string_view lo = port, hi = port;
@@ -62,7 +65,7 @@ absl::Status ParsePorts(std::string_view spec, std::vector<std::string>& out) {
   }
   if (!AllDigits(lo) || !AllDigits(hi) || std::stoi(std::string(lo)) > 65535 ||
       std::stoi(std::string(hi)) > 65535 || std::stoi(std::string(lo)) > std::stoi(std::string(hi))) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid port in EXPOSE ", base::AsAbsl(spec),
+    return absl::InvalidArgumentError(absl::StrCat("invalid port in EXPOSE ", base::AsAbsl(raw),
                                                    ": expected <port>[-<port>][/<proto>]"));
   }
   for (int p = std::stoi(std::string(lo)); p <= std::stoi(std::string(hi)); ++p) {
@@ -91,6 +94,7 @@ bool ValidSignal(std::string_view s) {
 absl::Status Lowerer::LowerArg(int stage, const Command& cmd, const ArgInstr& arg) {
   std::vector<std::string> commit;
   for (const ArgSpec& a : arg.args) {
+    checks::SecretKey(checks(), "ARG", a.key, cmd.line, &cmd.comments);
     std::optional<std::string> v = BuildArgValue(a.key);
     if (!v && a.default_value) {
       KILN_ASSIGN_OR_RETURN(std::string e, Expand(stage, cmd.line, *a.default_value));
@@ -102,6 +106,10 @@ absl::Status Lowerer::LowerArg(int stage, const Command& cmd, const ArgInstr& ar
       }
     }
     StageState& st = state(stage);
+    if (std::find(st.declared_args.begin(), st.declared_args.end(), a.key) ==
+        st.declared_args.end()) {
+      st.declared_args.push_back(a.key);
+    }
     std::erase_if(st.args, [&](const auto& kv) { return kv.first == a.key; });
     if (v) st.args.emplace_back(a.key, *v);
     commit.push_back(v ? a.key + "=" + *v : a.key);
@@ -144,6 +152,7 @@ absl::Status Lowerer::LowerConfig(int stage, const Command& cmd) {
     for (const std::string& p : x->ports) {
       KILN_ASSIGN_OR_RETURN(std::string ps, expand(p));
       for (absl::string_view one : absl::StrSplit(ps, ' ', absl::SkipEmpty())) {
+        checks::ExposePort(checks(), std::string_view(one.data(), one.size()), line, &cmd.comments);
         if (absl::Status s = ParsePorts(std::string_view(one.data(), one.size()), cfg.exposed_ports); !s.ok()) return Error(line, s.message());
       }
     }

@@ -121,6 +121,7 @@ absl::Status Lowerer::LowerCopy(int stage, const Command& cmd, const CopyInstr& 
       f.actions.push_back(std::move(a));
       continue;
     }
+    if (c.from.empty()) CheckCopySource(cmd, c.is_add, s);
     local.push_back(s);
   }
   if (!checksum.empty() && !local.empty()) {

@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "engine/frontend/checks.h"
 #include "engine/frontend/lower.h"
 #include "engine/frontend/shell_lexer.h"
 
@@ -43,6 +44,9 @@ struct StageState {
   std::optional<std::string> author;  // MAINTAINER (inherited from a parent stage); nullopt: base's
   bool cmd_set = false;  // CMD given in this stage (ENTRYPOINT then keeps it)
   std::vector<std::pair<std::string, std::string>> args;  // declared ARGs with values
+  std::vector<std::string> declared_args;  // every ARG name declared (inherited from a base stage)
+  bool workdir_set = false;  // a WORKDIR ran in this stage or a base stage (WorkdirRelativePath)
+  int cmd_line = 0, entrypoint_line = 0, healthcheck_line = 0;  // MultipleInstructionsDisallowed
   std::vector<HistoryEntry> history;
   int step = 0;
   int steps = 0;
@@ -52,6 +56,11 @@ struct StageState {
 struct FromRef {
   int stage = -1;         // >= 0: a stage index
   std::string image;      // otherwise an image reference
+};
+
+// The variables one expansion looked up, found or not (BuildKit's ProcessWordWithMatches).
+struct VarUse {
+  std::vector<std::string> matched, unmatched;
 };
 
 class Lowerer {
@@ -101,6 +110,17 @@ class Lowerer {
   absl::Status LowerConfig(int stage, const Command& cmd);
   absl::Status LowerArg(int stage, const Command& cmd, const ArgInstr& arg);
 
+  // ---- build checks (lower_checks.cc) ----
+  static EnvGetter Recording(EnvGetter inner, VarUse* use);
+  const std::vector<std::string>* CurrentComments() const;
+  void ReportUndefined(int stage, int line, const VarUse& use);  // UndefinedVar
+  absl::Status CheckFromLines();                                 // every stage's FROM
+  void CheckWorkdir(int stage, int line, std::string_view path);
+  void CheckConfigCommand(int stage, const Command& cmd);
+  void CheckCopySource(const Command& cmd, bool is_add, std::string_view src);
+  absl::StatusOr<CheckConfig> BuildCheckConfig();
+  CheckRecorder& checks() { return checks_; }
+
   // The --build-arg value for `key` (marking it used), or nullopt.
   std::optional<std::string> BuildArgValue(const std::string& key);
   const std::vector<std::pair<std::string, std::string>>& meta_args() const { return meta_; }
@@ -125,6 +145,9 @@ class Lowerer {
   graph::Graph graph_;
   std::vector<StageState> states_;
   std::vector<std::pair<std::string, std::string>> meta_;  // global ARG values
+  std::vector<std::pair<std::string, std::string>> platform_args_;  // TARGETPLATFORM ...
+  CheckRecorder checks_;
+  const Command* current_ = nullptr;  // the instruction being lowered
   std::map<std::string, bool> build_arg_used_;
   absl::flat_hash_map<std::string, int> stage_index_;  // stage name -> its last index
   std::map<std::pair<std::string, std::string>, ResolvedImage> resolved_;  // (ref, platform)

@@ -222,6 +222,7 @@ absl::Status Lowerer::FinishMount(int stage, const Command& cmd, const std::stri
 
 absl::Status Lowerer::LowerWorkdir(int stage, const Command& cmd, const WorkdirInstr& w) {
   KILN_ASSIGN_OR_RETURN(std::string p, Expand(stage, cmd.line, w.path));
+  CheckWorkdir(stage, cmd.line, p);
   StageState& st = state(stage);
   std::string wd = JoinPath(st.config.working_dir.empty() ? "/" : st.config.working_dir, p, false);
   st.config.working_dir = wd;

@@ -66,7 +66,9 @@ std::vector<int> Lowerer::StageDeps(int stage) {
 }
 
 absl::StatusOr<LoweredBuild> Lowerer::Run() {
+  KILN_ASSIGN_OR_RETURN(CheckConfig check_config, BuildCheckConfig());
   KILN_RETURN_IF_ERROR(ComputeMetaArgs());
+  KILN_RETURN_IF_ERROR(CheckFromLines());
   KILN_ASSIGN_OR_RETURN(int target, TargetIndex());
   std::vector<bool> reach(df_.stages.size(), false);
   std::vector<int> pending = {target};
@@ -90,7 +92,10 @@ absl::StatusOr<LoweredBuild> Lowerer::Run() {
   out.config = std::move(t.config);
   out.author = std::move(t.author);
   out.history = std::move(t.history);
-  out.warnings = df_.warnings;
+  std::vector<CheckWarning> found = df_.checks;
+  for (CheckWarning& w : checks_.Take()) found.push_back(std::move(w));
+  out.checks = FilterChecks(std::move(found), check_config);
+  out.checks_fail = check_config.error && !out.checks.empty();
   for (const auto& [k, used] : build_arg_used_) {
     if (!used && !IsPredefinedArg(k)) {
       out.warnings.push_back(absl::StrCat("build arg ", k, " was not consumed by any stage"));
@@ -148,6 +153,8 @@ absl::Status Lowerer::StartStage(int stage) {
     cur.author = base.author;
     cur.history = base.history;
     cur.platform = base.platform;
+    cur.workdir_set = base.workdir_set;
+    cur.declared_args = base.declared_args;
     return absl::OkStatus();
   }
   st.platform = platform;
@@ -193,11 +200,24 @@ absl::Status Lowerer::RunTriggers(int stage) {
 
 absl::Status Lowerer::LowerCommand(int stage, const Command& cmd) {
   ++state(stage).step;
-  if (const auto* r = std::get_if<RunInstr>(&cmd.instr)) return LowerRun(stage, cmd, *r);
-  if (const auto* c = std::get_if<CopyInstr>(&cmd.instr)) return LowerCopy(stage, cmd, *c);
-  if (const auto* w = std::get_if<WorkdirInstr>(&cmd.instr)) return LowerWorkdir(stage, cmd, *w);
-  if (const auto* a = std::get_if<ArgInstr>(&cmd.instr)) return LowerArg(stage, cmd, *a);
-  return LowerConfig(stage, cmd);
+  // Lowering may lower another stage first (COPY --from): keep the current instruction.
+  const Command* outer = current_;
+  current_ = &cmd;
+  absl::Status s;
+  if (const auto* r = std::get_if<RunInstr>(&cmd.instr)) {
+    s = LowerRun(stage, cmd, *r);
+  } else if (const auto* c = std::get_if<CopyInstr>(&cmd.instr)) {
+    s = LowerCopy(stage, cmd, *c);
+  } else if (const auto* w = std::get_if<WorkdirInstr>(&cmd.instr)) {
+    s = LowerWorkdir(stage, cmd, *w);
+  } else if (const auto* a = std::get_if<ArgInstr>(&cmd.instr)) {
+    s = LowerArg(stage, cmd, *a);
+  } else {
+    CheckConfigCommand(stage, cmd);
+    s = LowerConfig(stage, cmd);
+  }
+  current_ = outer;
+  return s;
 }
 
 absl::StatusOr<graph::VertexId> Lowerer::Add(graph::Op op, std::vector<graph::VertexId> inputs,
@@ -249,6 +269,7 @@ absl::StatusOr<graph::VertexId> Lowerer::ContextVertex(std::vector<std::string> 
   graph::SourceOp src;
   src.kind = graph::SourceOp::Kind::kLocal;
   src.ref = "context";
+  src.context_id = opt_.context_id;
   if (std::find(includes.begin(), includes.end(), ".") != includes.end()) includes.clear();
   src.include_patterns = std::move(includes);
   src.exclude_patterns = opt_.context_excludes;

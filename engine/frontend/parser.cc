@@ -63,7 +63,9 @@ bool MatchDirective(std::string_view line, std::string* key, std::string* value)
 class DirectiveState {
  public:
   explicit DirectiveState(Directives* d) : d_(d) {}
-  absl::Status Possible(std::string_view line) {
+  // `*directive` tells whether `line` was a parser directive.
+  absl::Status Possible(std::string_view line, bool* directive) {
+    *directive = false;
     if (done_) return absl::OkStatus();
     std::string key, value;
     if (!MatchDirective(line, &key, &value) ||
@@ -71,6 +73,7 @@ class DirectiveState {
       done_ = true;
       return absl::OkStatus();
     }
+    *directive = true;
     if (key == "syntax") return Set(&seen_syntax_, key, [&] { d_->syntax = value; });
     if (key == "check") return Set(&seen_check_, key, [&] { d_->check = value; });
     if (value != "`" && value != "\\") {
@@ -134,6 +137,7 @@ class Parser {
   Ast ast_;
   DirectiveState directives_;
   int line_ = 0;
+  std::vector<std::string> comments_;  // comment lines since the last instruction
 };
 
 absl::StatusOr<Ast> Parser::Run() {
@@ -146,8 +150,18 @@ absl::StatusOr<Ast> Parser::Run() {
     if (line_ == 0 && tok.substr(0, 3) == "\xEF\xBB\xBF") tok.remove_prefix(3);
     tok = TrimLeftSpace(tok);
     ++line_;
-    if (absl::Status s = directives_.Possible(tok); !s.ok()) return At(line_, s);
-    if (!tok.empty() && tok[0] == '#') tok = {};
+    bool directive = false;
+    if (absl::Status s = directives_.Possible(tok, &directive); !s.ok()) return At(line_, s);
+    if (!tok.empty() && tok[0] == '#') {
+      // BuildKit's PrevComment: an empty comment ("#") starts over; directives are not kept.
+      std::string_view text = internal::TrimSpace(tok.substr(1));
+      if (text.empty()) {
+        comments_.clear();
+      } else if (!directive) {
+        comments_.emplace_back(text);
+      }
+      tok = {};
+    }
     const int start = line_;
     bool more = false;
     std::string_view line = TrimContinuation(tok, ast_.directives.escape, &more);
@@ -167,14 +181,13 @@ absl::StatusOr<Ast> Parser::Run() {
       joined.append(TrimContinuation(cont, ast_.directives.escape, &more));
     }
     if (continued) line = joined;
-    if (empty_continuation) {
-      ast_.warnings.push_back(absl::StrCat(base::AsAbsl(filename_), ":", line_,
-                                           ": empty continuation line (deprecated)"));
-    }
+    if (empty_continuation) ast_.empty_continuations.push_back(line_);
     if (internal::TrimSpace(line).empty()) continue;
     absl::StatusOr<AstNode> node = internal::NodeFromLine(line, ast_.directives.escape);
     if (!node.ok()) return At(start, node.status());
     node->start_line = start;
+    node->comments = std::move(comments_);
+    comments_.clear();
     if (absl::Status s = ReadHeredocs(*node, start); !s.ok()) return s;
     node->end_line = line_;
     ast_.nodes.push_back(std::move(*node));

@@ -36,6 +36,7 @@ struct AstNode {
   int start_line = 0;                 // 1-based, first physical line
   int end_line = 0;                   // last physical line (including heredoc bodies)
   std::vector<Heredoc> heredocs;      // RUN/COPY/ADD (and ONBUILD of them)
+  std::vector<std::string> comments;  // comment lines directly above, text after '#' trimmed
 };
 
 struct Directives {
@@ -47,7 +48,8 @@ struct Directives {
 struct Ast {
   Directives directives;
   std::vector<AstNode> nodes;
-  std::vector<std::string> warnings;  // "<file>:<line>: ..." (e.g. empty continuation lines)
+  std::vector<int> empty_continuations;  // last line of each instruction with an empty
+                                         // continuation line (NoEmptyContinuation)
 };
 
 // Parses `content`. `filename` is used in error messages (e.g. "Dockerfile").

@@ -107,6 +107,7 @@ void WriteSource(Writer& w, const SourceOp& s) {
   w.Str("checksum", s.checksum);
   w.Str("filename", s.filename);
   w.Bool("keep_git_dir", s.keep_git_dir);
+  if (!s.context_id.empty()) w.Str("context_id", s.context_id);
 }
 
 void WriteMount(Writer& w, const ExecMount& m) {

@@ -39,6 +39,9 @@ struct SourceOp {
   std::string checksum;           // http: expected "sha256:..." (ADD --checksum), or empty
   std::string filename;           // http: file name to create (last URL path element)
   bool keep_git_dir = false;      // git
+  // local: which directory (engine::ContextIdentity), so sources reading different
+  // directories never share a digest; serialized only when set.
+  std::string context_id;
 };
 
 // A mount for an Exec besides the root filesystem.

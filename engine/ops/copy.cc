@@ -19,9 +19,7 @@ namespace {
 
 using base::ErrnoError;
 using base::UniqueFd;
-using internal::Clean;
 using internal::Components;
-using internal::HasGlob;
 using internal::Join;
 using internal::JoinRel;
 using internal::OpenInRoot;
@@ -87,23 +85,6 @@ absl::StatusOr<bool> TryExtract(int src_fd, const std::string& rel, int dst_root
   return true;
 }
 
-absl::StatusOr<std::vector<std::string>> ExpandSources(int src_root_fd, const CopyOptions& opts) {
-  std::vector<std::string> matches;
-  for (const std::string& src : opts.sources) {
-    if (opts.allow_wildcards && HasGlob(src)) {
-      auto m = ExpandWildcards(src_root_fd, src);
-      if (!m.ok()) {
-        if (opts.allow_empty_wildcard && m.status().code() == absl::StatusCode::kNotFound) continue;
-        return m.status();
-      }
-      for (auto& x : *m) matches.push_back(std::move(x));
-    } else {
-      matches.push_back(Clean(src));
-    }
-  }
-  return matches;
-}
-
 }  // namespace
 
 absl::Status MakeDirs(int root_fd, std::string_view path, mode_t mode, std::optional<uid_t> uid,
@@ -112,7 +93,8 @@ absl::Status MakeDirs(int root_fd, std::string_view path, mode_t mode, std::opti
 }
 
 absl::StatusOr<CopyStats> CopyFiles(int src_root_fd, int dst_root_fd, const CopyOptions& opts) {
-  KILN_ASSIGN_OR_RETURN(std::vector<std::string> matches, ExpandSources(src_root_fd, opts));
+  internal::CopyWalker w(opts);
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> matches, w.selection().Sources(src_root_fd));
   if (matches.empty() && !opts.allow_empty_wildcard) {
     return absl::InvalidArgumentError("copy: no source files were specified");
   }
@@ -129,7 +111,6 @@ absl::StatusOr<CopyStats> CopyFiles(int src_root_fd, int dst_root_fd, const Copy
         "with a /"));
   }
 
-  internal::CopyWalker w(opts);
   for (const std::string& rel : matches) {
     uint64_t nofollow = opts.follow_source_symlinks ? 0 : O_NOFOLLOW;
     UniqueFd src(OpenInRoot(src_root_fd, rel, O_PATH | nofollow));
@@ -142,10 +123,7 @@ absl::StatusOr<CopyStats> CopyFiles(int src_root_fd, int dst_root_fd, const Copy
     }
     struct stat st;
     if (::fstat(src.get(), &st) != 0) return ErrnoError(absl::StrCat("stat source '", rel, "'"));
-    if (!rel.empty() && w.Excluded(rel, S_ISDIR(st.st_mode))) {
-      return absl::NotFoundError(
-          absl::StrCat("copy: source '", rel, "' is excluded (.dockerignore)"));
-    }
+    KILN_RETURN_IF_ERROR(w.selection().CheckSource(rel, st));
     w.BeginSource(rel);
     if (S_ISDIR(st.st_mode)) {
       KILN_RETURN_IF_ERROR(MakeDirsImpl(dst_root_fd, dest_comps, 0755, opts.uid, opts.gid));

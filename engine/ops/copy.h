@@ -63,7 +63,9 @@ struct CopyOptions {
   bool preserve_owner = false;        // keep source uid/gid when no --chown (COPY --from)
   bool follow_source_symlinks = true;  // resolve a symlink named as a source (inside the root)
   // Returns true to leave `rel` (path relative to the source root, no leading '/') out.
-  // For directories, returning true skips the whole subtree.
+  // exclude(rel, true) for a directory: skip its whole subtree; exclude(rel, false): `rel`
+  // itself is left out, whatever its type (an excluded directory that is not skipped is
+  // created only when something below it is copied: copy_selection.h).
   std::function<bool(std::string_view rel, bool is_dir)> exclude;
   // Like `exclude`, with `rel` relative to each copied source (--exclude).
   std::function<bool(std::string_view rel, bool is_dir)> exclude_in_source;
@@ -106,9 +108,12 @@ absl::Status MakeDirs(int root_fd, std::string_view path, mode_t mode,
 // (only when opts.preserve_owner), symlink target and content hash (XXH3-128), in a fixed
 // order; never mtimes. An archive is hashed as the file it is. `content_hash` computes a file's content hash from an open fd and its stat (so a
 // caller can plug in a persisted stat-keyed cache); null means read and hash the bytes.
+// `entries`, when given, receives the path (relative to the source root) of every entry
+// hashed, in order (what the copy writes; for tests).
 using ContentHashFn = std::function<absl::StatusOr<std::string>(int fd, const struct stat& st)>;
 absl::StatusOr<std::string> HashSources(int src_root_fd, const CopyOptions& opts,
-                                        const ContentHashFn& content_hash = nullptr);
+                                        const ContentHashFn& content_hash = nullptr,
+                                        std::vector<std::string>* entries = nullptr);
 
 // Expands the wildcards of `pattern` (relative to the root) to the matching relative paths,
 // sorted. A pattern without wildcards yields itself if it exists. NotFound if nothing matches.

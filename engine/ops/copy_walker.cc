@@ -32,15 +32,6 @@ mode_t CopyWalker::ModeFor(const struct stat& st) const {
   return opts_.mode ? (*opts_.mode & 07777) : (st.st_mode & 07777);
 }
 
-std::string CopyWalker::SourceRel(const std::string& rel) const {
-  if (base_.empty()) return rel;
-  if (rel.size() > base_.size() && rel.compare(0, base_.size(), base_) == 0 &&
-      rel[base_.size()] == '/') {
-    return rel.substr(base_.size() + 1);
-  }
-  return rel;
-}
-
 namespace {
 
 // Small copies stay on the calling thread; past this many files the rest go to a pool.
@@ -260,9 +251,8 @@ absl::StatusOr<UniqueFd> CopyWalker::MakeOrMergeDir(int dst_dir, const std::stri
 }
 
 absl::Status CopyWalker::CopyEntry(int src_dir, const std::string& src_name,
-                                   const std::string& src_rel, int dst_dir,
-                                   const std::string& name, const std::string& dst_rel,
-                                   bool selected) {
+                                   const std::string& src_rel, int dst_dir, const std::string& name,
+                                   const std::string& dst_rel, CopySelection::Decision decision) {
   struct stat st;
   if (::fstatat(src_dir, src_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return ErrnoError(absl::StrCat("stat '", src_rel, "'"));
@@ -280,7 +270,9 @@ absl::Status CopyWalker::CopyEntry(int src_dir, const std::string& src_name,
     opts_.on_regular(dst_rel, src_rel, st);
   }
   if (S_ISDIR(st.st_mode)) {
-    if (!selected) return CopyLazyDir(src_dir, src_name, src_rel, st, dst_dir, dst_rel);
+    if (decision.lazy) {
+      return CopyLazyDir(src_dir, src_name, src_rel, st, dst_dir, dst_rel, decision.selected);
+    }
     UniqueFd in(
         ::openat(src_dir, src_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!in) return ErrnoError(absl::StrCat("open '", src_rel, "'"));
@@ -288,7 +280,7 @@ absl::Status CopyWalker::CopyEntry(int src_dir, const std::string& src_name,
     bool created = false;
     KILN_ASSIGN_OR_RETURN(UniqueFd out, MakeOrMergeDir(parent, name, dst_rel, &created));
     if (created) fresh_dirs_.insert(out.get());
-    absl::Status filled = CopyDirContents(in.get(), src_rel, out.get(), dst_rel, true);
+    absl::Status filled = CopyDirContents(in.get(), src_rel, out.get(), dst_rel, decision.selected);
     fresh_dirs_.erase(out.get());  // before the fd number can be reused
     KILN_RETURN_IF_ERROR(filled);
     KILN_RETURN_IF_ERROR(CopyXattrs(in.get(), out.get(), dst_rel));
@@ -318,11 +310,12 @@ absl::StatusOr<int> CopyWalker::Materialize(int dst_dir) {
   return pending_.back().out.get();
 }
 
-// A directory that is not selected itself but may contain selected entries: walk it and
-// create it (with the source's metadata) only if something below is copied.
+// A directory the selection takes lazily (excluded itself, or not selected by --parents, but
+// something below may be taken): walk it and create it (with the source's metadata) only if
+// something below is copied.
 absl::Status CopyWalker::CopyLazyDir(int src_dir, const std::string& src_name,
-                                     const std::string& src_rel, const struct stat& st,
-                                     int dst_dir, const std::string& dst_rel) {
+                                     const std::string& src_rel, const struct stat& st, int dst_dir,
+                                     const std::string& dst_rel, bool selected) {
   UniqueFd in(::openat(src_dir, src_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!in) return ErrnoError(absl::StrCat("open '", src_rel, "'"));
   Pending p;
@@ -331,7 +324,7 @@ absl::Status CopyWalker::CopyLazyDir(int src_dir, const std::string& src_name,
   p.rel = dst_rel;
   p.st = st;
   pending_.push_back(std::move(p));
-  absl::Status s = CopyDirContents(in.get(), src_rel, -1, dst_rel, false);
+  absl::Status s = CopyDirContents(in.get(), src_rel, -1, dst_rel, selected);
   Pending done = std::move(pending_.back());
   pending_.pop_back();
   KILN_RETURN_IF_ERROR(s);
@@ -360,24 +353,19 @@ absl::Status CopyWalker::CopyDirContents(int src_dir, const std::string& src_rel
   }
   ::closedir(d);
   std::sort(entries.begin(), entries.end());
-  const bool filtered = opts_.exclude || opts_.exclude_in_source || (opts_.include && !selected);
+  const bool filtered = selection_.Filtered(selected);
   for (const auto& [n, is_dir_hint] : entries) {
     std::string rel = JoinRel(src_rel, n);
-    bool child_selected = selected;
+    CopySelection::Decision decision{true, false, selected};
     if (filtered) {
       bool is_dir = is_dir_hint;
       struct stat st;
-      if (::fstatat(src_dir, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) is_dir = S_ISDIR(st.st_mode);
-      if (Excluded(rel, is_dir)) continue;
-      std::string srel = SourceRel(rel);
-      if (opts_.exclude_in_source && opts_.exclude_in_source(srel, is_dir)) continue;
-      if (!selected && opts_.include) {
-        child_selected = opts_.include->match(srel);
-        if (!child_selected && !(is_dir && opts_.include->may_contain(srel))) continue;
-      }
+      if (::fstatat(src_dir, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+        is_dir = S_ISDIR(st.st_mode);
+      decision = selection_.Decide(rel, base_, is_dir, selected);
+      if (!decision.take) continue;
     }
-    KILN_RETURN_IF_ERROR(
-        CopyEntry(src_dir, n, rel, dst_dir, n, JoinRel(dst_rel, n), child_selected));
+    KILN_RETURN_IF_ERROR(CopyEntry(src_dir, n, rel, dst_dir, n, JoinRel(dst_rel, n), decision));
   }
   return absl::OkStatus();
 }

@@ -18,12 +18,13 @@
 #include "base/unique_fd.h"
 #include "engine/ops/copy.h"
 #include "engine/ops/copy_pool.h"
+#include "engine/ops/copy_selection.h"
 
 namespace kiln::engine::internal {
 
 class CopyWalker {
  public:
-  explicit CopyWalker(const CopyOptions& opts) : opts_(opts) {}
+  explicit CopyWalker(const CopyOptions& opts) : opts_(opts), selection_(opts) {}
   ~CopyWalker();  // waits for file copies still in flight (after an error: drops them)
 
   // Waits for every file copy handed to worker threads; the first error. Call before using
@@ -34,13 +35,15 @@ class CopyWalker {
   // exclude_in_source / include paths are relative to.
   void BeginSource(const std::string& src_rel) { base_ = src_rel; }
 
-  // Copies the entry `src_name` of directory `src_dir` to `dst_dir`/`name`.
+  // Copies the entry `src_name` of directory `src_dir` to `dst_dir`/`name`, as `decision`
+  // (the selection's) says: a lazy directory is created only if something below is copied.
   absl::Status CopyEntry(int src_dir, const std::string& src_name, const std::string& src_rel,
                          int dst_dir, const std::string& name, const std::string& dst_rel,
-                         bool selected = true);
+                         CopySelection::Decision decision = {true, false, true});
 
-  // Copies the contents of `src_dir` into `dst_dir`. `selected`: the directory itself was
-  // selected by `include` (or there is none), so everything below is.
+  // Copies the contents of `src_dir` into `dst_dir` (-1: the innermost lazy directory),
+  // taking what the selection takes. `selected`: the directory itself was selected by
+  // `include` (or there is none), so everything below is.
   absl::Status CopyDirContents(int src_dir, const std::string& src_rel, int dst_dir,
                                const std::string& dst_rel, bool selected);
 
@@ -48,9 +51,7 @@ class CopyWalker {
   absl::Status CopyRegular(int src_fd, const struct stat& st, int dst_dir, const std::string& name,
                            const std::string& rel);
 
-  bool Excluded(const std::string& rel, bool is_dir) const {
-    return opts_.exclude && opts_.exclude(rel, is_dir);
-  }
+  const CopySelection& selection() const { return selection_; }
 
   CopyStats& stats() { return stats_; }
 
@@ -67,7 +68,6 @@ class CopyWalker {
   uid_t UidFor(const struct stat& st) const;
   gid_t GidFor(const struct stat& st) const;
   mode_t ModeFor(const struct stat& st) const;
-  std::string SourceRel(const std::string& rel) const;
   absl::Status CopyXattrs(int src_fd, int dst_fd, const std::string& rel) const;
   absl::Status FinishMeta(int dst_fd, const struct stat& st, const std::string& rel) const;
   // Creates `dst_dir`/`name` (replacing a non-directory there), or links it to an earlier
@@ -92,9 +92,11 @@ class CopyWalker {
   // `dst_dir`, or (when -1) the innermost Pending directory, created with its parents.
   absl::StatusOr<int> Materialize(int dst_dir);
   absl::Status CopyLazyDir(int src_dir, const std::string& src_name, const std::string& src_rel,
-                           const struct stat& st, int dst_dir, const std::string& dst_rel);
+                           const struct stat& st, int dst_dir, const std::string& dst_rel,
+                           bool selected);
 
   const CopyOptions& opts_;
+  const CopySelection selection_;
   CopyStats stats_;
   std::string base_;
   std::vector<Pending> pending_;

@@ -8,6 +8,7 @@
 
 #include "base/status.h"
 #include "tools/kilnctl/build_options.h"
+#include "tools/kilnctl/check_report.h"
 #include "tools/kilnctl/client.h"
 #include "tools/kilnctl/command.h"
 #include "tools/kilnctl/progress.h"
@@ -22,6 +23,7 @@ struct BuildCmdFlags {
   std::string trace;
   std::string metadata_file;
   std::string addr;
+  bool check = false;
 };
 
 // Cancels the client's build on SIGINT/SIGTERM, from a signal handler rather than a watcher
@@ -72,6 +74,7 @@ int RunBuild(const BuildCmdFlags& flags) {
   if (getcwd(cwd, sizeof(cwd)) == nullptr) ExitIfError(base::ErrnoError("getcwd"));
   absl::StatusOr<engine::BuildRequest> request = MakeBuildRequest(flags.build, cwd);
   ExitIfError(request.status());
+  request->check_only = flags.check;
   absl::StatusOr<ProgressMode> mode = ParseProgressMode(flags.progress);
   ExitIfError(mode.status());
   InterruptHandler interrupts;
@@ -80,18 +83,31 @@ int RunBuild(const BuildCmdFlags& flags) {
   ExitIfError(client.status());
   std::unique_ptr<ProgressWriter> progress = MakeProgressWriter(*mode, stderr);
   TraceRecorder trace;
+  std::vector<engine::BuildEvent> warnings;  // build checks (events arrive in order)
   interrupts.Watch(client->get());
   absl::StatusOr<engine::BuildResult> result =
       (*client)->Solve(*request, [&](const engine::BuildEvent& event) {
+        if (event.kind == engine::BuildEventKind::kWarning) warnings.push_back(event);
+        if (flags.check && event.kind == engine::BuildEventKind::kWarning) return;
         progress->OnEvent(event);
         if (!flags.trace.empty()) trace.OnEvent(event);
       });
   interrupts.Unwatch();
   progress->Finish(result.ok() ? &*result : nullptr, result.status());
+  if (flags.check && result.ok()) {
+    // buildx: the report on stdout, exit 1 when a check found something.
+    std::string dir =
+        request->dockerfile_dir.empty() ? request->context_dir : request->dockerfile_dir;
+    PrintCheckReport(stdout, warnings, dir + "/" + request->dockerfile_name);
+    std::fflush(stdout);
+    int code = warnings.empty() ? 0 : 1;
+    EndProcess(code);
+    return code;
+  }
   if (!flags.trace.empty()) ExitIfError(trace.Write(flags.trace));
   int code = result.ok() ? 0 : (interrupts.interrupted() ? 130 : 1);
   if (result.ok() && !flags.metadata_file.empty()) {
-    ExitIfError(WriteMetadataFile(flags.metadata_file, *request, *result));
+    ExitIfError(WriteMetadataFile(flags.metadata_file, *request, *result, warnings));
   }
   EndProcess(code);  // the build is over; nothing left to release but the process
   return code;
@@ -115,6 +131,8 @@ CommandRegistrar registrar(10, [](CLI::App& root) {
                   "Secret for RUN --mount=type=secret: id=ID,src=PATH (read by kilnd)")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_flag("--no-cache", b.no_cache, "Do not use the build cache");
+  cmd->add_flag("--check", flags->check,
+                "Run only the build checks (BuildKit's Dockerfile rules); exit 1 on a warning");
   cmd->add_option("--progress", flags->progress, "auto, tty, plain, rawjson or quiet");
   cmd->add_option("--trace", flags->trace, "Write a Chrome trace-event JSON timeline to FILE");
   cmd->add_option("--metadata-file", flags->metadata_file, "Write build metadata JSON to FILE");

@@ -11,7 +11,6 @@
 #include "base/status.h"
 
 namespace kiln::tools {
-namespace {
 
 std::string Absolute(const std::string& path, const std::string& cwd) {
   if (path.empty() || path[0] == '/') return path;
@@ -24,6 +23,8 @@ std::string Absolute(const std::string& path, const std::string& cwd) {
   while (joined.size() > 1 && joined.back() == '/') joined.pop_back();
   return joined;
 }
+
+namespace {
 
 // Splits "k=v" at the first '='. InvalidArgument naming `flag` otherwise.
 absl::StatusOr<std::pair<std::string, std::string>> KeyValue(std::string_view text,

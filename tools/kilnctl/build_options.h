@@ -49,6 +49,10 @@ absl::StatusOr<Output> ParseOutputSpec(std::string_view spec, const std::string&
 absl::StatusOr<std::pair<std::string, std::string>> ParseSecretSpec(std::string_view spec,
                                                                     const std::string& cwd);
 
+// `path` made absolute against `cwd`, lexically ("./" prefixes and trailing '/' dropped): the
+// context directory kilnctl sends, whose identity is part of the build graph's digests.
+std::string Absolute(const std::string& path, const std::string& cwd);
+
 // Builds the request. InvalidArgument for malformed or conflicting flags ("--local context=DIR
 // is required", "unknown --opt 'x'", ...), NotFound for a context/Dockerfile dir that is missing.
 absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std::string& cwd);

@@ -1,8 +1,9 @@
 // kilnctl debug graph: prints the build graph a Dockerfile lowers to.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
-#include <sys/stat.h>
-
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -11,10 +12,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "cache/fs_content_store.h"
+#include "engine/build/build_files.h"
 #include "engine/frontend/dockerignore.h"
 #include "engine/frontend/lower.h"
 #include "engine/image/image_store.h"
 #include "engine/image/store_resolver.h"
+#include "tools/kilnctl/build_options.h"
 #include "tools/kilnctl/command.h"
 
 namespace kiln::tools {
@@ -41,9 +44,9 @@ absl::StatusOr<RootImages> OpenRootImages(const std::string& root) {
     struct stat st;
     std::string dir = root + sub;
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return absl::NotFoundError(absl::StrCat(
-          "open state root '", root, "': no directory '", dir,
-          "', expected the --root of a kilnd that has images (kilnctl image import)"));
+      return absl::NotFoundError(
+          absl::StrCat("open state root '", root, "': no directory '", dir,
+                       "', expected the --root of a kilnd that has images (kilnctl image import)"));
     }
   }
   RootImages out;
@@ -95,11 +98,21 @@ absl::Status Run(const Options& o) {
   if (absl::StatusOr<std::string> ig = ReadAll(o.context + "/.dockerignore"); ig.ok()) {
     lo.context_excludes = engine::ReadDockerignore(*ig);
   }
+  // The local source's digest covers which directory it reads, as in a build of it; a
+  // context that cannot be opened leaves it out (the graph is still shown).
+  char cwd[4096];
+  if (::getcwd(cwd, sizeof(cwd)) != nullptr) {
+    absl::StatusOr<std::string> id = engine::ContextIdentity(Absolute(o.context, cwd));
+    if (id.ok()) lo.context_id = std::move(*id);
+  }
   absl::StatusOr<engine::LoweredBuild> b = engine::LowerDockerfileText(*text, lo);
   if (!b.ok()) return b.status();
   for (const std::string& w : b->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  std::string out = o.format == "dot" ? engine::graph::RenderDot(b->graph)
-                                      : engine::graph::RenderText(b->graph);
+  for (const engine::CheckWarning& c : b->checks) {
+    std::fprintf(stderr, "warning: %s\n", c.Short().c_str());
+  }
+  std::string out =
+      o.format == "dot" ? engine::graph::RenderDot(b->graph) : engine::graph::RenderText(b->graph);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return absl::OkStatus();
 }
@@ -121,7 +134,8 @@ CommandRegistrar registrar(500, [](CLI::App& root) {
   cmd->add_option("--root", o->root,
                   "Resolve FROM images in this kilnd state root's image store (kilnd --root)");
   cmd->add_option("--format", o->format, "text or dot")->check(CLI::IsMember({"text", "dot"}));
-  cmd->add_option("context", o->context, "Build context directory, for .dockerignore (default: .)");
+  cmd->add_option("context", o->context,
+                  "Build context directory, for .dockerignore and its identity (default: .)");
   cmd->callback([o] { ExitIfError(Run(*o)); });
 });
 

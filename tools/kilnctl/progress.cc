@@ -29,6 +29,38 @@ class QuietProgress : public ProgressWriter {
   StepTable table_ ABSL_GUARDED_BY(mu_);
 };
 
+// Build checks (kWarning events) are not steps: the views never see them; they are listed
+// after the build, as buildx does ("2 warnings found: ..."). rawjson gets them as events.
+class WithWarnings : public ProgressWriter {
+ public:
+  WithWarnings(std::unique_ptr<ProgressWriter> inner, FILE* out, bool as_events)
+      : inner_(std::move(inner)), out_(out), as_events_(as_events) {}
+  void OnEvent(const engine::BuildEvent& event) override {
+    if (event.kind != engine::BuildEventKind::kWarning || as_events_) {
+      inner_->OnEvent(event);
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    warnings_.push_back(event.name);
+  }
+  void Finish(const engine::BuildResult* result, const absl::Status& status) override {
+    inner_->Finish(result, status);
+    absl::MutexLock lock(&mu_);
+    if (warnings_.empty()) return;
+    std::fprintf(out_, "\n%zu warning%s found:\n", warnings_.size(),
+                 warnings_.size() == 1 ? "" : "s");
+    for (const std::string& w : warnings_) std::fprintf(out_, " - %s\n", w.c_str());
+    std::fflush(out_);
+  }
+
+ private:
+  std::unique_ptr<ProgressWriter> inner_;
+  FILE* const out_;
+  const bool as_events_;
+  absl::Mutex mu_;
+  std::vector<std::string> warnings_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 absl::StatusOr<ProgressMode> ParseProgressMode(std::string_view text) {
@@ -45,14 +77,23 @@ std::unique_ptr<ProgressWriter> MakeProgressWriter(ProgressMode mode, FILE* out)
   if (mode == ProgressMode::kAuto) {
     mode = isatty(fileno(out)) ? ProgressMode::kTty : ProgressMode::kPlain;
   }
+  std::unique_ptr<ProgressWriter> view;
   switch (mode) {
-    case ProgressMode::kTty: return MakeTtyProgress(out);
-    case ProgressMode::kRawJson: return MakeRawJsonProgress(out);
-    case ProgressMode::kQuiet: return std::make_unique<QuietProgress>(out);
+    case ProgressMode::kTty:
+      view = MakeTtyProgress(out);
+      break;
+    case ProgressMode::kRawJson:
+      view = MakeRawJsonProgress(out);
+      break;
+    case ProgressMode::kQuiet:
+      view = std::make_unique<QuietProgress>(out);
+      break;
     case ProgressMode::kAuto:
-    case ProgressMode::kPlain: break;
+    case ProgressMode::kPlain:
+      view = MakePlainProgress(out);
+      break;
   }
-  return MakePlainProgress(out);
+  return std::make_unique<WithWarnings>(std::move(view), out, mode == ProgressMode::kRawJson);
 }
 
 }  // namespace kiln::tools

@@ -38,6 +38,14 @@ class RawJsonProgress : public ProgressWriter {
     }
     if (event.kind == K::kCompleted) j["cached"] = event.cached;
     if (event.kind == K::kError) j["error"] = event.error;
+    if (event.kind == K::kWarning) {
+      j["rule"] = event.rule;
+      j["message"] = event.message;
+      j["description"] = event.description;
+      j["url"] = event.url;
+      j["file"] = event.file;
+      j["line"] = event.line;
+    }
     Write(j);
   }
 

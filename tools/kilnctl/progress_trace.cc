@@ -92,7 +92,8 @@ absl::Status TraceRecorder::Write(const std::string& path) const {
   return WriteFileAtomically(path, ToJson() + "\n");
 }
 
-std::string MetadataJson(const engine::BuildRequest& request, const engine::BuildResult& result) {
+std::string MetadataJson(const engine::BuildRequest& request, const engine::BuildResult& result,
+                         const std::vector<engine::BuildEvent>& warnings) {
   nlohmann::json doc = nlohmann::json::object();
   if (!result.manifest_digest.empty()) doc["containerimage.digest"] = result.manifest_digest.str();
   if (!result.config_digest.empty()) {
@@ -120,12 +121,23 @@ std::string MetadataJson(const engine::BuildRequest& request, const engine::Buil
   doc["kiln.build.steps_total"] = result.steps_total;
   doc["kiln.build.steps_cached"] = result.steps_cached;
   doc["kiln.build.image_size_bytes"] = result.image_size_bytes;
+  nlohmann::json checks = nlohmann::json::array();
+  for (const engine::BuildEvent& w : warnings) {
+    checks.push_back({{"rule", w.rule},
+                      {"message", w.message},
+                      {"description", w.description},
+                      {"url", w.url},
+                      {"file", w.file},
+                      {"line", w.line}});
+  }
+  doc["kiln.build.warnings"] = checks;
   return Dump(doc);
 }
 
 absl::Status WriteMetadataFile(const std::string& path, const engine::BuildRequest& request,
-                               const engine::BuildResult& result) {
-  return WriteFileAtomically(path, MetadataJson(request, result) + "\n");
+                               const engine::BuildResult& result,
+                               const std::vector<engine::BuildEvent>& warnings) {
+  return WriteFileAtomically(path, MetadataJson(request, result, warnings) + "\n");
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -38,10 +39,13 @@ class TraceRecorder {
 // buildctl-style metadata: {"containerimage.digest", "containerimage.config.digest",
 // "image.name" (comma-separated names exported), "kiln.build.steps": [{index?, vertex, name,
 // cached, started, completed, duration_seconds}], "kiln.build.steps_total",
-// "kiln.build.steps_cached"}. Written with temp file + rename.
-std::string MetadataJson(const engine::BuildRequest& request, const engine::BuildResult& result);
+// "kiln.build.steps_cached", "kiln.build.warnings": [{rule, message, description, url, file,
+// line}] (the build checks)}. Written with temp file + rename.
+std::string MetadataJson(const engine::BuildRequest& request, const engine::BuildResult& result,
+                         const std::vector<engine::BuildEvent>& warnings = {});
 absl::Status WriteMetadataFile(const std::string& path, const engine::BuildRequest& request,
-                               const engine::BuildResult& result);
+                               const engine::BuildResult& result,
+                               const std::vector<engine::BuildEvent>& warnings = {});
 
 // Writes `content` to `path` atomically (temp file in the same dir, fsync, rename).
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content);

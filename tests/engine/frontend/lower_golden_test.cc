@@ -4,6 +4,7 @@
 // serialization: any change to the bytes an op hashes to shows up here, so speed work on the
 // frontend or the graph cannot silently change a digest.
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/digest.h"
@@ -155,6 +156,38 @@ TEST(LowerGoldenTest, RichDockerfileBuilderHistoryAndConfigAreStable) {
   EXPECT_EQ(History(*b), kBuilderHistory) << History(*b);
   const std::string config = oci::ImageConfigToJson(b->config).dump();
   EXPECT_EQ(config, kBuilderConfig) << config;
+}
+
+// The context's identity (engine::ContextIdentity) is part of the local source's digest and so
+// of every step reading it: two builds from different directories never share those vertices
+// in the solver. Without one (tools lowering with no context), the digests are the goldens'.
+TEST(LowerGoldenTest, ContextIdentitySeparatesOnlyWhatReadsTheContext) {
+  constexpr char kDf[] = "FROM busybox:1.35\nRUN true\nCOPY a.txt /\n";
+  auto lower = [&](const std::string& id) {
+    LowerOptions opt;
+    opt.context_id = id;
+    absl::StatusOr<LoweredBuild> b = Lower(kDf, opt);
+    EXPECT_TRUE(b.ok()) << b.status();
+    std::vector<std::string> digests;
+    if (b.ok()) {
+      for (const graph::Vertex& v : b->graph.vertices()) digests.push_back(v.digest.str());
+    }
+    return digests;
+  };
+  const std::vector<std::string> none = lower(""), a = lower("1:2:/ctx/a"),
+                                 a2 = lower("1:2:/ctx/a"), b = lower("1:3:/ctx/b");
+  ASSERT_EQ(none.size(), 4u);  // image, RUN, context, COPY
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_EQ(a, a2);
+  for (size_t i : {0, 1}) {  // the base image and the RUN do not read the context
+    EXPECT_EQ(a[i], none[i]);
+    EXPECT_EQ(a[i], b[i]);
+  }
+  for (size_t i : {2, 3}) {
+    EXPECT_NE(a[i], none[i]);
+    EXPECT_NE(a[i], b[i]);
+  }
 }
 
 }  // namespace

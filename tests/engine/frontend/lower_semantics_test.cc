@@ -130,9 +130,10 @@ TEST(LowerStagesTest, DuplicateStageNamesResolveLikeBuildKit) {
   absl::StatusOr<LoweredBuild> child = Lower(df, LowerOptions{.target = "child"});
   ASSERT_TRUE(child.ok()) << child.status();
   EXPECT_EQ(Runs(*child), "echo one;echo child;");
-  EXPECT_EQ(child->warnings,
-            (std::vector<std::string>{"DuplicateStageName: Duplicate stage name \"final\", "
-                                      "stage names should be unique (Dockerfile:5)"}));
+  ASSERT_EQ(child->checks.size(), 1u);
+  EXPECT_EQ(child->checks[0].Short(),
+            "DuplicateStageName: Duplicate stage name \"final\", stage names should be unique "
+            "(Dockerfile:5)");
   absl::StatusOr<LoweredBuild> target = Lower(df, LowerOptions{.target = "final"});
   ASSERT_TRUE(target.ok()) << target.status();
   EXPECT_EQ(Runs(*target), "echo two;");

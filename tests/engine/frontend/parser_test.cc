@@ -50,7 +50,7 @@ TEST(ParserTest, ContinuationsWithCommentsAndEmptyLines) {
   EXPECT_EQ(DumpAst(*ast), "(from \"a\")\n(run \"echo 1   && echo 2\")\n(run \"b\")\n");
   EXPECT_EQ(ast->nodes[1].start_line, 2);
   EXPECT_EQ(ast->nodes[1].end_line, 5);
-  EXPECT_EQ(ast->warnings.size(), 1u);
+  EXPECT_EQ(ast->empty_continuations, std::vector<int>{5});
 }
 
 TEST(ParserTest, HeredocsSeveralOnOneLineQuotedAndChomped) {
@@ -99,8 +99,11 @@ TEST(InstructionsTest, DuplicateStageNameIsAWarning) {
       ParseDockerfileInstructions("FROM a AS x\nFROM b AS X\n\nFROM c AS x\n", "Dockerfile.app");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->stages.size(), 3u);
-  EXPECT_EQ(d->warnings,
+  std::vector<std::string> found;
+  for (const CheckWarning& w : d->checks) found.push_back(w.Short());
+  EXPECT_EQ(found,
             (std::vector<std::string>{
+                "StageNameCasing: Stage name 'X' should be lowercase (Dockerfile.app:2)",
                 "DuplicateStageName: Duplicate stage name \"x\", stage names should be unique "
                 "(Dockerfile.app:2)",
                 "DuplicateStageName: Duplicate stage name \"x\", stage names should be unique "

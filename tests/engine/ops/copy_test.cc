@@ -3,6 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "tests/engine/ops/copy_fixture.h"
@@ -200,6 +204,46 @@ TEST_F(CopyTest, HashSourcesCoversContentNotMtime) {
 
 namespace kiln::engine {
 namespace {
+
+// Issue 19 defect 4 at the copy level: a directory the filter excludes but cannot skip (an
+// exception may bring back something below) is created only on the way to what comes back,
+// with its own mode; HashSources hashes exactly those entries.
+TEST_F(CopyTest, ExcludedDirectoriesAreCreatedOnlyOnTheWayToAnException) {
+  Mkdir(Src("e"));
+  Mkdir(Src("e/a"));
+  Mkdir(Src("e/b"));
+  Mkdir(Src("e/c"));
+  Mkdir(Src("e/c/deeper"));
+  Write(Src("e/a/keep"), "k");
+  Write(Src("e/a/other"), "o");
+  Write(Src("f.txt"), "f");
+  ASSERT_EQ(::chmod(Src("e").c_str(), 0750), 0);
+  // Like ".dockerignore": "e" then "!e/*/keep": filter(rel, false) says whether `rel` is
+  // excluded, filter(dir, true) whether its subtree can be skipped (not e nor e/<x>).
+  auto depth = [](std::string_view rel) { return std::count(rel.begin(), rel.end(), '/'); };
+  auto excluded = [&](std::string_view rel) {
+    if (rel != "e" && !rel.starts_with("e/")) return false;
+    return !(depth(rel) >= 2 && rel.substr(rel.find('/', 2)).starts_with("/keep"));
+  };
+  CopyOptions o;
+  o.sources = {"."};
+  o.dest = "/o/";
+  o.exclude = [&](std::string_view rel, bool is_dir) {
+    return excluded(rel) && (!is_dir || depth(rel) >= 2);
+  };
+  ASSERT_TRUE(CopyFiles(src_fd_.get(), dst_fd_.get(), o).ok());
+  EXPECT_TRUE(Exists(Dst("o/f.txt")));
+  EXPECT_TRUE(Exists(Dst("o/e/a/keep")));
+  EXPECT_FALSE(Exists(Dst("o/e/a/other")));
+  EXPECT_FALSE(Exists(Dst("o/e/b"))) << "an excluded empty dir";
+  EXPECT_FALSE(Exists(Dst("o/e/c"))) << "an excluded dir with nothing brought back";
+  struct stat st;
+  ASSERT_EQ(::stat(Dst("o/e").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  std::vector<std::string> hashed;
+  ASSERT_TRUE(HashSources(src_fd_.get(), o, nullptr, &hashed).ok());
+  EXPECT_EQ(hashed, (std::vector<std::string>{"e", "e/a", "e/a/keep", "f.txt"}));
+}
 
 TEST_F(CopyTest, TopLevelSymlinkSourceIsFollowedNestedOnesAreNot) {
   Write(Src("real.txt"), "real");
