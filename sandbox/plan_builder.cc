@@ -181,8 +181,9 @@ void AddProcAndDev(const PlanContext& ctx, bool own_netns, std::vector<MountOp>*
   }
 }
 
-absl::Status AddEtcFiles(const Spec& spec, std::vector<MountOp>* ops) {
-  const std::pair<std::string, const char*> files[] = {{spec.resolv_conf, "resolv.conf"},
+absl::Status AddEtcFiles(const Spec& spec, const PlanContext& ctx, std::vector<MountOp>* ops) {
+  const std::string& resolv = ctx.resolv_conf.empty() ? spec.resolv_conf : ctx.resolv_conf;
+  const std::pair<std::string, const char*> files[] = {{resolv, "resolv.conf"},
                                                        {spec.hosts, "hosts"}};
   for (const auto& [given, name] : files) {
     std::string source = given.empty() ? absl::StrCat("/etc/", name) : given;
@@ -256,9 +257,9 @@ absl::Status BuildLaunchPlan(const Spec& spec, const PlanContext& ctx, LaunchPla
     op.describe = absl::StrCat("mount rootfs ", op.describe.substr(0, op.describe.find(" at ")));
     plan->ops.push_back(std::move(op));
   }
-  bool own_netns = spec.network == NetworkMode::kNone;
+  bool own_netns = spec.network != NetworkMode::kHost;
   AddProcAndDev(ctx, own_netns, &plan->ops);
-  KILN_RETURN_IF_ERROR(AddEtcFiles(spec, &plan->ops));
+  KILN_RETURN_IF_ERROR(AddEtcFiles(spec, ctx, &plan->ops));
   for (const MountPoint& mp : spec.mounts) {
     KILN_ASSIGN_OR_RETURN(std::string target, InRootPath(mp.target, "mount target"));
     KILN_ASSIGN_OR_RETURN(MountOp op, FromDescription(mp.mount, target, false));

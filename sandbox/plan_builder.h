@@ -21,6 +21,7 @@ struct PlanContext {
   int last_cap = 40;
   const SeccompProgram* filter = nullptr;  // must outlive the plan
   std::string staging;
+  std::string resolv_conf;  // overrides spec.resolv_conf when not empty
 };
 
 // Fills `plan` (except the pipe fds). InvalidArgument for a bad spec or mount description.

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <optional>
 
@@ -36,6 +37,32 @@ absl::StatusOr<Pipe> MakePipe(int flags) {
   if (::pipe2(fds, O_CLOEXEC | flags) != 0) return base::ErrnoError("sandbox: pipe2");
   return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
+
+// A file in a private directory, removed when this is destroyed (a run's resolv.conf).
+class ScopedFile {
+ public:
+  static absl::StatusOr<std::unique_ptr<ScopedFile>> Write(const std::string& dir,
+                                                           const std::string& prefix,
+                                                           const std::string& content) {
+    static std::atomic<uint64_t> counter{0};
+    std::string path = absl::StrCat(dir, "/", prefix, "-", ::getpid(), "-", counter++);
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd) return base::ErrnoError(absl::StrCat("sandbox: create '", path, "'"));
+    auto file = std::unique_ptr<ScopedFile>(new ScopedFile(path));
+    if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
+      return base::ErrnoError(absl::StrCat("sandbox: write '", path, "'"));
+    }
+    return file;
+  }
+  ~ScopedFile() { ::unlink(path_.c_str()); }
+  ScopedFile(const ScopedFile&) = delete;
+  ScopedFile& operator=(const ScopedFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScopedFile(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
 
 // Owns the run's init: kills (SIGKILL through the pidfd) and reaps it unless already reaped.
 class ScopedInit {
@@ -154,7 +181,7 @@ void FillUsage(const struct rusage& ru, ResourceUsage* u) {
 absl::StatusOr<std::unique_ptr<ScopedInit>> CloneInit(internal::LaunchPlan& plan,
                                                       NetworkMode network) {
   uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-                   CLONE_PIDFD | (network == NetworkMode::kNone ? CLONE_NEWNET : 0);
+                   CLONE_PIDFD | (network != NetworkMode::kHost ? CLONE_NEWNET : 0);
   int pidfd = -1;
   clone_args args{};
   args.flags = flags;
@@ -206,11 +233,15 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(SandboxOptions options)
   KILN_ASSIGN_OR_RETURN(base::TempDir dir,
                         base::TempDir::Create("kiln-sandbox-", options.state_dir));
   sb->staging_ = dir.Release();
+  KILN_ASSIGN_OR_RETURN(base::TempDir net, base::TempDir::Create("kiln-net-", options.state_dir));
+  sb->net_dir_ = net.Release();
+  sb->network_ = NetworkHelper::Probe(std::move(options.network));
   return sb;
 }
 
 Sandbox::~Sandbox() {
   if (!staging_.empty()) ::rmdir(staging_.c_str());
+  if (!net_dir_.empty()) ::rmdir(net_dir_.c_str());
 }
 
 absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
@@ -219,7 +250,16 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   // CAP_NET_RAW is useless with only `lo` and is the raw-socket attack surface: dropped there.
   uint64_t caps = caps_.mask();
   if (spec.network == NetworkMode::kNone) caps &= ~(uint64_t{1} << CAP_NET_RAW);
-  internal::PlanContext ctx{&mapping_, &limits_, caps, last_cap_, &filter_, staging_};
+  internal::PlanContext ctx{&mapping_, &limits_, caps, last_cap_, &filter_, staging_, ""};
+  if (spec.network == NetworkMode::kDefault && !network_.usable()) {
+    return network_.Start(0).status();  // the helper's problem, before anything starts
+  }
+  std::unique_ptr<ScopedFile> resolv;
+  if (spec.network == NetworkMode::kDefault && spec.resolv_conf.empty()) {
+    KILN_ASSIGN_OR_RETURN(std::string conf, network_.ResolvConf());
+    KILN_ASSIGN_OR_RETURN(resolv, ScopedFile::Write(net_dir_, "resolv", conf));
+    ctx.resolv_conf = resolv->path();
+  }
   KILN_RETURN_IF_ERROR(internal::BuildLaunchPlan(spec, ctx, &plan));
   KILN_ASSIGN_OR_RETURN(Pipe report, MakePipe(O_DIRECT));
   KILN_ASSIGN_OR_RETURN(Pipe sync, MakePipe(0));
@@ -234,6 +274,7 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   if (limits_.layer != LimitLayer::kRlimit && (spec.pids_max > 0 || spec.memory_max_bytes > 0)) {
     KILN_ASSIGN_OR_RETURN(cgroup, RunCgroup::Create(limits_, spec.pids_max, spec.memory_max_bytes));
   }
+  std::unique_ptr<HelperProcess> helper;  // stopped after the init is gone (declared first)
   KILN_ASSIGN_OR_RETURN(std::unique_ptr<ScopedInit> init_owner, CloneInit(plan, spec.network));
   ScopedInit& init = *init_owner;
   report.write.reset();
@@ -242,6 +283,9 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   err.write.reset();
   KILN_RETURN_IF_ERROR(WriteIdMapsFromParent(mapping_, init.pid()));
   if (cgroup) KILN_RETURN_IF_ERROR(cgroup->Attach(init.pid()));
+  if (spec.network == NetworkMode::kDefault) {
+    KILN_ASSIGN_OR_RETURN(helper, network_.Start(init.pid()));
+  }
   if (::write(sync.write.get(), "g", 1) != 1) return base::ErrnoError("sandbox: start init");
   sync.write.reset();
   for (UniqueFd* fd : {&report.read, &out.read, &err.read}) {

@@ -1,5 +1,5 @@
 // Sandbox: runs processes from a Spec, each in new user, mount, pid, ipc and uts namespaces
-// (plus net for NetworkMode::kNone), locked down the way Docker's defaults lock a container
+// (plus net unless NetworkMode::kHost), locked down the way Docker's defaults lock a container
 // down, and torn down completely afterwards.
 //
 // A Sandbox is created once per process (it probes the machine, compiles the seccomp filter and
@@ -8,16 +8,17 @@
 // prepared before the clone, so it is safe from a multi-threaded process.
 //
 // Lifecycle of a run: clone (CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS[|NEWNET]) -> the parent
-// writes uid/gid maps (newuidmap for a subordinate range) and joins a per-run cgroup if one is
-// in force -> the child (pid 1, the run's init) mounts the rootfs on the staging dir, /proc
-// (masked and read-only paths as runc), a tmpfs /dev, /sys (read-only; only with its own
-// network namespace, otherwise absent), /etc/resolv.conf and /etc/hosts (read-only), the extra
-// mounts, sets the hostname, brings lo up, pivot_roots and detaches the old root, resolves the
-// user and WORKDIR inside the new root, and starts the worker, which drops capabilities,
-// switches user, sets umask 022 and rlimits, closes every fd but 0-2, sets no_new_privs,
-// installs the seccomp filter and execs. The init reaps zombies and forwards signals.
-// Teardown: when the worker exits the init exits, and the kernel kills whatever is left in the
-// pid namespace; the mount namespace and every mount in it die with it. Timeout and
+// writes uid/gid maps (newuidmap for a subordinate range), joins a per-run cgroup if one is in
+// force, and for kDefault starts the network helper on the run's netns and waits until it is
+// ready (it is stopped and reaped after the init) -> the child (pid 1, the run's init) mounts the
+// rootfs on the staging dir, /proc (masked and read-only paths as runc), a tmpfs /dev, /sys
+// (read-only; only with its own network namespace, otherwise absent), /etc/resolv.conf and
+// /etc/hosts (read-only), the extra mounts, sets the hostname, brings lo up, pivot_roots and
+// detaches the old root, resolves the user and WORKDIR inside the new root, and starts the worker,
+// which drops capabilities, switches user, sets umask 022 and rlimits, closes every fd but 0-2,
+// sets no_new_privs, installs the seccomp filter and execs. The init reaps zombies and forwards
+// signals. Teardown: when the worker exits the init exits, and the kernel kills whatever is left in
+// the pid namespace; the mount namespace and every mount in it die with it. Timeout and
 // cancellation send SIGTERM to the init (forwarded to the worker), then SIGKILL after the
 // grace period.
 #ifndef KILN_SANDBOX_SANDBOX_H_
@@ -32,6 +33,7 @@
 #include "sandbox/capabilities.h"
 #include "sandbox/id_mapping.h"
 #include "sandbox/limits.h"
+#include "sandbox/network_helper.h"
 #include "sandbox/seccomp_policy.h"
 #include "sandbox/spec.h"
 
@@ -43,6 +45,7 @@ struct SandboxOptions {
   std::unique_ptr<SeccompPolicy> seccomp;
   // Where the private staging directory is made. Empty: $TMPDIR or /tmp.
   std::string state_dir;
+  NetworkOptions network;  // the helper of NetworkMode::kDefault
 };
 
 class Sandbox {
@@ -70,6 +73,7 @@ class Sandbox {
   const LimitProbe& limits() const { return limits_; }
   const CapabilitySet& capabilities() const { return caps_; }
   size_t seccomp_instructions() const { return filter_.instructions.size(); }
+  const NetworkHelper& network_helper() const { return network_; }
   // The private directory runs mount their rootfs on (inside their own mount namespaces);
   // removed by the destructor.
   const std::string& staging_dir() const { return staging_; }
@@ -81,7 +85,9 @@ class Sandbox {
   CapabilitySet caps_;
   SeccompProgram filter_;
   int last_cap_ = 40;
-  std::string staging_;     // removed in the destructor
+  std::string staging_;  // removed in the destructor
+  std::string net_dir_;  // generated resolv.conf files, one per running kDefault run
+  NetworkHelper network_;
   base::UniqueFd init_fd_;  // sealed memfd with kiln-init, exec'd as every run's pid 1
 };
 

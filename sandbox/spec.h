@@ -21,8 +21,10 @@
 namespace kiln::sandbox {
 
 enum class NetworkMode {
-  kNone,  // a new network namespace with only `lo`, which is up
-  kHost,  // the caller's network namespace
+  kNone,     // a new network namespace with only `lo`, which is up
+  kHost,     // the caller's network namespace
+  kDefault,  // a new network namespace with `lo` and tap0, connected to the outside by the
+             // network helper (network_helper.h), never to the host's loopback
 };
 
 // A mount at an absolute path inside the container. `target` is resolved inside the rootfs
@@ -58,7 +60,8 @@ struct Spec {
   NetworkMode network = NetworkMode::kNone;
   std::string hostname = "kiln";
   // Host files bind-mounted read-only at /etc/resolv.conf and /etc/hosts. Empty: the host's
-  // own /etc/resolv.conf and /etc/hosts (skipped if the host has none).
+  // own /etc/resolv.conf and /etc/hosts (skipped if the host has none); for kDefault, a
+  // resolv.conf generated from the host's with no local nameserver (resolv_conf.h).
   std::string resolv_conf;
   std::string hosts;
 

@@ -61,14 +61,18 @@ absl::StatusOr<WorkerFacts> ProbeWorkerFacts(const Sandbox& sandbox) {
                                  m.newgidmap_args[5], "\n")
                   : m.gid_map;
   f.mapping_note = m.note;
-  f.network_modes = {"none", "host"};
+  f.network_modes = {"default", "none", "host"};
+  const NetworkHelper& net = sandbox.network_helper();
+  f.network_helper = net.description().empty() ? "none found" : net.description();
+  f.network_helper_check = net.usable() ? "ok" : net.problem();
   f.capabilities = sandbox.capabilities().Names();
   f.seccomp = absl::StrCat("docker-default, ", sandbox.seccomp_instructions(),
                            " BPF instructions, default ERRNO(EPERM)");
   f.limit_layer = sandbox.limits().layer;
   f.limit_note = sandbox.limits().why;
   f.sys_mount =
-      "network none: fresh sysfs, read-only; network host: absent (sysfs needs a network "
+      "network default and none: fresh sysfs, read-only; network host: absent (sysfs needs a "
+      "network "
       "namespace owned by the run's user namespace)";
   utsname u;
   if (::uname(&u) == 0) f.kernel = u.release;

@@ -22,7 +22,9 @@ struct WorkerFacts {
   std::string uid_map;  // as written for each run ("0 1000 1\n1 100000 65535\n")
   std::string gid_map;
   std::string mapping_note;                // why the mapping is single, when it is
-  std::vector<std::string> network_modes;  // "none" (own netns, lo up), "host"
+  std::vector<std::string> network_modes;  // "default" (own netns + helper), "none", "host"
+  std::string network_helper;              // "slirp4netns 1.2.0 (/usr/bin/slirp4netns, ...)"
+  std::string network_helper_check;        // "ok" or why kDefault cannot run
   std::vector<std::string> capabilities;   // kept capabilities (NET_RAW only with host net)
   std::string seccomp;  // "docker-default, N BPF instructions, default ERRNO(EPERM)"
   bool no_new_privs = true;

@@ -19,6 +19,8 @@ PACKAGES=(
   # Kiln vs Buildah (bench/scenarios/run.sh): Buildah and the runc runtime it uses here (crun
   # refuses this machine's hybrid cgroup layout), gnuplot for the chart, python3 for the runner
   buildah runc gnuplot-nox python3
+  # RUN's default network (issue 16): slirp4netns per RUN; passt (pasta) as the second choice
+  slirp4netns passt
 )
 
 missing=()

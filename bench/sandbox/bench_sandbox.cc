@@ -1,15 +1,20 @@
 // bench_sandbox: `/bin/true` start-to-exit through the full sandbox (new user, mount, pid, ipc,
 // uts [+net] namespaces, rootfs + /proc + /dev + /sys mounts, pivot_root, caps, seccomp, exec,
 // reap). Method and figures: bench/sandbox/README.md.
+#include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/temp_dir.h"
 #include "benchmark/benchmark.h"
@@ -91,6 +96,55 @@ Spec TrueSpec(NetworkMode net) {
 }
 
 void BM_TrueNetworkNone(benchmark::State& state) { RunTrue(state, TrueSpec(NetworkMode::kNone)); }
+// The default network: own netns plus a slirp4netns helper started, waited for and reaped per
+// run. Run the binary inside `unshare --net` (bench/sandbox/README.md): no traffic is sent.
+void BM_TrueNetworkDefault(benchmark::State& state) {
+  Spec spec = TrueSpec(NetworkMode::kDefault);
+  std::ofstream(SharedRootfs().dir.path() + "/resolv.conf") << "nameserver 198.51.100.1\n";
+  spec.resolv_conf = SharedRootfs().dir.path() + "/resolv.conf";
+  RunTrue(state, spec);
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+// The helper alone: clone-to-ready latency (spawn, setns, TAP, sandbox, seccomp, ready fd) for
+// a fresh netns, and its VmRSS once ready, over 50 starts; p50 and p95 as counters.
+void BM_HelperCloneToReady(benchmark::State& state) {
+  const NetworkHelper& helper = SharedSandbox().network_helper();
+  if (!helper.usable()) {
+    state.SkipWithError(helper.problem().c_str());
+    return;
+  }
+  std::vector<double> ms, rss_kib;
+  for (auto _ : state) {
+    pid_t holder = ::fork();  // a process in its own netns for the helper to attach to
+    if (holder == 0) {
+      if (::unshare(CLONE_NEWNET) != 0) ::_exit(1);
+      ::pause();
+      ::_exit(0);
+    }
+    ::usleep(2000);  // let it unshare (not timed)
+    absl::Time t0 = absl::Now();
+    absl::StatusOr<std::unique_ptr<HelperProcess>> h = helper.Start(holder);
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    if (h.ok()) {
+      std::ifstream status("/proc/" + std::to_string((*h)->pid()) + "/status");
+      for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmRSS:", 0) == 0) rss_kib.push_back(std::atof(line.c_str() + 6));
+      }
+    }
+    h = absl::UnknownError("stopped");  // stop and reap the helper
+    ::kill(holder, SIGKILL);
+    ::waitpid(holder, nullptr, 0);
+  }
+  state.counters["ready_p50_ms"] = Percentile(ms, 0.50);
+  state.counters["ready_p95_ms"] = Percentile(ms, 0.95);
+  state.counters["rss_p50_kib"] = Percentile(rss_kib, 0.50);
+  state.counters["rss_p95_kib"] = Percentile(rss_kib, 0.95);
+}
 void BM_TrueNetworkHost(benchmark::State& state) { RunTrue(state, TrueSpec(NetworkMode::kHost)); }
 
 void BM_TrueOverlayRootfs(benchmark::State& state) {
@@ -112,6 +166,8 @@ void BM_TrueOverlayRootfs(benchmark::State& state) {
 
 BENCHMARK(BM_TrueNetworkNone)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TrueNetworkHost)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TrueNetworkDefault)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HelperCloneToReady)->Iterations(50)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TrueOverlayRootfs)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

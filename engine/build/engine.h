@@ -30,7 +30,11 @@ class Cancellation;
 struct EngineOptions {
   std::string root;                 // state dir; empty = default (see DefaultStateRoot())
   size_t max_parallelism = 0;       // 0 = two per CPU, at least 4
-  std::string default_network = "host";  // "host" or "none" for RUN without --network
+  // For RUN without --network: "default" (own netns + slirp4netns), "none" or "host".
+  std::string default_network = "default";
+  std::string slirp4netns;               // the network helper; empty = "slirp4netns" in PATH
+  std::vector<std::string> dns_servers;  // upstream resolvers for "default" RUNs; empty = host's
+  std::vector<std::string> insecure_entitlements;  // granted when asked: "network.host"
   std::string snapshotter = "auto";       // "overlay", "native" or "auto"
   // GC policy applied by Prune() without arguments and by the daemon periodically.
   int64_t gc_keep_storage_bytes = 0;      // 0 = unlimited
@@ -47,7 +51,8 @@ struct BuildRequest {
   std::vector<Output> exports;
   bool no_cache = false;
   size_t max_parallelism = 0;       // 0 = the engine's
-  std::string network;              // empty = the engine's default
+  std::string network;              // default | none | host; empty = the engine's default
+  std::vector<std::string> entitlements;  // asked for (kilnctl --allow): "network.host"
   std::string platform;             // empty = linux/amd64
   // RUN --mount=type=secret values: id -> path of a host file the engine reads (up to 500 KiB)
   // when a RUN that mounts the id executes. Never part of a cache key or a layer. The caller

@@ -4,7 +4,8 @@
 // RUN --mount (exec_mount.h): further inputs are bind/cache mount sources. Cache key: the
 // definition, the content each bind mount reads (not its source's key), and the keys of the
 // other inputs; cache mounts, tmpfs and secret values never enter it. Mount targets missing in
-// the rootfs are created for the run only and never reach the committed snapshot.
+// the rootfs, and the /etc/resolv.conf and /etc/hosts stubs the sandbox binds its files on, are
+// created for the run only and never reach the committed snapshot (while still empty).
 #ifndef KILN_ENGINE_BUILD_EXEC_OP_H_
 #define KILN_ENGINE_BUILD_EXEC_OP_H_
 
@@ -22,6 +23,7 @@
 
 namespace kiln::engine {
 
+<<<<<<< HEAD
 // What a RUN uses of the engine. Pointers are borrowed and outlive every op.
 struct ExecOpDeps {
   snapshotter::Snapshotter* snapshots = nullptr;  // the rootfs snapshot of each run
@@ -29,11 +31,26 @@ struct ExecOpDeps {
   const TreeAccess* trees = nullptr;              // the rootfs tree (RUN --mount targets)
   std::string default_network = "host";           // for RUN without --network
   MountServices mounts;                           // RUN --mount
+=======
+struct ExecParams {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "K=V"
+  std::string cwd = "/";
+  std::string user;                      // "" = root
+  std::string network;                   // "default", "host", "none", or "" = the engine's default
+  std::string display_command;           // for error messages (the instruction as written)
+  std::vector<graph::ExecMount> mounts;  // RUN --mount, in order (inputs index the op's inputs)
+  std::string where;                     // "Dockerfile:12", for errors about mounts
+>>>>>>> network
 };
 
 // Puts a build's secrets (id -> host file path, BuildRequest::secrets) into the solver's
 // per-build attrs, where ExecOp finds them. The values (file contents) are read only when a
 // RUN that mounts them executes, and never enter a cache key.
+// The solver attr holding a build-wide network mode (BuildRequest::network) for RUNs without
+// --network; absent: the engine's default.
+inline constexpr char kNetworkAttr[] = "kiln.network";
+
 void SetSecretAttrs(const std::map<std::string, std::string>& secrets,
                     std::map<std::string, std::string>* attrs);
 

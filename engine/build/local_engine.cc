@@ -26,7 +26,12 @@
 #include "engine/build/build_files.h"
 #include "engine/build/cache_mount.h"
 #include "engine/build/cache_seam.h"
+<<<<<<< HEAD
 #include "engine/build/build_ops.h"
+=======
+#include "engine/build/converter.h"
+#include "engine/build/entitlements.h"
+>>>>>>> network
 #include "engine/build/event_bridge.h"
 #include "engine/build/exec_op.h"
 #include "engine/build/exporter.h"
@@ -209,7 +214,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   e->worker_.driver = std::string(snapshotter::DriverName(opened.driver));
   e->worker_.root = root;
   e->worker_.tmp = tmp;
-  e->worker_.default_network = options.default_network.empty() ? "host" : options.default_network;
+  e->worker_.default_network =
+      options.default_network.empty() ? "default" : options.default_network;
   KILN_ASSIGN_OR_RETURN(e->layers_, LayerStore::Open(&e->worker_, root + "/layers"));
   e->checksums_ = std::make_unique<ContextChecksums>(root + "/checksums");
   e->worker_.checksums = e->checksums_.get();
@@ -218,6 +224,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   e->worker_.leases = &e->leases_;
   sandbox::SandboxOptions so;
   so.state_dir = tmp;
+  so.network.slirp4netns = options.slirp4netns;
+  so.network.dns_servers = options.dns_servers;
   KILN_ASSIGN_OR_RETURN(e->sandbox_, sandbox::Sandbox::Create(std::move(so)));
   e->executor_ = std::make_unique<SandboxExecutor>(e->sandbox_.get());
   e->trees_ = std::make_unique<MountTreeAccess>(tmp);
@@ -299,6 +307,8 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   lo.resolver = resolver_.get();
   if (!req.platform.empty()) lo.target_platform = req.platform;
   KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(files.dockerfile_text, lo));
+  KILN_RETURN_IF_ERROR(CheckEntitlements(lowered.graph, df_name, req.network, req.entitlements,
+                                         options_.insecure_entitlements));
 
   OpFactory ops = MakeBuildOpFactory(worker_, layers_.get(), executor_.get(), trees_.get(),
                                      req.context_dir);
@@ -316,6 +326,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   sreq.options.no_cache = req.no_cache;
   sreq.options.max_parallelism = req.max_parallelism;
   SetSecretAttrs(req.secrets, &sreq.options.attrs);
+  if (!req.network.empty()) sreq.options.attrs[kNetworkAttr] = req.network;
   sreq.progress = [&bridge](const solver::ProgressEvent& e) { bridge.OnEvent(e); };
   sreq.cancel = cancel;
   absl::StatusOr<solver::SolveResult> solve = solver_->Solve(sreq);

@@ -10,11 +10,11 @@
 #include "base/userns.h"
 #include "cache/fs_content_store.h"
 #include "engine/image/image_store.h"
-#include "engine/solver/cancellation.h"
 #include "engine/image/state_root.h"
 #include "engine/oci/image.h"
 #include "engine/oci/manifest.h"
 #include "engine/oci/media_types.h"
+#include "engine/solver/cancellation.h"
 #include "sandbox/cancel.h"
 #include "sandbox/sandbox.h"
 #include "snapshotter/diff/applier.h"
@@ -46,7 +46,9 @@ absl::StatusOr<sandbox::Spec> ImageRunSpec(const std::string& ref, const oci::Im
   spec.cwd = img.config.working_dir.empty() ? "/" : img.config.working_dir;
   spec.user = img.config.user;
   std::string net = options.network.empty() ? default_network : options.network;
-  spec.network = net == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kHost;
+  spec.network = net == "none"      ? sandbox::NetworkMode::kNone
+                 : net == "default" ? sandbox::NetworkMode::kDefault
+                                    : sandbox::NetworkMode::kHost;
   spec.timeout = options.timeout;
   spec.kill_grace = absl::Seconds(2);
   spec.on_stdout = options.on_stdout;
@@ -68,8 +70,10 @@ absl::StatusOr<int> RunWithCancel(const sandbox::Sandbox& sandbox, sandbox::Spec
 
 absl::StatusOr<int> RunStoredImage(const std::string& state_root, const std::string& ref,
                                    const Engine::RunOptions& options) {
-  KILN_ASSIGN_OR_RETURN(auto content, cache::OpenFsContentStore(image::ContentStoreDir(state_root)));
-  KILN_ASSIGN_OR_RETURN(auto store, image::ImageStore::Open(image::ImageStoreDir(state_root), content.get()));
+  KILN_ASSIGN_OR_RETURN(auto content,
+                        cache::OpenFsContentStore(image::ContentStoreDir(state_root)));
+  KILN_ASSIGN_OR_RETURN(auto store,
+                        image::ImageStore::Open(image::ImageStoreDir(state_root), content.get()));
   KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, store->Get(ref));
   base::Digest manifest_digest = rec.target.digest;
   if (rec.target.media_type == oci::kMediaTypeOciIndex ||
@@ -102,7 +106,8 @@ absl::StatusOr<int> RunStoredImage(const std::string& state_root, const std::str
 
   sandbox::SandboxOptions so;
   so.state_dir = dir.path();
-  KILN_ASSIGN_OR_RETURN(std::unique_ptr<sandbox::Sandbox> sb, sandbox::Sandbox::Create(std::move(so)));
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<sandbox::Sandbox> sb,
+                        sandbox::Sandbox::Create(std::move(so)));
   KILN_ASSIGN_OR_RETURN(sandbox::Spec spec, ImageRunSpec(ref, img, options, "host"));
   spec.rootfs = {base::Mount{"bind", rootfs, {"rbind"}}};
   return RunWithCancel(*sb, std::move(spec), options.cancel);

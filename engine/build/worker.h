@@ -29,7 +29,7 @@ struct Worker {
   std::string driver;                             // "overlay" or "native"
   std::string root;                               // engine state root
   std::string tmp;                                // root/tmp: mount points and scratch files
-  std::string default_network = "host";
+  std::string default_network = "default";
   ContextChecksums* checksums = nullptr;  // not owned; persisted context checksums
   cache::LeaseManager* leases = nullptr;  // not owned; holds that keep GC off in-use data
   CopyReuse* copy_reuse = nullptr;        // not owned; incremental COPY (may be null)

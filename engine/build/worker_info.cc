@@ -37,7 +37,7 @@ WorkerInfo DescribeWorker(const sandbox::Sandbox& sandbox, const WorkerSettings&
                          : absl::StrCat(settings.snapshotter, " (", settings.snapshotter_why, ")"));
   add("parallelism", std::to_string(settings.parallelism));
   if (!probed.ok()) {
-    add("network", absl::StrCat("host, none; default ", settings.default_network));
+    add("network", absl::StrCat("default, none, host; default ", settings.default_network));
     add("self-test", absl::StrCat("probe failed: ", probed.status().message()));
     return w;
   }
@@ -50,6 +50,7 @@ WorkerInfo DescribeWorker(const sandbox::Sandbox& sandbox, const WorkerSettings&
   add("gid_map", OneLine(f.gid_map));
   add("network",
       absl::StrCat(absl::StrJoin(f.network_modes, ", "), "; default ", settings.default_network));
+  add("net helper", absl::StrCat(f.network_helper, "; check: ", f.network_helper_check));
   add("/sys", f.sys_mount);
   add("seccomp", f.seccomp);
   add("caps", absl::StrCat(absl::StrJoin(f.capabilities, ","),

@@ -55,9 +55,43 @@ absl::StatusOr<std::vector<unsigned>> ParseUidList(absl::string_view value) {
   return uids;
 }
 
+// ["a", "b"]: a list of quoted strings.
+absl::StatusOr<std::vector<std::string>> ParseStringList(absl::string_view value,
+                                                         absl::string_view example) {
+  if (value.size() < 2 || value.front() != '[' || value.back() != ']') {
+    return absl::InvalidArgumentError(absl::StrCat("expected a list like ", example));
+  }
+  std::vector<std::string> out;
+  for (absl::string_view item : absl::StrSplit(value.substr(1, value.size() - 2), ',')) {
+    item = Trim(item);
+    if (item.empty()) continue;
+    if (item.size() < 2 || item.front() != '"' || item.back() != '"') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad list item '", item, "', expected a quoted string like ", example));
+    }
+    out.emplace_back(item.substr(1, item.size() - 2));
+  }
+  return out;
+}
+
 absl::Status ApplyKey(absl::string_view key, absl::string_view raw, DaemonConfig& config) {
   if (key == "allow-uids") {
     KILN_ASSIGN_OR_RETURN(config.allow_uids, ParseUidList(raw));
+    return absl::OkStatus();
+  }
+  if (key == "dns-servers") {
+    KILN_ASSIGN_OR_RETURN(config.dns_servers, ParseStringList(raw, "[\"192.0.2.53\"]"));
+    return absl::OkStatus();
+  }
+  if (key == "allow-insecure-entitlements") {
+    KILN_ASSIGN_OR_RETURN(config.insecure_entitlements,
+                          ParseStringList(raw, "[\"network.host\"]"));
+    for (const std::string& e : config.insecure_entitlements) {
+      if (e != "network.host") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown entitlement '", e, "', expected \"network.host\""));
+      }
+    }
     return absl::OkStatus();
   }
   KILN_ASSIGN_OR_RETURN(std::string value, Unquote(raw));
@@ -69,11 +103,16 @@ absl::Status ApplyKey(absl::string_view key, absl::string_view raw, DaemonConfig
     }
     config.max_parallelism = static_cast<size_t>(n);
   } else if (key == "default-network") {
-    if (value != "host" && value != "none") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad default-network '", value, "', expected \"host\" or \"none\""));
+    if (value != "default" && value != "host" && value != "none") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad default-network '", value, "', expected \"default\", \"none\" or \"host\""));
     }
     config.default_network = value;
+  } else if (key == "slirp4netns") {
+    if (value.empty()) {
+      return absl::InvalidArgumentError("empty slirp4netns, expected the helper's path");
+    }
+    config.slirp4netns = value;
   } else if (key == "gc-keep-storage") {
     KILN_ASSIGN_OR_RETURN(config.gc_keep_storage_bytes, ParseSize(value));
   } else if (key == "gc-keep-duration") {
@@ -83,8 +122,9 @@ absl::Status ApplyKey(absl::string_view key, absl::string_view raw, DaemonConfig
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown key '", key,
-        "', expected one of max-parallelism, default-network, gc-keep-storage, "
-        "gc-keep-duration, gc-interval, allow-uids"));
+        "', expected one of max-parallelism, default-network, slirp4netns, dns-servers, "
+        "allow-insecure-entitlements, gc-keep-storage, gc-keep-duration, gc-interval, "
+        "allow-uids"));
   }
   return absl::OkStatus();
 }

@@ -2,7 +2,11 @@
 //
 //   # comments and blank lines are ignored; a trailing "# ..." after a value too
 //   max-parallelism = 4          # integer >= 0 (0 = one per CPU)
-//   default-network = "host"     # "host" or "none"
+//   default-network = "default"  # "default" (own netns + slirp4netns), "none" or "host"
+//   slirp4netns = "/usr/bin/slirp4netns"  # the network helper (default: found in PATH)
+//   dns-servers = ["192.0.2.53"] # upstream resolvers for "default" RUNs (default: the host's
+//                                # non-loopback nameservers)
+//   allow-insecure-entitlements = ["network.host"]  # what clients may ask for with --allow
 //   gc-keep-storage = "10GB"     # size: bytes or with B/KB/MB/GB/TB (1000s) or KiB/MiB/GiB/TiB
 //   gc-keep-duration = "48h"     # duration: s/m/h/d units, combinable ("1d12h"); 0 = forever
 //   gc-interval = "1h"           # how often kilnd applies the GC policy; 0 = never
@@ -25,7 +29,10 @@ namespace kiln::engine::daemon {
 
 struct DaemonConfig {
   size_t max_parallelism = 0;
-  std::string default_network = "host";
+  std::string default_network = "default";
+  std::string slirp4netns;
+  std::vector<std::string> dns_servers;
+  std::vector<std::string> insecure_entitlements;  // "network.host"
   int64_t gc_keep_storage_bytes = 0;                       // 0 = unlimited
   absl::Duration gc_keep_duration = absl::ZeroDuration();  // 0 = forever
   absl::Duration gc_interval = absl::ZeroDuration();       // 0 = no periodic GC

@@ -75,6 +75,7 @@ void ToProto(const BuildRequest& request, v1::SolveRequest* out) {
   out->set_no_cache(request.no_cache);
   out->set_max_parallelism(static_cast<uint32_t>(request.max_parallelism));
   out->set_network(request.network);
+  for (const std::string& e : request.entitlements) out->add_entitlements(e);
   out->set_platform(request.platform);
   for (const auto& [id, path] : request.secrets) (*out->mutable_secrets())[id] = path;
   out->set_check_only(request.check_only);
@@ -98,6 +99,7 @@ absl::StatusOr<BuildRequest> FromProto(const v1::SolveRequest& request) {
   out.no_cache = request.no_cache();
   out.max_parallelism = request.max_parallelism();
   out.network = request.network();
+  for (const std::string& e : request.entitlements()) out.entitlements.push_back(e);
   out.platform = request.platform();
   for (const auto& [id, path] : request.secrets()) out.secrets[id] = path;
   out.check_only = request.check_only();

@@ -64,6 +64,26 @@ TEST(BuildOptionsTest, SecretsInBuildctlSyntax) {
       absl::StrContains(MakeBuildRequest(flags, dir->path()).status().message(), "given twice"));
 }
 
+TEST(BuildOptionsTest, NetworkAndAllow) {
+  auto dir = base::TempDir::Create();
+  ASSERT_TRUE(dir.ok());
+  BuildFlags flags;
+  flags.context = dir->path();
+  flags.network = "host";
+  flags.allow = {"network.host"};
+  auto req = MakeBuildRequest(flags, dir->path());
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->network, "host");
+  EXPECT_EQ(req->entitlements, std::vector<std::string>{"network.host"});
+  flags.network = "bridge";
+  EXPECT_TRUE(absl::StrContains(MakeBuildRequest(flags, dir->path()).status().message(),
+                                "--network=bridge: expected default, none or host"));
+  flags.network = "none";
+  flags.allow = {"security.insecure"};
+  EXPECT_TRUE(absl::StrContains(MakeBuildRequest(flags, dir->path()).status().message(),
+                                "--allow security.insecure: unknown entitlement"));
+}
+
 TEST(BuildOptionsTest, ShortForm) {
   auto dir = base::TempDir::Create();
   ASSERT_TRUE(dir.ok());

@@ -1,4 +1,6 @@
 // Config file, default paths and the peer access checks.
+#include "engine/daemon/config.h"
+
 #include <sys/stat.h>
 
 #include <map>
@@ -6,7 +8,6 @@
 
 #include "absl/strings/match.h"
 #include "base/temp_dir.h"
-#include "engine/daemon/config.h"
 #include "engine/daemon/paths.h"
 #include "engine/daemon/peer.h"
 #include "gtest/gtest.h"
@@ -39,7 +40,8 @@ TEST(ConfigTest, ErrorsNameFileLineAndExpectation) {
   EXPECT_TRUE(absl::StartsWith(no_eq.status().message(), "k.toml:3: expected 'key = value'"))
       << no_eq.status();
   auto bad_net = ParseDaemonConfig("default-network = bridge", "k.toml");
-  EXPECT_TRUE(absl::StrContains(bad_net.status().message(), "expected \"host\" or \"none\""));
+  EXPECT_TRUE(
+      absl::StrContains(bad_net.status().message(), "expected \"default\", \"none\" or \"host\""));
   EXPECT_FALSE(ParseDaemonConfig("gc-keep-storage = 10XB", "k").ok());
   EXPECT_FALSE(ParseDaemonConfig("gc-keep-duration = 10y", "k").ok());
   EXPECT_FALSE(ParseDaemonConfig("max-parallelism = -1", "k").ok());
@@ -49,8 +51,24 @@ TEST(ConfigTest, ErrorsNameFileLineAndExpectation) {
 TEST(ConfigTest, MissingFileGivesDefaults) {
   auto config = LoadDaemonConfig("/nonexistent/kilnd.toml");
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->default_network, "host");
+  EXPECT_EQ(config->default_network, "default");
   EXPECT_EQ(config->max_parallelism, 0u);
+  EXPECT_TRUE(config->insecure_entitlements.empty());
+}
+
+TEST(ConfigTest, NetworkKeys) {
+  auto config = ParseDaemonConfig(
+      "slirp4netns = \"/opt/s4n\"\ndns-servers = [\"198.51.100.1\", \"2001:db8::53\"]\n"
+      "allow-insecure-entitlements = [\"network.host\"]\n",
+      "k.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->slirp4netns, "/opt/s4n");
+  EXPECT_EQ(config->dns_servers, (std::vector<std::string>{"198.51.100.1", "2001:db8::53"}));
+  EXPECT_EQ(config->insecure_entitlements, std::vector<std::string>{"network.host"});
+  auto bad = ParseDaemonConfig("\nallow-insecure-entitlements = [\"security.insecure\"]", "k.toml");
+  EXPECT_TRUE(absl::StartsWith(bad.status().message(), "k.toml:2: unknown entitlement"))
+      << bad.status();
+  EXPECT_FALSE(ParseDaemonConfig("dns-servers = 198.51.100.1", "k").ok());
 }
 
 TEST(ConfigTest, SizesAndDurations) {

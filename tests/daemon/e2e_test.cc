@@ -193,8 +193,12 @@ class E2eTest : public ::testing::Test {
   }
 
   void StartDaemon() {
+    // network.host is granted so that a test's RUN can reach a server on the test's 127.0.0.1
+    // (a default RUN has its own network namespace, issue 16).
+    const std::string config = dir_.path() + "/kilnd.toml";
+    testing::WriteFile(config, "allow-insecure-entitlements = [\"network.host\"]\n");
     kilnd_ = Child::Start({KilndPath(), "--addr", "unix://" + socket_, "--root", root_,
-                           "--config", "/dev/null"});
+                           "--config", config});
     ASSERT_TRUE(WaitForSocket(socket_, absl::Seconds(60)))
         << "kilnd did not come up: " << kilnd_.Wait(absl::Seconds(1)).err;
     auto client = tools::DaemonClient::Connect(tools::ClientOptions{"unix://" + socket_});
@@ -349,10 +353,12 @@ TEST_F(E2eTest, TwoClientsShareOneRunOfAStep) {
   std::string ctx = dir_.path() + "/shared-step";
   ASSERT_EQ(mkdir(ctx.c_str(), 0755), 0);
   testing::WriteFile(ctx + "/Dockerfile",
-                     absl::StrCat("FROM busybox:1.35\nRUN sleep 2 && wget -q -O /hit "
-                                  "http://127.0.0.1:", counter.port(), "/ && cat /hit\n"));
-  Child a = Child::Start(Kilnctl({"build", "--progress", "rawjson", ctx}));
-  Child b = Child::Start(Kilnctl({"build", "--progress", "rawjson", ctx}));
+                     absl::StrCat("FROM busybox:1.35\nRUN --network=host sleep 2 && wget -q -O "
+                                  "/hit http://127.0.0.1:", counter.port(), "/ && cat /hit\n"));
+  Child a = Child::Start(
+      Kilnctl({"build", "--progress", "rawjson", "--allow", "network.host", ctx}));
+  Child b = Child::Start(
+      Kilnctl({"build", "--progress", "rawjson", "--allow", "network.host", ctx}));
   ProcessResult ra = a.Wait(absl::Seconds(300));
   ProcessResult rb = b.Wait(absl::Seconds(300));
   ASSERT_EQ(ra.exit_code, 0) << ra.err;
@@ -414,13 +420,14 @@ TEST_F(E2eTest, RawSolveWithABadOutputFailsBeforeAnyStepRuns) {
   std::string ctx = dir_.path() + "/raw-output";
   ASSERT_EQ(mkdir(ctx.c_str(), 0755), 0);
   testing::WriteFile(ctx + "/Dockerfile",
-                     absl::StrCat("FROM busybox:1.35\nRUN wget -q -O /hit http://127.0.0.1:",
-                                  counter.port(), "/ && cat /hit\n"));
+                     absl::StrCat("FROM busybox:1.35\nRUN --network=host wget -q -O /hit "
+                                  "http://127.0.0.1:", counter.port(), "/ && cat /hit\n"));
   auto stub = v1::Control::NewStub(
       grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
   auto solve = [&](const std::string& type, std::map<std::string, std::string> attrs) {
     v1::SolveRequest req;
     req.set_context_dir(ctx);
+    req.add_entitlements("network.host");
     v1::Export* e = req.add_exports();
     e->set_type(type);
     for (const auto& [key, value] : attrs) (*e->mutable_attrs())[key] = value;

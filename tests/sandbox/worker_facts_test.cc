@@ -18,7 +18,10 @@ TEST(WorkerFactsTest, DescribeThisWorker) {
   EXPECT_TRUE(f->overlay) << f->overlay_note;
   EXPECT_EQ(f->rootless, ::geteuid() != 0 || base::InUserNamespace());
   EXPECT_EQ(f->capabilities.size(), 14u);
-  EXPECT_THAT(f->network_modes, ::testing::ElementsAre("none", "host"));
+  EXPECT_THAT(f->network_modes, ::testing::ElementsAre("default", "none", "host"));
+  // slirp4netns is installed by tools/setup.sh; its check is "ok" or says what is wrong.
+  EXPECT_THAT(f->network_helper, ::testing::HasSubstr("slirp4netns 1."));
+  EXPECT_FALSE(f->network_helper_check.empty());
   EXPECT_THAT(f->seccomp, ::testing::HasSubstr("docker-default"));
   EXPECT_FALSE(f->uid_map.empty());
   EXPECT_FALSE(f->limit_note.empty());

@@ -141,6 +141,10 @@ CommandRegistrar registrar(10, [](CLI::App& root) {
   cmd->add_option("-t,--tag", b.tags, "Image name; implies --output type=image,name=NAME")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--target", b.target, "Stage to build");
+  cmd->add_option("--network", b.network,
+                  "Network of every RUN without its own --network: default, none or host");
+  cmd->add_option("--allow", b.allow, "Allow an entitlement: network.host")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--build-arg", b.build_args, "Build argument K=V")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("context", b.context, "Build context dir (short form)");

@@ -188,6 +188,20 @@ absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std
     }
   }
   request.no_cache = flags.no_cache;
+  if (!flags.network.empty()) {
+    if (flags.network != "default" && flags.network != "none" && flags.network != "host") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--network=", flags.network, ": expected default, none or host"));
+    }
+    request.network = flags.network;
+  }
+  for (const std::string& e : flags.allow) {
+    if (e != "network.host") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--allow ", e, ": unknown entitlement, expected network.host"));
+    }
+    request.entitlements.push_back(e);
+  }
   if (request.context_dir.empty()) {
     return absl::InvalidArgumentError(
         "no build context: pass --local context=DIR (buildctl form) or a DIR argument");

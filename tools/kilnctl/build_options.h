@@ -24,6 +24,8 @@ struct BuildFlags {
   std::vector<std::string> opts;     // "filename=F", "target=T", "build-arg:K=V"
   std::vector<std::string> outputs;  // "type=oci,dest=out.tar", ...
   std::vector<std::string> secrets;  // "id=X,src=PATH" (buildctl's --secret)
+  std::string network;               // --network=default|none|host (every RUN without its own)
+  std::vector<std::string> allow;    // --allow network.host
   bool no_cache = false;
   // short form
   std::string file;                     // -f PATH (relative to cwd)

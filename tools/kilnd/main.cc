@@ -119,6 +119,9 @@ int Run(const Flags& flags) {
   options.root = root;
   options.max_parallelism = config->max_parallelism;
   options.default_network = config->default_network;
+  options.slirp4netns = config->slirp4netns;
+  options.dns_servers = config->dns_servers;
+  options.insecure_entitlements = config->insecure_entitlements;
   options.gc_keep_storage_bytes = config->gc_keep_storage_bytes;
   options.gc_keep_duration = config->gc_keep_duration;
   absl::StatusOr<std::unique_ptr<engine::Engine>> engine = engine::Engine::Open(options);
