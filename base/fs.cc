@@ -41,8 +41,10 @@ int OpenDirForRemoval(int dir_fd, const std::string& name) {
   return ::openat(path_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+constexpr int kMaxRemoveDepth = 4096;
+
 absl::Status RemoveEntry(int dir_fd, const std::string& name, dev_t parent_dev,
-                         const RemoveTreeOptions& options, const std::string& shown) {
+                         const RemoveTreeOptions& options, const std::string& shown, int depth) {
   struct stat st;
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return absl::OkStatus();
@@ -53,6 +55,10 @@ absl::Status RemoveEntry(int dir_fd, const std::string& name, dev_t parent_dev,
       return ErrnoError(absl::StrCat("unlink '", shown, "'"));
     }
     return absl::OkStatus();
+  }
+  if (depth > kMaxRemoveDepth) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", shown, "': tree deeper than ", kMaxRemoveDepth, " levels"));
   }
   if (st.st_dev != parent_dev && !options.cross_devices) {
     return absl::FailedPreconditionError(
@@ -68,10 +74,10 @@ absl::Status RemoveEntry(int dir_fd, const std::string& name, dev_t parent_dev,
   if ((self.st_mode & 0700) != 0700 && ::fchmod(fd.get(), self.st_mode | 0700) != 0) {
     return ErrnoError(absl::StrCat("chmod '", shown, "'"));
   }
-  KILN_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListDir(fd.get()));
-  for (const DirEntry& e : entries) {
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirNames(fd.get(), false, shown));
+  for (const std::string& n : names) {
     KILN_RETURN_IF_ERROR(
-        RemoveEntry(fd.get(), e.name, self.st_dev, options, JoinPath(shown, e.name)));
+        RemoveEntry(fd.get(), n, self.st_dev, options, JoinPath(shown, n), depth + 1));
   }
   fd.reset();
   if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
@@ -108,12 +114,15 @@ absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, std::string_view rel, int flags
   return ErrnoError(absl::StrCat("open '", AsAbsl(rel.empty() ? "." : rel), "'"));
 }
 
-absl::Status ForEachDirEntry(int dir_fd, const std::function<bool(const DirEntry&)>& fn) {
+absl::Status ForEachDirEntry(int dir_fd, const std::function<bool(const DirEntry&)>& fn,
+                             std::string_view what) {
+  const std::string shown =
+      absl::StrCat("list directory '", AsAbsl(what.empty() ? "." : what), "'");
   int dup = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup < 0) return ErrnoError("list directory: open");
+  if (dup < 0) return ErrnoError(shown);
   std::unique_ptr<DIR, DirCloser> dir(::fdopendir(dup));
   if (dir == nullptr) {
-    absl::Status s = ErrnoError("list directory: fdopendir");
+    absl::Status s = ErrnoError(shown);
     ::close(dup);
     return s;
   }
@@ -128,20 +137,37 @@ absl::Status ForEachDirEntry(int dir_fd, const std::function<bool(const DirEntry
     entry.type = ent->d_type;
     if (!fn(entry)) return absl::OkStatus();
   }
-  if (errno != 0) return ErrnoError("list directory: readdir");
+  if (errno != 0) return ErrnoError(shown);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<DirEntry>> ListDir(int dir_fd, bool sorted) {
+absl::StatusOr<std::vector<DirEntry>> ListDir(int dir_fd, bool sorted, std::string_view what) {
   std::vector<DirEntry> out;
-  KILN_RETURN_IF_ERROR(ForEachDirEntry(dir_fd, [&](const DirEntry& e) {
-    out.push_back(e);
-    return true;
-  }));
+  KILN_RETURN_IF_ERROR(ForEachDirEntry(
+      dir_fd,
+      [&](const DirEntry& e) {
+        out.push_back(e);
+        return true;
+      },
+      what));
   if (sorted) {
     std::sort(out.begin(), out.end(),
               [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> ListDirNames(int dir_fd, bool sorted,
+                                                      std::string_view what) {
+  std::vector<std::string> out;
+  KILN_RETURN_IF_ERROR(ForEachDirEntry(
+      dir_fd,
+      [&](const DirEntry& e) {
+        out.push_back(e.name);
+        return true;
+      },
+      what));
+  if (sorted) std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -202,7 +228,7 @@ absl::Status RemoveTreeAt(int dir_fd, std::string_view name, const RemoveTreeOpt
   struct stat parent;
   if (::fstat(dir_fd, &parent) != 0) return ErrnoError("remove tree: stat parent directory");
   std::string n(name);
-  return Annotate(RemoveEntry(dir_fd, n, parent.st_dev, options, n),
+  return Annotate(RemoveEntry(dir_fd, n, parent.st_dev, options, n, 0),
                   absl::StrCat("remove tree '",
                                options.shown_as.empty() ? n : std::string(options.shown_as), "'"));
 }
@@ -274,7 +300,8 @@ absl::Status WriteFileAtomicallyAt(int dir_fd, std::string_view name, std::strin
       dir_fd, name, [&](int fd) { return WriteAll(fd, data, shown); }, options);
 }
 
-absl::Status WriteFileAtomically(const std::string& path, std::string_view data,
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::function<absl::Status(int fd)>& fill,
                                  const WriteFileOptions& options) {
   auto [dir, name] = SplitDirBase(path);
   if (dir.empty()) dir = ".";
@@ -282,7 +309,13 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view data,
   if (!dir_fd) return ErrnoError(absl::StrCat("write '", path, "': open directory"));
   WriteFileOptions o = options;
   o.where = dir;
-  return WriteFileAtomicallyAt(dir_fd.get(), name, data, o);
+  return WriteFileAtomicallyAt(dir_fd.get(), name, fill, o);
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view data,
+                                 const WriteFileOptions& options) {
+  return WriteFileAtomically(
+      path, [&](int fd) { return WriteAll(fd, data, path); }, options);
 }
 
 }  // namespace kiln::base

@@ -56,12 +56,18 @@ struct DirEntry {
   unsigned char type = DT_UNKNOWN;
 };
 
-// Calls fn for each entry of the directory `dir_fd` (an O_PATH fd is fine; it is not moved),
-// in readdir order, never "." or "..", until fn returns false.
-absl::Status ForEachDirEntry(int dir_fd, const std::function<bool(const DirEntry&)>& fn);
+// Calls fn for each entry of the directory `dir_fd` (an O_PATH fd is fine; its offset is not
+// used), in readdir order, never "." or "..", until fn returns false. `what` names the
+// directory in errors ("list directory '<what>': ...").
+absl::Status ForEachDirEntry(int dir_fd, const std::function<bool(const DirEntry&)>& fn,
+                             std::string_view what = "");
 
 // All entries of `dir_fd`, sorted by name when `sorted`.
-absl::StatusOr<std::vector<DirEntry>> ListDir(int dir_fd, bool sorted = false);
+absl::StatusOr<std::vector<DirEntry>> ListDir(int dir_fd, bool sorted = false,
+                                              std::string_view what = "");
+// Their names only.
+absl::StatusOr<std::vector<std::string>> ListDirNames(int dir_fd, bool sorted = false,
+                                                      std::string_view what = "");
 
 // mkdir -p of `rel` below `root_fd`, one component at a time with mkdirat/openat(O_NOFOLLOW):
 // a symlink on the way is an error (ELOOP/ENOTDIR: "mkdir '<rel>': ..."), never followed, and
@@ -83,8 +89,9 @@ struct RemoveTreeOptions {
 
 // Removes the entry `name` of `dir_fd` (a file, a symlink itself, or a directory and
 // everything below it) without following symlinks, making directories writable where they
-// are not. A missing entry is fine. InvalidArgument, and nothing touched, for a `name` that is
-// "", ".", "..", or holds a "/" or a NUL byte.
+// are not. A missing entry is fine; a tree deeper than 4096 levels is FailedPrecondition.
+// InvalidArgument, and nothing touched, for a `name` that is "", ".", "..", or holds a "/" or
+// a NUL byte.
 absl::Status RemoveTreeAt(int dir_fd, std::string_view name, const RemoveTreeOptions& options = {});
 
 struct WriteFileOptions {
@@ -105,6 +112,9 @@ absl::Status WriteFileAtomicallyAt(int dir_fd, std::string_view name, std::strin
                                    const WriteFileOptions& options = {});
 // The same for a path (its directory is opened, following symlinks: a trusted path).
 absl::Status WriteFileAtomically(const std::string& path, std::string_view data,
+                                 const WriteFileOptions& options = {});
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::function<absl::Status(int fd)>& fill,
                                  const WriteFileOptions& options = {});
 
 // Writes all of `data` to `fd`, retrying short writes and EINTR. `what` names the file in errors.
