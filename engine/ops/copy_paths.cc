@@ -1,6 +1,5 @@
 #include "engine/ops/copy_paths.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -78,14 +77,11 @@ absl::StatusOr<std::vector<std::string>> ExpandWildcards(int root_fd, std::strin
       }
       base::UniqueFd dir(OpenInRoot(root_fd, prefix, O_RDONLY | O_DIRECTORY));
       if (!dir) continue;
-      DIR* d = ::fdopendir(dir.release());
-      if (d == nullptr) continue;
-      while (struct dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n == "." || n == "..") continue;
-        if (::fnmatch(comp.c_str(), n.c_str(), 0) == 0) next.push_back(JoinRel(prefix, n));
-      }
-      ::closedir(d);
+      (void)base::ForEachDirEntry(dir.get(), [&](const base::DirEntry& e) {
+        if (::fnmatch(comp.c_str(), e.name.c_str(), 0) == 0)
+          next.push_back(JoinRel(prefix, e.name));
+        return true;
+      });
     }
     matches = std::move(next);
     if (matches.empty()) break;
