@@ -90,7 +90,7 @@ std::string TraceRecorder::ToJson() const {
 }
 
 absl::Status TraceRecorder::Write(const std::string& path) const {
-  return base::WriteFileAtomically(path, ToJson() + "\n");
+  return WriteFileAtomically(path, ToJson() + "\n");
 }
 
 std::string MetadataJson(const engine::BuildRequest& request, const engine::BuildResult& result) {
@@ -126,7 +126,11 @@ std::string MetadataJson(const engine::BuildRequest& request, const engine::Buil
 
 absl::Status WriteMetadataFile(const std::string& path, const engine::BuildRequest& request,
                                const engine::BuildResult& result) {
-  return base::WriteFileAtomically(path, MetadataJson(request, result) + "\n");
+  return WriteFileAtomically(path, MetadataJson(request, result) + "\n");
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  return base::WriteFileAtomically(path, content);
 }
 
 }  // namespace kiln::tools

@@ -43,6 +43,9 @@ std::string MetadataJson(const engine::BuildRequest& request, const engine::Buil
 absl::Status WriteMetadataFile(const std::string& path, const engine::BuildRequest& request,
                                const engine::BuildResult& result);
 
+// Writes `content` to `path` atomically (temp file in the same dir, fsync, rename).
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+
 }  // namespace kiln::tools
 
 #endif  // KILN_TOOLS_KILNCTL_PROGRESS_TRACE_H_
