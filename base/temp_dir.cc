@@ -5,12 +5,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
+#include "base/fs.h"
+#include "base/path.h"
 #include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace kiln::base {
 
@@ -65,20 +66,20 @@ absl::Status RemoveTree(const std::string& path) {
                                       "': refused; expected a path to an entry below a directory, "
                                       "without '..'");
   }
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-  if (!ec) return absl::OkStatus();
-  // Retry after making every directory writable (trees may hold 0555 dirs).
-  for (auto it = std::filesystem::recursive_directory_iterator(
-           path, std::filesystem::directory_options::skip_permission_denied, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
+  // From the parent's fd: the last component is never followed if it is a symlink, and
+  // nothing below it is either (RemoveTreeAt).
+  std::string trimmed = path;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  auto [dir, name] = SplitDirBase(trimmed);
+  if (dir.empty()) dir = ".";
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoError("remove tree '" + path + "': open parent");
   }
-  ::chmod(path.c_str(), 0700);
-  ec.clear();
-  std::filesystem::remove_all(path, ec);
-  if (ec) return ErrnoError(ec.value(), "remove tree '" + path + "'");
-  return absl::OkStatus();
+  RemoveTreeOptions options;
+  options.shown_as = path;
+  return RemoveTreeAt(dir_fd.get(), name, options);
 }
 
 }  // namespace kiln::base

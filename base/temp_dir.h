@@ -31,9 +31,11 @@ class TempDir {
   std::string path_;
 };
 
-// Removes a tree without following symlinks, making directories writable where needed.
-// Missing paths are fine. Does not cross mount points it cannot remove. InvalidArgument, and
-// nothing removed, for "", "/", a path ending in "." or any path with a ".." component.
+// Removes a tree without following symlinks, making directories writable where needed
+// (base::RemoveTreeAt from the parent directory's fd). Missing paths are fine. A directory on
+// another file system (a mount point) inside the tree is FailedPrecondition, with nothing in it
+// touched. InvalidArgument, and nothing removed, for "", "/", a path ending in "." or any path
+// with a ".." component.
 absl::Status RemoveTree(const std::string& path);
 
 }  // namespace kiln::base

@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "cache/codec.h"
@@ -15,13 +15,6 @@ namespace kiln::cache::internal {
 namespace {
 
 constexpr std::string_view kMagic = "KILNCSC1";
-
-std::string DirOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 }  // namespace
 
@@ -103,43 +96,14 @@ absl::StatusOr<std::optional<std::string>> ReadFileIfExists(const std::string& p
   base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd && errno == ENOENT) return std::optional<std::string>();
   if (!fd) return base::ErrnoError(absl::StrCat("open '", path, "'"));
-  std::string out;
-  char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return base::ErrnoError(absl::StrCat("read '", path, "'"));
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
+  KILN_ASSIGN_OR_RETURN(std::string out, base::ReadAll(fd.get(), path));
   return std::optional<std::string>(std::move(out));
 }
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
-  std::string tmp =
-      absl::StrCat(path, ".tmp.", ::getpid(), ".", reinterpret_cast<uintptr_t>(bytes.data()));
-  base::UniqueFd fd(
-      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd) return base::ErrnoError(absl::StrCat("create '", tmp, "'"));
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status st = base::ErrnoError(absl::StrCat("write '", tmp, "'"));
-      ::unlink(tmp.c_str());
-      return st;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status st = base::ErrnoError(absl::StrCat("publish '", path, "'"));
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  base::UniqueFd dir(::open(DirOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir) ::fsync(dir.get());
-  return absl::OkStatus();
+  base::WriteFileOptions o;
+  o.sync_dir = true;
+  return base::WriteFileAtomically(path, bytes, o);
 }
 
 }  // namespace kiln::cache::internal

@@ -1,6 +1,5 @@
 #include "cache/fs_content_store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -11,24 +10,23 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <system_error>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/fs.h"
+#include "base/lmdb.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "cache/codec.h"
-#include "cache/lmdb_env.h"
 
 namespace kiln::cache {
 namespace {
 
+using base::LmdbEnv;
+using base::LmdbTxn;
 using base::UniqueFd;
-using internal::LmdbEnv;
-using internal::LmdbTxn;
 using Labels = std::map<std::string, std::string>;
 
 constexpr size_t kWriteBuffer = 256 * 1024;
@@ -96,30 +94,10 @@ std::string RandomName() {
 }
 
 absl::StatusOr<UniqueFd> OpenDir(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return base::ErrnoError(ec.value(), absl::StrCat("mkdir '", path, "'"));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(path, 0777));  // less the umask, as before
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return base::ErrnoError(absl::StrCat("open '", path, "'"));
   return fd;
-}
-
-// Names of the entries of a directory fd (excluding . and ..).
-absl::StatusOr<std::vector<std::string>> ListDir(int dirfd, const std::string& what) {
-  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return base::ErrnoError(absl::StrCat("open '", what, "'"));
-  DIR* dir = ::fdopendir(fd);
-  if (dir == nullptr) {
-    ::close(fd);
-    return base::ErrnoError(absl::StrCat("fdopendir '", what, "'"));
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(dir)) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  ::closedir(dir);
-  return names;
 }
 
 class FsContentStore;
@@ -273,7 +251,8 @@ absl::StatusOr<BlobInfo> FsWriter::Commit(const base::Digest& expected, Labels l
 }
 
 absl::Status FsContentStore::CleanStaleIngests() {
-  KILN_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(ingest_.get(), root_ + "/ingest"));
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        base::ListDirNames(ingest_.get(), false, root_ + "/ingest"));
   for (const std::string& name : names) {
     UniqueFd fd(::openat(ingest_.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) continue;
@@ -456,7 +435,7 @@ absl::Status FsContentStore::Delete(const base::Digest& d) {
 
 absl::Status FsContentStore::Walk(const std::function<void(const BlobInfo&)>& fn) {
   KILN_ASSIGN_OR_RETURN(std::vector<std::string> names,
-                        ListDir(blobs_.get(), root_ + "/blobs/sha256"));
+                        base::ListDirNames(blobs_.get(), false, root_ + "/blobs/sha256"));
   std::vector<BlobInfo> infos;
   {
     KILN_ASSIGN_OR_RETURN(LmdbTxn txn, LmdbTxn::Begin(*env_, /*write=*/false));

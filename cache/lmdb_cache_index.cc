@@ -7,9 +7,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/lmdb.h"
 #include "base/status.h"
 #include "cache/codec.h"
-#include "cache/lmdb_env.h"
 
 namespace kiln::cache {
 namespace internal {
@@ -64,8 +64,8 @@ absl::StatusOr<CacheRecord> DecodeCacheRecord(std::string_view bytes) {
 
 namespace {
 
-using internal::LmdbEnv;
-using internal::LmdbTxn;
+using base::LmdbEnv;
+using base::LmdbTxn;
 
 constexpr size_t kFlushEvery = 4096;
 

@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <filesystem>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/mount.h"
 #include "base/status.h"
 #include "snapshotter/session_marker.h"
@@ -45,13 +45,6 @@ absl::Status CheckKey(std::string_view what, std::string_view key) {
   return absl::OkStatus();
 }
 
-absl::Status MakeDir(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    return base::ErrnoError(absl::StrCat("mkdir '", path, "'"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status NotFound(std::string_view op, std::string_view key) {
   return absl::NotFoundError(
       absl::StrCat(base::AsAbsl(op), " '", base::AsAbsl(key), "': snapshot does not exist"));
@@ -71,8 +64,8 @@ std::string LocalSnapshotter::SnapshotDir(uint64_t id) const {
 }
 
 absl::Status LocalSnapshotter::Init() {
-  KILN_RETURN_IF_ERROR(MakeDir(root_, 0700));
-  KILN_RETURN_IF_ERROR(MakeDir(root_ + "/snapshots", 0700));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(root_, 0700));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(root_ + "/snapshots", 0700));
   std::string lock_path = root_ + "/lock";
   lock_fd_.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!lock_fd_) return base::ErrnoError(absl::StrCat("open '", lock_path, "'"));
@@ -115,17 +108,12 @@ absl::Status LocalSnapshotter::StartSession() {
 absl::Status LocalSnapshotter::DiscardAll() {
   KILN_ASSIGN_OR_RETURN(base::UniqueFd root, OpenDir(root_));
   for (const char* name : {"metadata.db", "metadata.db-lock"}) {
-    KILN_RETURN_IF_ERROR(RemoveAt(root.get(), name));
+    KILN_RETURN_IF_ERROR(base::RemoveTreeAt(root.get(), name));
   }
   KILN_ASSIGN_OR_RETURN(base::UniqueFd dir, OpenDir(root_ + "/snapshots"));
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(root_ + "/snapshots", ec), end; !ec && it != end;
-       it.increment(ec)) {
-    names.push_back(it->path().filename().string());
-  }
-  if (ec) return absl::InternalError(absl::StrCat("list '", root_, "/snapshots': ", ec.message()));
-  for (const std::string& name : names) KILN_RETURN_IF_ERROR(RemoveAt(dir.get(), name));
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        base::ListDirNames(dir.get(), /*sorted=*/false, root_ + "/snapshots"));
+  for (const std::string& name : names) KILN_RETURN_IF_ERROR(base::RemoveTreeAt(dir.get(), name));
   return absl::OkStatus();
 }
 
@@ -179,16 +167,17 @@ absl::Status LocalSnapshotter::RecoverAll() {
     next_id_ = std::max<uint64_t>(next, 1);
   }
   KILN_ASSIGN_OR_RETURN(base::UniqueFd dir, OpenDir(root_ + "/snapshots"));
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        base::ListDirNames(dir.get(), /*sorted=*/false, root_ + "/snapshots"));
   std::vector<std::string> orphans;
-  for (const auto& entry : std::filesystem::directory_iterator(root_ + "/snapshots")) {
-    std::string name = entry.path().filename().string();
+  for (const std::string& name : names) {
     uint64_t id = 0;
     auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
     if (ec != std::errc() || end != name.data() + name.size() || !by_id.contains(id)) {
       orphans.push_back(name);
     }
   }
-  for (const std::string& name : orphans) KILN_RETURN_IF_ERROR(RemoveAt(dir.get(), name));
+  for (const std::string& name : orphans) KILN_RETURN_IF_ERROR(base::RemoveTreeAt(dir.get(), name));
   for (const auto& [id, r] : by_id) KILN_RETURN_IF_ERROR(RecoverLayer(r));
   return absl::OkStatus();
 }
@@ -216,7 +205,7 @@ absl::StatusOr<DiskUsage> LocalSnapshotter::Usage(std::string_view key) {
 
 absl::Status LocalSnapshotter::RemoveSnapshotDir(uint64_t id) const {
   KILN_ASSIGN_OR_RETURN(base::UniqueFd dir, OpenDir(root_ + "/snapshots"));
-  return RemoveAt(dir.get(), absl::StrCat(id));
+  return base::RemoveTreeAt(dir.get(), absl::StrCat(id));
 }
 
 std::string LocalSnapshotter::SnapshotPath(std::string_view rel) const {

@@ -1,7 +1,7 @@
 // MetadataStore: the transactional record of every snapshot, kept in LMDB.
 //
-// One LMDB environment (a single file, MDB_NOSUBDIR) with two databases: "snapshots" maps a
-// snapshot key to its record, and "counters" holds named uint64 counters (the next dir id).
+// One LMDB environment (base::LmdbEnv, a single file, MDB_NOSUBDIR) with two databases: "snapshots"
+// maps a snapshot key to its record, and "counters" holds named uint64 counters (the next dir id).
 // Every change a snapshotter makes to its state is one write transaction, so a process killed
 // at any point leaves either the old or the new state, never a mix.
 //
@@ -17,14 +17,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/lmdb.h"
 #include "snapshotter/snapshotter.h"
-
-typedef struct MDB_env MDB_env;
-typedef struct MDB_txn MDB_txn;
 
 namespace kiln::snapshotter {
 
@@ -56,18 +55,18 @@ class MetadataStore {
   // Opens or creates the store file at `path`. Errors from LMDB carry its message.
   static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(const std::string& path,
                                                              const Options& options);
-  ~MetadataStore();
+  ~MetadataStore() = default;
   MetadataStore(const MetadataStore&) = delete;
   MetadataStore& operator=(const MetadataStore&) = delete;
 
   // A transaction; aborted on destruction unless committed. Move-only.
   class Txn {
    public:
-    Txn(Txn&& o) noexcept;
-    Txn& operator=(Txn&& o) noexcept;
+    Txn(Txn&& o) noexcept = default;
+    Txn& operator=(Txn&& o) noexcept = default;
     Txn(const Txn&) = delete;
     Txn& operator=(const Txn&) = delete;
-    ~Txn();
+    ~Txn() = default;
 
     // The record for `key`, or nullopt. DataLoss if the stored record cannot be decoded.
     absl::StatusOr<std::optional<SnapshotRecord>> Get(std::string_view key);
@@ -85,9 +84,9 @@ class MetadataStore {
 
    private:
     friend class MetadataStore;
-    Txn(MetadataStore* store, MDB_txn* txn) : store_(store), txn_(txn) {}
+    Txn(MetadataStore* store, base::LmdbTxn txn) : store_(store), txn_(std::move(txn)) {}
     MetadataStore* store_ = nullptr;
-    MDB_txn* txn_ = nullptr;
+    base::LmdbTxn txn_;
   };
 
   // Starts a read-only (`writable` false) or read-write transaction.
@@ -101,9 +100,7 @@ class MetadataStore {
  private:
   MetadataStore() = default;
   std::string path_;
-  MDB_env* env_ = nullptr;
-  unsigned int snapshots_dbi_ = 0;
-  unsigned int counters_dbi_ = 0;
+  std::shared_ptr<base::LmdbEnv> env_;
 };
 
 namespace internal {

@@ -6,20 +6,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "snapshotter/tree_copy.h"
 
 namespace kiln::snapshotter {
-namespace {
-
-absl::Status MakeDir(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    return base::ErrnoError(absl::StrCat("mkdir '", path, "'"));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<NativeSnapshotter>> NativeSnapshotter::Open(
     const std::string& root, const LocalSnapshotterOptions& options) {
@@ -35,8 +26,8 @@ std::string NativeSnapshotter::StackDir(const SnapshotRecord& record) const {
 absl::Status NativeSnapshotter::CreateLayer(uint64_t id, Kind kind,
                                             const std::vector<std::string>& parent_stack) {
   std::string dir = SnapshotDir(id);
-  KILN_RETURN_IF_ERROR(MakeDir(dir, 0700));
-  KILN_RETURN_IF_ERROR(MakeDir(dir + "/fs", 0755));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(dir, 0700));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(dir + "/fs", 0755));
   if (kind != Kind::kActive || parent_stack.empty()) return absl::OkStatus();
   KILN_ASSIGN_OR_RETURN(base::UniqueFd src, internal::OpenDir(parent_stack[0]));
   KILN_ASSIGN_OR_RETURN(base::UniqueFd dst, internal::OpenDir(dir + "/fs"));

@@ -9,19 +9,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/userns.h"
 #include "snapshotter/tree_copy.h"
 
 namespace kiln::snapshotter {
 namespace {
-
-absl::Status MakeDir(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    return base::ErrnoError(absl::StrCat("mkdir '", path, "'"));
-  }
-  return absl::OkStatus();
-}
 
 base::Mount Bind(const std::string& source, bool read_only) {
   base::Mount m{"bind", source, {"rbind"}};
@@ -52,10 +46,10 @@ std::string OverlaySnapshotter::StackDir(const SnapshotRecord& record) const {
 absl::Status OverlaySnapshotter::CreateLayer(uint64_t id, Kind kind,
                                              const std::vector<std::string>& parent_stack) {
   std::string dir = SnapshotDir(id);
-  KILN_RETURN_IF_ERROR(MakeDir(dir, 0700));
-  KILN_RETURN_IF_ERROR(MakeDir(dir + "/fs", 0755));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(dir, 0700));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(dir + "/fs", 0755));
   if (kind == Kind::kActive && !parent_stack.empty()) {
-    KILN_RETURN_IF_ERROR(MakeDir(dir + "/work", 0700));
+    KILN_RETURN_IF_ERROR(base::MkdirAll(dir + "/work", 0700));
   }
   return absl::OkStatus();
 }
@@ -84,7 +78,7 @@ std::vector<base::Mount> OverlaySnapshotter::MountsFor(
 
 absl::Status OverlaySnapshotter::Flatten(uint64_t id, const std::vector<std::string>& layers) {
   KILN_ASSIGN_OR_RETURN(base::UniqueFd dir, internal::OpenDir(SnapshotDir(id)));
-  KILN_RETURN_IF_ERROR(internal::RemoveAt(dir.get(), "flat"));
+  KILN_RETURN_IF_ERROR(base::RemoveTreeAt(dir.get(), "flat"));
   if (::mkdirat(dir.get(), "flat", 0755) != 0) {
     return base::ErrnoError(absl::StrCat("mkdir '", SnapshotDir(id), "/flat'"));
   }
@@ -100,7 +94,7 @@ absl::Status OverlaySnapshotter::Flatten(uint64_t id, const std::vector<std::str
     }
     return absl::OkStatus();
   }();
-  if (!s.ok()) (void)internal::RemoveAt(dir.get(), "flat");
+  if (!s.ok()) (void)base::RemoveTreeAt(dir.get(), "flat");
   return s;
 }
 
@@ -124,18 +118,18 @@ void OverlaySnapshotter::Committed(const SnapshotRecord& record) {
   std::string work = SnapshotDir(record.id) + "/work";
   if (::rmdir((work + "/work").c_str()) == 0 && ::rmdir(work.c_str()) == 0) return;
   absl::StatusOr<base::UniqueFd> fd = internal::OpenDir(SnapshotDir(record.id));
-  if (fd.ok()) (void)internal::RemoveAt(fd->get(), "work");
+  if (fd.ok()) (void)base::RemoveTreeAt(fd->get(), "work");
 }
 
 absl::Status OverlaySnapshotter::RecoverLayer(const SnapshotRecord& record) {
   std::string dir = SnapshotDir(record.id);
   KILN_ASSIGN_OR_RETURN(base::UniqueFd fd, internal::OpenDir(dir));
-  if (!record.flattened) KILN_RETURN_IF_ERROR(internal::RemoveAt(fd.get(), "flat"));
+  if (!record.flattened) KILN_RETURN_IF_ERROR(base::RemoveTreeAt(fd.get(), "flat"));
   if (record.info.kind == Kind::kActive && !record.info.parent.empty()) {
-    KILN_RETURN_IF_ERROR(MakeDir(dir + "/work", 0700));
+    KILN_RETURN_IF_ERROR(base::MkdirAll(dir + "/work", 0700));
   }
   if (record.info.kind == Kind::kCommitted) {
-    KILN_RETURN_IF_ERROR(internal::RemoveAt(fd.get(), "work"));
+    KILN_RETURN_IF_ERROR(base::RemoveTreeAt(fd.get(), "work"));
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/mount.h"
 #include "base/status.h"
 #include "base/temp_dir.h"
@@ -70,19 +71,9 @@ absl::StatusOr<std::string> ReadDriverFile(const std::string& path) {
 }
 
 absl::Status WriteDriverFile(const std::string& root, std::string_view name) {
-  std::string tmp = root + "/driver.tmp";
-  std::string path = root + "/driver";
-  base::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd) return base::ErrnoError(absl::StrCat("create '", tmp, "'"));
-  std::string line = absl::StrCat(base::AsAbsl(name), "\n");
-  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
-      ::fsync(fd.get()) != 0) {
-    return base::ErrnoError(absl::StrCat("write '", tmp, "'"));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return base::ErrnoError(absl::StrCat("rename '", tmp, "' to '", path, "'"));
-  }
-  return absl::OkStatus();
+  base::WriteFileOptions o;
+  o.mode = 0600;
+  return base::WriteFileAtomically(root + "/driver", absl::StrCat(base::AsAbsl(name), "\n"), o);
 }
 
 }  // namespace
@@ -100,18 +91,14 @@ std::string_view DriverName(Driver driver) {
 }
 
 absl::Status ProbeOverlay(const std::string& root) {
-  if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
-    return base::ErrnoError(absl::StrCat("mkdir '", root, "'"));
-  }
+  KILN_RETURN_IF_ERROR(base::MkdirAll(root, 0700));
   KILN_ASSIGN_OR_RETURN(base::TempDir dir, base::TempDir::Create("probe-", root));
   return ProbeIn(dir.path());
 }
 
 absl::StatusOr<OpenedSnapshotter> OpenSnapshotter(const std::string& root, Driver driver,
                                                   const LocalSnapshotterOptions& options) {
-  if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
-    return base::ErrnoError(absl::StrCat("mkdir '", root, "'"));
-  }
+  KILN_RETURN_IF_ERROR(base::MkdirAll(root, 0700));
   OpenedSnapshotter out;
   KILN_ASSIGN_OR_RETURN(std::string recorded, ReadDriverFile(root + "/driver"));
   if (!recorded.empty()) {

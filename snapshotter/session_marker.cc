@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 
@@ -46,25 +47,10 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool* missing
 }
 
 absl::Status WriteMarker(const std::string& root, std::string_view content) {
-  std::string path = root + kMarker;
-  std::string tmp = path + ".tmp";
-  {
-    base::UniqueFd fd(
-        ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) return base::ErrnoError(absl::StrCat("create '", tmp, "'"));
-    std::string line = absl::StrCat(base::AsAbsl(content), "\n");
-    if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-      return base::ErrnoError(absl::StrCat("write '", tmp, "'"));
-    }
-    if (::fsync(fd.get()) != 0) return base::ErrnoError(absl::StrCat("fsync '", tmp, "'"));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return base::ErrnoError(absl::StrCat("rename '", tmp, "' to '", path, "'"));
-  }
-  base::UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return base::ErrnoError(absl::StrCat("open '", root, "'"));
-  if (::fsync(dir.get()) != 0) return base::ErrnoError(absl::StrCat("fsync '", root, "'"));
-  return absl::OkStatus();
+  base::WriteFileOptions o;
+  o.mode = 0600;
+  o.sync_dir = true;
+  return base::WriteFileAtomically(root + kMarker, absl::StrCat(base::AsAbsl(content), "\n"), o);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/status.h"
 
 namespace kiln::snapshotter::internal {
@@ -35,28 +36,8 @@ absl::Status Err(std::string_view op, const std::string& rel) {
   return base::ErrnoError(absl::StrCat(base::AsAbsl(op), " '", rel.empty() ? "." : rel, "'"));
 }
 
-// Names in a directory, without "." and "..". Reads through a dup so `dir` stays usable.
 absl::StatusOr<std::vector<std::string>> ListDir(int dir, const std::string& rel) {
-  int dup = ::fcntl(dir, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return Err("dup dir fd", rel);
-  DIR* d = ::fdopendir(dup);
-  if (d == nullptr) {
-    absl::Status s = Err("fdopendir", rel);
-    ::close(dup);
-    return s;
-  }
-  ::rewinddir(d);
-  std::vector<std::string> out;
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string_view n(e->d_name);
-    if (n != "." && n != "..") out.emplace_back(n);
-    errno = 0;
-  }
-  int err = errno;
-  ::closedir(d);
-  if (err != 0) return base::ErrnoError(err, absl::StrCat("readdir '", rel, "'"));
-  return out;
+  return base::ListDirNames(dir, /*sorted=*/false, rel.empty() ? "." : rel);
 }
 
 bool IsOverlayXattr(std::string_view name) {
@@ -191,12 +172,12 @@ absl::Status TreeCopier::CopyEntry(int src, int dst, const std::string& name,
   bool whiteout = S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
   if (options_.overlay_layer && whiteout) {
     ++stats_.whiteouts;
-    return RemoveAt(dst, name);
+    return base::RemoveTreeAt(dst, name);
   }
   struct stat existing;
   bool exists = ::fstatat(dst, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
   if (exists && !(S_ISDIR(st.st_mode) && S_ISDIR(existing.st_mode))) {
-    KILN_RETURN_IF_ERROR(RemoveAt(dst, name));
+    KILN_RETURN_IF_ERROR(base::RemoveTreeAt(dst, name));
   }
   ++stats_.entries;
   if (S_ISDIR(st.st_mode)) return CopySubdir(src, dst, name, st, rel, depth);
@@ -209,7 +190,7 @@ absl::Status TreeCopier::CopySubdir(int src, int dst, const std::string& name,
   base::UniqueFd s(::openat(src, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!s) return Err("open", rel);
   if (options_.overlay_layer && IsOpaque(s.get())) {
-    KILN_RETURN_IF_ERROR(RemoveAt(dst, name));
+    KILN_RETURN_IF_ERROR(base::RemoveTreeAt(dst, name));
   }
   if (::mkdirat(dst, name.c_str(), 0700) != 0 && errno != EEXIST) return Err("mkdir", rel);
   base::UniqueFd d(::openat(dst, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -269,24 +250,6 @@ absl::Status TreeCopier::CopySpecial(int src, int dst, const std::string& name,
   return absl::OkStatus();
 }
 
-absl::Status RemoveContents(int dir, const std::string& rel, int depth) {
-  if (depth > kMaxDepth) {
-    return absl::FailedPreconditionError(absl::StrCat("remove '", rel, "': tree too deep"));
-  }
-  KILN_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir, rel));
-  for (const std::string& name : names) {
-    if (::unlinkat(dir, name.c_str(), 0) == 0) continue;
-    if (errno == ENOENT) continue;
-    if (errno != EISDIR && errno != EPERM) return Err("unlink", Join(rel, name));
-    base::UniqueFd child(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!child) return Err("open", Join(rel, name));
-    ::fchmod(child.get(), 0700);  // so that its entries can be removed
-    KILN_RETURN_IF_ERROR(RemoveContents(child.get(), Join(rel, name), depth + 1));
-    if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0) return Err("rmdir", Join(rel, name));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<CopyStats> CopyTree(int src_dir, int dst_dir, const CopyOptions& options) {
@@ -296,17 +259,6 @@ absl::StatusOr<CopyStats> CopyTree(int src_dir, int dst_dir, const CopyOptions& 
   if (::fstat(src_dir, &st) != 0) return Err("stat", "");
   KILN_RETURN_IF_ERROR(ApplyMetadata(src_dir, dst_dir, st, options.overlay_layer, ""));
   return copier.stats();
-}
-
-absl::Status RemoveAt(int dir, const std::string& name) {
-  if (::unlinkat(dir, name.c_str(), 0) == 0 || errno == ENOENT) return absl::OkStatus();
-  if (errno != EISDIR && errno != EPERM) return Err("unlink", name);
-  base::UniqueFd child(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!child) return Err("open", name);
-  ::fchmod(child.get(), 0700);
-  KILN_RETURN_IF_ERROR(RemoveContents(child.get(), name, 1));
-  if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0) return Err("rmdir", name);
-  return absl::OkStatus();
 }
 
 namespace {

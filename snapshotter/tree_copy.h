@@ -43,9 +43,6 @@ absl::StatusOr<DiskUsage> TreeUsage(int dir);
 // Opens an existing directory (O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC). Errors: "open 'path': ...".
 absl::StatusOr<base::UniqueFd> OpenDir(const std::string& path);
 
-// Removes entry `name` in `dir` (recursively for a directory). Missing is fine.
-absl::Status RemoveAt(int dir, const std::string& name);
-
 }  // namespace kiln::snapshotter::internal
 
 #endif  // KILN_SNAPSHOTTER_TREE_COPY_H_

@@ -2,9 +2,7 @@
 #include "engine/build/build_files.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "engine/frontend/dockerignore.h"
@@ -29,12 +28,10 @@ struct OpenedFile {
 // Opens `rel` below `dirfd` for reading; links are followed only while they stay below it
 // (RESOLVE_BENEATH: leaving gives EXDEV). Returns the errno on failure.
 int OpenBeneath(int dirfd, const std::string& rel, OpenedFile* out) {
-  struct open_how how = {};
-  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  const long fd = ::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof(how));
+  const int fd =
+      base::OpenAt2(dirfd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, base::kResolveBeneath);
   if (fd < 0) return errno;
-  out->fd = base::UniqueFd(static_cast<int>(fd));
+  out->fd = base::UniqueFd(fd);
   char buf[PATH_MAX];
   const std::string proc = absl::StrCat("/proc/self/fd/", fd);
   const ssize_t n = ::readlink(proc.c_str(), buf, sizeof(buf) - 1);

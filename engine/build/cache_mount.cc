@@ -1,6 +1,5 @@
 #include "engine/build/cache_mount.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/digest.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/temp_dir.h"
 
@@ -35,15 +35,10 @@ absl::Status MkdirIfMissing(const std::string& path) {
 
 // Entry names of `dir` (no "." / ".."); a missing dir gives none.
 std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(std::move(n));
-  }
-  ::closedir(d);
-  return out;
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return {};
+  absl::StatusOr<std::vector<std::string>> names = base::ListDirNames(fd.get());
+  return names.ok() ? *std::move(names) : std::vector<std::string>();
 }
 
 // Instance numbers present in `key_dir`, ascending.
@@ -80,20 +75,10 @@ absl::StatusOr<UniqueFd> TryLock(const std::string& path, int op) {
 absl::Status WriteKeyFile(const std::string& key_dir, const std::string& key) {
   std::string path = key_dir + "/key";
   if (::access(path.c_str(), F_OK) == 0) return absl::OkStatus();
-  std::string tmpl = path + ".XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  UniqueFd fd(::mkostemp(buf.data(), O_CLOEXEC));
-  if (!fd) return base::ErrnoError(absl::StrCat("create '", tmpl, "'"));
-  std::string tmp_file(buf.data());
-  std::string text = key + "\n";
-  bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  if (!ok || ::rename(tmp_file.c_str(), path.c_str()) != 0) {
-    absl::Status s = base::ErrnoError(absl::StrCat("write '", path, "'"));
-    ::unlink(tmp_file.c_str());
-    return s;
-  }
-  return absl::OkStatus();
+  base::WriteFileOptions o;
+  o.mode = 0600;
+  o.sync = false;
+  return base::WriteFileAtomically(path, key + "\n", o);
 }
 
 // Makes a new instance of `req` under `key_dir`, locked exclusively, and returns its number

@@ -1,14 +1,13 @@
 #include "engine/build/exec_mount_source.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "cache/checksum_cache.h"
 #include "engine/build/context_checksums.h"
@@ -73,11 +72,8 @@ absl::StatusOr<MountSource::Resolved> MountSource::Resolve(std::string_view sour
   std::string p(source);
   while (!p.empty() && p[0] == '/') p.erase(0, 1);
   if (p.empty()) p = ".";
-  struct open_how how = {};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   Resolved r;
-  r.fd.reset(static_cast<int>(::syscall(SYS_openat2, fd_.get(), p.c_str(), &how, sizeof how)));
+  r.fd.reset(base::OpenAt2(fd_.get(), p, O_PATH, 0, base::kResolveInRoot));
   if (!r.fd) {
     if (errno == ENOENT) {
       return absl::NotFoundError(

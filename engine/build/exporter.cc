@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "engine/oci/layout_writer.h"
@@ -89,23 +90,14 @@ absl::StatusOr<LayerInfo> HeldLayerOf(const Worker& worker, LayerStore& layers,
   }
 }
 
-// Writes an archive through `<dest>.kiln-tmp`, renamed over `dest` once complete and synced.
+// Writes an archive through a temp file beside `dest`, renamed over it once complete and synced.
 template <class WriteFn>
 absl::Status WriteArchive(const Worker& worker, const BuiltImage& image, const std::string& dest,
                           const std::string& name, WriteFn write) {
   oci::LayoutWriteOptions lo;
   lo.ref_name = name;
-  std::string tmp = dest + ".kiln-tmp";
-  base::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return base::ErrnoError(absl::StrCat("create '", tmp, "'"));
-  absl::Status s = write(*worker.content, image.manifest, fd.get(), lo);
-  if (s.ok() && ::fsync(fd.get()) != 0) s = base::ErrnoError(absl::StrCat("fsync '", tmp, "'"));
-  fd.reset();
-  if (s.ok() && ::rename(tmp.c_str(), dest.c_str()) != 0) {
-    s = base::ErrnoError(absl::StrCat("rename to '", dest, "'"));
-  }
-  if (!s.ok()) ::unlink(tmp.c_str());
-  return s;
+  return base::WriteFileAtomically(
+      dest, [&](int fd) { return write(*worker.content, image.manifest, fd, lo); });
 }
 
 }  // namespace

@@ -1,9 +1,7 @@
 #include "engine/build/file_op.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <memory>
@@ -14,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/digest.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "cache/cache_key.h"
 #include "cache/checksum_cache.h"
@@ -148,12 +147,8 @@ absl::Status WriteFileInRoot(int root_fd, const FileAction& a, std::optional<Own
   size_t slash = path.find_last_of('/');
   std::string parent = slash == std::string::npos ? "/" : path.substr(0, slash + 1);
   KILN_RETURN_IF_ERROR(MakeDirs(root_fd, parent, 0755));
-  struct open_how how = {};
-  how.flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
-  how.mode = 0600;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  base::UniqueFd fd(
-      static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how)));
+  base::UniqueFd fd(base::OpenAt2(root_fd, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600,
+                                  base::kResolveInRoot));
   if (!fd) return base::ErrnoError(absl::StrCat("create '", path, "'"));
   size_t off = 0;
   while (off < a.data.size()) {

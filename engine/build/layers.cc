@@ -1,6 +1,5 @@
 #include "engine/build/layers.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "nlohmann/json.hpp"
@@ -108,16 +108,10 @@ absl::Status LayerStore::WriteMemo(const std::string& path, const LayerInfo& l) 
                       {"diff_id", l.diff_id.str()},
                       {"size", l.size},
                       {"media_type", l.media_type}};
-  std::string tmp = path + ".tmp" + std::to_string(::gettid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump();
-    if (!out.good()) return absl::InternalError(absl::StrCat("write '", tmp, "' failed"));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return base::ErrnoError(absl::StrCat("rename '", tmp, "'"));
-  }
-  return absl::OkStatus();
+  base::WriteFileOptions o;
+  o.mode = 0666;   // less the umask, as std::ofstream made it
+  o.sync = false;  // a memo is a cache: a lost one is remade
+  return base::WriteFileAtomically(path, j.dump(), o);
 }
 
 absl::Status LayerStore::Record(const std::string& snapshot, const LayerInfo& layer) {
@@ -128,17 +122,16 @@ absl::Status LayerStore::Record(const std::string& snapshot, const LayerInfo& la
 }
 
 absl::Status LayerStore::WalkMemos(const std::function<void(const Memo&)>& fn) const {
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(dir_.c_str()), &::closedir);
-  if (dir == nullptr) return base::ErrnoError(absl::StrCat("open layer memo dir '", dir_, "'"));
+  base::UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return base::ErrnoError(absl::StrCat("open layer memo dir '", dir_, "'"));
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        base::ListDirNames(dir.get(), /*sorted=*/false, dir_));
   std::vector<Memo> memos;
-  errno = 0;
-  while (struct dirent* e = ::readdir(dir.get())) {
-    std::string name = e->d_name;
+  for (const std::string& name : names) {
     std::string snapshot = MemoSnapshot(name);
     if (snapshot.empty()) continue;
     memos.push_back(Memo{snapshot, name, ParseMemo(ReadText(absl::StrCat(dir_, "/", name)))});
   }
-  if (errno != 0) return base::ErrnoError(absl::StrCat("read layer memo dir '", dir_, "'"));
   for (const Memo& m : memos) fn(m);
   return absl::OkStatus();
 }

@@ -1,6 +1,5 @@
 #include "engine/build/local_engine.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,9 +13,9 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/temp_dir.h"
 #include "cache/fs_content_store.h"
@@ -59,28 +58,13 @@
 namespace kiln::engine {
 namespace {
 
-absl::Status MkdirP(const std::string& path, mode_t mode) {
-  std::string cur;
-  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    absl::StrAppend(&cur, "/", part);
-    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
-      return base::ErrnoError(absl::StrCat("create '", cur, "'"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 // Removes leftovers of a killed process in tmp/: detaches any mount still there, then deletes.
 void CleanTmp(const std::string& tmp) {
-  DIR* d = ::opendir(tmp.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> names;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  for (const std::string& n : names) {
+  base::UniqueFd dir(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return;
+  absl::StatusOr<std::vector<std::string>> names = base::ListDirNames(dir.get());
+  if (!names.ok()) return;
+  for (const std::string& n : *names) {
     std::string p = tmp + "/" + n;
     while (::umount2(p.c_str(), MNT_DETACH) == 0) {
     }
@@ -194,9 +178,9 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
         "open engine: not root and not inside a rootless user namespace; call "
         "base::EnterRootlessNamespace() first");
   }
-  KILN_RETURN_IF_ERROR(MkdirP(root, 0700));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(root, 0700));
   std::string tmp = root + "/tmp";
-  KILN_RETURN_IF_ERROR(MkdirP(tmp, 0700));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(tmp, 0700));
   CleanTmp(tmp);
   KILN_ASSIGN_OR_RETURN(e->content_, cache::OpenFsContentStore(root + "/content"));
   snapshotter::Driver driver = snapshotter::Driver::kAuto;

@@ -1,14 +1,13 @@
 #include "engine/build/mount_target_paths.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 
@@ -18,11 +17,7 @@ namespace {
 using base::UniqueFd;
 
 UniqueFd OpenInRoot(int root_fd, const std::string& rel, int flags) {
-  struct open_how how = {};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return UniqueFd(static_cast<int>(
-      ::syscall(SYS_openat2, root_fd, rel.empty() ? "." : rel.c_str(), &how, sizeof how)));
+  return UniqueFd(base::OpenAt2(root_fd, rel, flags, 0, base::kResolveInRoot));
 }
 
 std::vector<std::string> Components(const std::string& path) {

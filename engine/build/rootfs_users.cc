@@ -1,8 +1,6 @@
 #include "engine/build/rootfs_users.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <optional>
@@ -12,25 +10,19 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 
 namespace kiln::engine {
 namespace {
 
+// The file at `path` inside the root, or "" when it cannot be read or is over 4 MiB.
 std::string ReadInRoot(int root_fd, const char* path) {
-  struct open_how how = {};
-  how.flags = O_RDONLY | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  base::UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root_fd, path, &how, sizeof how)));
-  std::string out;
-  if (!fd) return out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::read(fd.get(), buf, sizeof buf)) > 0 && out.size() < (1 << 22)) {
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
+  absl::StatusOr<base::UniqueFd> fd = base::OpenInRoot(root_fd, path, O_RDONLY);
+  if (!fd.ok()) return "";
+  absl::StatusOr<std::string> text = base::ReadAll(fd->get(), path, size_t{1} << 22);
+  return text.ok() ? *std::move(text) : "";
 }
 
 // Finds `name` in a passwd/group-format file: returns fields of the matching line.

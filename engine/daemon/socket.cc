@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/fs.h"
 #include "base/status.h"
 
 namespace kiln::engine::daemon {
@@ -36,7 +37,7 @@ std::string Parent(const std::string& path) {
 }
 
 absl::Status PrepareDir(const std::string& dir, mode_t mode) {
-  KILN_RETURN_IF_ERROR(MakeDirs(dir, mode));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(dir, mode));
   struct stat st;
   if (stat(dir.c_str(), &st) != 0) return base::ErrnoError(absl::StrCat("stat '", dir, "'"));
   if (st.st_uid != geteuid()) {
@@ -77,18 +78,6 @@ absl::Status RemoveStaleSocket(const std::string& path) {
 
 }  // namespace
 
-absl::Status MakeDirs(const std::string& path, mode_t mode) {
-  if (path.empty() || path == "/" || path == ".") return absl::OkStatus();
-  if (mkdir(path.c_str(), mode) == 0) return absl::OkStatus();
-  if (errno == EEXIST) return absl::OkStatus();
-  if (errno != ENOENT) return base::ErrnoError(absl::StrCat("mkdir '", path, "'"));
-  KILN_RETURN_IF_ERROR(MakeDirs(Parent(path), mode));
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    return base::ErrnoError(absl::StrCat("mkdir '", path, "'"));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<base::UniqueFd> ConnectUnixSocket(const std::string& path) {
   KILN_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(path));
   base::UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -123,7 +112,7 @@ absl::StatusOr<base::UniqueFd> ListenUnixSocket(const std::string& path,
 }
 
 absl::StatusOr<base::UniqueFd> LockStateRoot(const std::string& root) {
-  KILN_RETURN_IF_ERROR(MakeDirs(root, 0700));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(root, 0700));
   std::string path = root + "/kilnd.lock";
   base::UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd.valid()) return base::ErrnoError(absl::StrCat("open '", path, "'"));

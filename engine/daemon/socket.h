@@ -34,9 +34,6 @@ absl::StatusOr<base::UniqueFd> ConnectUnixSocket(const std::string& path);
 // "another kilnd (pid N) is using the state root 'root'" if it is held.
 absl::StatusOr<base::UniqueFd> LockStateRoot(const std::string& root);
 
-// mkdir -p with `mode` for the dirs it creates.
-absl::Status MakeDirs(const std::string& path, mode_t mode);
-
 }  // namespace kiln::engine::daemon
 
 #endif  // KILN_ENGINE_DAEMON_SOCKET_H_

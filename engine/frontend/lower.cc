@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/path.h"
 #include "base/status.h"
 #include "engine/frontend/lower_internal.h"
 
@@ -55,42 +56,7 @@ bool IsPredefinedArg(std::string_view k) {
   return IsProxyArg(k);
 }
 
-std::string CleanPath(std::string_view p) {
-  // Go's path.Clean, in one pass over an output buffer: `floor` is the part of `out` that
-  // ".." may not remove (the root, or leading ".." of a relative path).
-  if (p.empty()) return ".";
-  const bool rooted = p[0] == '/';
-  std::string out;
-  out.reserve(p.size());
-  size_t floor = 0;
-  if (rooted) out.push_back('/'), floor = 1;
-  for (size_t i = 0; i < p.size();) {
-    if (p[i] == '/') {
-      ++i;
-      continue;
-    }
-    size_t end = p.find('/', i);
-    if (end == std::string_view::npos) end = p.size();
-    std::string_view part = p.substr(i, end - i);
-    i = end;
-    if (part == ".") continue;
-    if (part == "..") {
-      if (out.size() > floor) {
-        size_t slash = out.rfind('/');
-        out.resize(slash == std::string::npos || slash < floor ? floor : slash);
-      } else if (!rooted) {
-        if (!out.empty()) out.push_back('/');
-        out.append("..");
-        floor = out.size();
-      }
-      continue;
-    }
-    if (out.size() > (rooted ? 1u : 0u)) out.push_back('/');
-    out.append(part);
-  }
-  if (out.empty()) out.push_back('.');
-  return out;
-}
+std::string CleanPath(std::string_view p) { return base::CleanPath(p); }
 
 std::string JoinPath(std::string_view base, std::string_view rel, bool keep_trailing_slash) {
   std::string c;

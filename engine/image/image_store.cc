@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "engine/oci/manifest.h"
 #include "engine/oci/media_types.h"
@@ -45,60 +46,14 @@ class FileLock {
 absl::StatusOr<std::string> ReadFileAt(int dirfd, const char* name, const std::string& shown) {
   base::UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return base::ErrnoError(absl::StrCat("open '", shown, "'"));
-  std::string out;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return base::ErrnoError(absl::StrCat("read '", shown, "'"));
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-absl::Status WriteFileAtomic(int dirfd, const char* name, std::string_view bytes,
-                             const std::string& root) {
-  std::string tmp = absl::StrCat(name, ".tmp-", ::getpid());
-  std::string shown = absl::StrCat(root, "/", tmp);
-  base::UniqueFd fd(
-      ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd) return base::ErrnoError(absl::StrCat("create '", shown, "'"));
-  absl::Status st;
-  size_t off = 0;
-  while (st.ok() && off < bytes.size()) {
-    ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      st = base::ErrnoError(absl::StrCat("write '", shown, "'"));
-    else
-      off += static_cast<size_t>(n);
-  }
-  if (st.ok() && ::fsync(fd.get()) != 0) st = base::ErrnoError(absl::StrCat("fsync '", shown, "'"));
-  if (st.ok() && ::renameat(dirfd, tmp.c_str(), dirfd, name) != 0) {
-    st = base::ErrnoError(absl::StrCat("rename '", shown, "'"));
-  }
-  if (!st.ok()) {
-    ::unlinkat(dirfd, tmp.c_str(), 0);
-    return st;
-  }
-  if (::fsync(dirfd) != 0) return base::ErrnoError(absl::StrCat("fsync '", root, "'"));
-  return absl::OkStatus();
+  return base::ReadAll(fd.get(), shown);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root,
                                                              cache::ContentStore* content) {
-  std::string partial;
-  for (size_t i = 0; i <= root.size(); ++i) {
-    if (i == root.size() || (root[i] == '/' && i > 0)) {
-      partial = root.substr(0, i);
-      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return base::ErrnoError(absl::StrCat("mkdir '", partial, "'"));
-      }
-    }
-  }
+  KILN_RETURN_IF_ERROR(base::MkdirAll(root, 0755));
   base::UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return base::ErrnoError(absl::StrCat("open image store '", root, "'"));
   return std::unique_ptr<ImageStore>(new ImageStore(root, std::move(dir), content));
@@ -142,7 +97,10 @@ absl::Status ImageStore::SaveLocked(const std::vector<ImageRecord>& records) {
         absl::FormatTime(absl::RFC3339_full, r.created, absl::UTCTimeZone());
     index.manifests.push_back(std::move(d));
   }
-  return WriteFileAtomic(dir_.get(), kIndexFile, oci::SerializeIndex(index), root_);
+  base::WriteFileOptions o;
+  o.sync_dir = true;
+  o.where = root_;
+  return base::WriteFileAtomicallyAt(dir_.get(), kIndexFile, oci::SerializeIndex(index), o);
 }
 
 absl::Status ImageStore::PutLocked(const std::string& ref, const oci::Descriptor& target) {

@@ -5,13 +5,14 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
+#include "base/path.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 
@@ -26,26 +27,8 @@ constexpr size_t kCacheFileLimit = 1 << 20;  // tar files this small are kept fr
 // "./a//b/../c" -> "a/c"; empty for names that would leave the root. Absolute names count
 // from the root.
 std::string CleanName(std::string_view name) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i <= name.size()) {
-    size_t j = name.find('/', i);
-    if (j == std::string_view::npos) j = name.size();
-    std::string_view comp = name.substr(i, j - i);
-    if (comp == "..") {
-      if (parts.empty()) return "";
-      parts.pop_back();
-    } else if (!comp.empty() && comp != ".") {
-      parts.push_back(comp);
-    }
-    i = j + 1;
-  }
-  std::string out;
-  for (auto p : parts) {
-    if (!out.empty()) out += '/';
-    out.append(p);
-  }
-  return out;
+  absl::StatusOr<std::string> clean = base::CleanBeneath(name);
+  return clean.ok() ? *std::move(clean) : "";
 }
 
 class DirSource final : public ImportSource {
@@ -107,10 +90,7 @@ class DirSource final : public ImportSource {
       return absl::InvalidArgumentError(
           absl::StrCat("open '", path_, "/", AsAbsl(name), "': path leaves the image directory"));
     }
-    struct open_how how = {};
-    how.flags = O_RDONLY | O_CLOEXEC;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-    int fd = static_cast<int>(::syscall(SYS_openat2, fd_.get(), clean.c_str(), &how, sizeof how));
+    int fd = base::OpenAt2(fd_.get(), clean, O_RDONLY, 0, base::kResolveInRoot | RESOLVE_NO_XDEV);
     if (fd < 0) return base::ErrnoError(absl::StrCat("open '", path_, "/", clean, "'"));
     return base::UniqueFd(fd);
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "engine/oci/blob_walk.h"
@@ -138,19 +139,9 @@ absl::Status WriteLayoutTar(cache::ContentStore& store, const std::vector<Descri
 
 absl::Status WriteFileAt(int dirfd, const std::string& dir_path, const std::string& name,
                          const std::function<absl::Status(int fd)>& fill) {
-  static std::atomic<uint64_t> counter{0};
-  std::string tmp = absl::StrCat(".tmp-", name, "-", getpid(), "-", counter.fetch_add(1));
-  base::UniqueFd fd(
-      ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd) return base::ErrnoError(absl::StrCat("create '", dir_path, "/", tmp, "'"));
-  absl::Status st = fill(fd.get());
-  if (st.ok() && ::fsync(fd.get()) != 0)
-    st = base::ErrnoError(absl::StrCat("fsync '", dir_path, "/", tmp, "'"));
-  if (st.ok() && ::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) {
-    st = base::ErrnoError(absl::StrCat("rename '", dir_path, "/", tmp, "'"));
-  }
-  if (!st.ok()) ::unlinkat(dirfd, tmp.c_str(), 0);
-  return st;
+  base::WriteFileOptions o;
+  o.where = dir_path;
+  return base::WriteFileAtomicallyAt(dirfd, name, fill, o);
 }
 
 absl::Status WriteAll(int fd, const char* p, size_t n, std::string_view what) {
@@ -202,9 +193,7 @@ absl::StatusOr<Index> ExistingIndex(int dirfd, const std::string& dir,
 absl::Status WriteOciLayoutDir(cache::ContentStore& store, const Descriptor& root,
                                const std::string& dir, const LayoutWriteOptions& options) {
   KILN_ASSIGN_OR_RETURN(std::vector<Descriptor> blobs, internal::ReachableBlobs(store, root));
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return base::ErrnoError(absl::StrCat("mkdir '", dir, "'"));
-  }
+  KILN_RETURN_IF_ERROR(base::MkdirAll(dir, 0755));
   base::UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd) return base::ErrnoError(absl::StrCat("open dir '", dir, "'"));
   KILN_ASSIGN_OR_RETURN(base::UniqueFd blobs_fd,

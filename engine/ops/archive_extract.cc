@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <sys/stat.h>
@@ -15,6 +14,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
+#include "base/path.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "engine/ops/copy_paths.h"
@@ -77,52 +78,16 @@ bool CleanInto(std::vector<std::string>& comps, std::string_view path) {
 
 // A tar path made relative to the extraction root: leading '/' dropped, cleaned; "" = root.
 absl::StatusOr<std::string> CleanEntryPath(std::string_view path) {
-  std::vector<std::string> comps;
-  if (!CleanInto(comps, path)) {
+  absl::StatusOr<std::string> clean = base::CleanBeneath(path);
+  if (!clean.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "archive path '", std::string(path), "' is outside the extraction root"));
   }
-  return Join(comps);
+  return clean;
 }
 
 bool IsOverlayXattr(std::string_view name) {
   return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
-}
-
-// Removes `name` under `dirfd` (a file, or a whole directory tree) without following symlinks.
-absl::Status RemoveTree(int dirfd, const std::string& name, int depth = 0) {
-  struct stat st;
-  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return errno == ENOENT ? absl::OkStatus() : ErrnoError(absl::StrCat("stat '", name, "'"));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    if (depth > 1000) return absl::InvalidArgumentError("remove: directory tree too deep");
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return ErrnoError(absl::StrCat("open '", name, "'"));
-    DIR* d = ::fdopendir(fd);
-    if (d == nullptr) {
-      ::close(fd);
-      return ErrnoError(absl::StrCat("read dir '", name, "'"));
-    }
-    std::vector<std::string> names;
-    while (struct dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(std::move(n));
-    }
-    absl::Status s;
-    for (const std::string& n : names) {
-      s = RemoveTree(::dirfd(d), n, depth + 1);
-      if (!s.ok()) break;
-    }
-    ::closedir(d);
-    KILN_RETURN_IF_ERROR(s);
-    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) {
-      return ErrnoError(absl::StrCat("remove '", name, "'"));
-    }
-    return absl::OkStatus();
-  }
-  if (::unlinkat(dirfd, name.c_str(), 0) != 0) return ErrnoError(absl::StrCat("remove '", name, "'"));
-  return absl::OkStatus();
 }
 
 struct timespec BoundTime(int64_t sec, long nsec) {
@@ -349,7 +314,7 @@ absl::Status Extractor::Entry(archive_entry* e) {
   struct stat old;
   if (::fstatat(parent.get(), leaf.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0 &&
       !(S_ISDIR(old.st_mode) && is_dir)) {
-    KILN_RETURN_IF_ERROR(RemoveTree(parent.get(), leaf));
+    KILN_RETURN_IF_ERROR(base::RemoveTreeAt(parent.get(), leaf));
   }
   la_int64_t raw_uid = archive_entry_uid(e), raw_gid = archive_entry_gid(e);
   if (raw_uid < 0 || raw_gid < 0 || raw_uid >= 0xffffffffLL || raw_gid >= 0xffffffffLL) {

@@ -1,16 +1,15 @@
 #include "engine/ops/copy_paths.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/fs.h"
+#include "base/path.h"
 #include "base/unique_fd.h"
 #include "engine/ops/copy.h"
 
@@ -19,45 +18,21 @@ namespace internal {
 namespace {
 
 int OpenAt2(int root, const std::string& rel, uint64_t flags, mode_t mode, uint64_t resolve) {
-  struct open_how how = {};
-  how.flags = flags | O_CLOEXEC;
-  how.mode = (flags & O_CREAT) ? mode : 0;
-  how.resolve = resolve;
-  const char* p = rel.empty() ? "." : rel.c_str();
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    int fd = static_cast<int>(::syscall(SYS_openat2, root, p, &how, sizeof how));
-    if (fd >= 0 || errno != EAGAIN) return fd;
-  }
-  return -1;
+  return base::OpenAt2(root, rel, static_cast<int>(flags), mode, resolve);
 }
 
 }  // namespace
 
 int OpenInRoot(int root, const std::string& rel, uint64_t flags, mode_t mode) {
-  return OpenAt2(root, rel, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  return OpenAt2(root, rel, flags, mode, base::kResolveInRoot);
 }
 
 int OpenBeneathNoSymlinks(int root, const std::string& rel, uint64_t flags, mode_t mode) {
-  return OpenAt2(root, rel, flags, mode,
-                 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  return OpenAt2(root, rel, flags, mode, base::kResolveBeneathNoSymlinks);
 }
 
 std::vector<std::string> Components(std::string_view path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    std::string_view c = path.substr(i, j - i);
-    if (c.empty() || c == ".") {
-    } else if (c == "..") {
-      if (!out.empty()) out.pop_back();
-    } else {
-      out.emplace_back(c);
-    }
-    i = j + 1;
-  }
-  return out;
+  return base::PathComponents(base::CleanInRoot(path));
 }
 
 std::string Join(const std::vector<std::string>& comps, size_t n) {
@@ -69,7 +44,7 @@ std::string Join(const std::vector<std::string>& comps, size_t n) {
   return out;
 }
 
-std::string Clean(std::string_view path) { return Join(Components(path)); }
+std::string Clean(std::string_view path) { return base::CleanInRoot(path); }
 
 std::string JoinRel(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
@@ -102,14 +77,11 @@ absl::StatusOr<std::vector<std::string>> ExpandWildcards(int root_fd, std::strin
       }
       base::UniqueFd dir(OpenInRoot(root_fd, prefix, O_RDONLY | O_DIRECTORY));
       if (!dir) continue;
-      DIR* d = ::fdopendir(dir.release());
-      if (d == nullptr) continue;
-      while (struct dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n == "." || n == "..") continue;
-        if (::fnmatch(comp.c_str(), n.c_str(), 0) == 0) next.push_back(JoinRel(prefix, n));
-      }
-      ::closedir(d);
+      (void)base::ForEachDirEntry(dir.get(), [&](const base::DirEntry& e) {
+        if (::fnmatch(comp.c_str(), e.name.c_str(), 0) == 0)
+          next.push_back(JoinRel(prefix, e.name));
+        return true;
+      });
     }
     matches = std::move(next);
     if (matches.empty()) break;

@@ -1,6 +1,5 @@
 #include "snapshotter/diff/fs_util.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -8,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "base/fs.h"
 #include "base/status.h"
 
 namespace kiln::snapshotter::internal {
@@ -23,26 +23,7 @@ absl::StatusOr<base::UniqueFd> OpenDirAt(int dirfd, const std::string& name) {
 }
 
 absl::StatusOr<std::vector<std::string>> ListDir(int dirfd, const std::string& what) {
-  int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup < 0) return base::ErrnoError("open directory '" + what + "'");
-  DIR* d = ::fdopendir(dup);
-  if (d == nullptr) {
-    int err = errno;
-    ::close(dup);
-    return base::ErrnoError(err, "list directory '" + what + "'");
-  }
-  std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* ent = ::readdir(d)) {
-    std::string n = ent->d_name;
-    if (n != "." && n != "..") names.push_back(std::move(n));
-    errno = 0;
-  }
-  int err = errno;
-  ::closedir(d);
-  if (err != 0) return base::ErrnoError(err, "list directory '" + what + "'");
-  std::sort(names.begin(), names.end());
-  return names;
+  return base::ListDirNames(dirfd, /*sorted=*/true, what);
 }
 
 absl::StatusOr<struct stat> StatAt(int dirfd, const std::string& name, const std::string& what) {
@@ -112,20 +93,9 @@ bool GetXattrAt(int dirfd, const std::string& name, const char* key, std::string
 }
 
 absl::Status RemoveAt(int dirfd, const std::string& name, const std::string& what) {
-  if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return absl::OkStatus();
-  if (errno != EISDIR) return base::ErrnoError("remove '" + what + "'");
-  {
-    auto sub = OpenDirAt(dirfd, name);
-    if (!sub.ok()) return base::Annotate(sub.status(), "remove '" + what + "'");
-    KILN_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(sub->get(), what));
-    for (const std::string& n : names) {
-      KILN_RETURN_IF_ERROR(RemoveAt(sub->get(), n, what + "/" + n));
-    }
-  }
-  if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-    return base::ErrnoError("remove directory '" + what + "'");
-  }
-  return absl::OkStatus();
+  base::RemoveTreeOptions options;
+  options.shown_as = what;
+  return base::RemoveTreeAt(dirfd, name, options);
 }
 
 }  // namespace kiln::snapshotter::internal

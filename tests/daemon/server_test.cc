@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "base/fs.h"
 #include "base/temp_dir.h"
 #include "engine/daemon/convert.h"
 #include "engine/daemon/server.h"
@@ -291,7 +292,7 @@ TEST_F(ServerTest, SharedSocketDirKeepsItsMode) {
 }
 
 TEST_F(ServerTest, StaleSocketIsReplacedLiveOneIsNot) {
-  ASSERT_TRUE(MakeDirs(dir_.path() + "/run", 0700).ok());
+  ASSERT_TRUE(base::MkdirAll(dir_.path() + "/run", 0700).ok());
   {  // a socket file whose listener is gone, as after kill -9
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un addr{};

@@ -1,6 +1,9 @@
 // MetadataStore on a real LMDB file: encoding, transactions, persistence.
 #include "snapshotter/metadata.h"
 
+#include <lmdb.h>
+
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -77,6 +80,48 @@ TEST(MetadataTest, TransactionsCommitAbortAndPersist) {
   EXPECT_EQ(next, 7u);
   KILN_ASSERT_OK_AND_ASSIGN(uint64_t unset, txn.GetCounter("unset"));
   EXPECT_EQ(unset, 0u);
+}
+
+// A store file as main's MetadataStore wrote it before the shared LMDB wrapper (raw mdb_*
+// calls: one file, MDB_NOSUBDIR, databases "snapshots" with JSON records and "counters" with
+// 8-byte native integers) opens and reads back unchanged.
+TEST(MetadataTest, OpensAStoreWrittenBeforeTheSharedWrapper) {
+  const std::string path = NewDir("meta-compat") + "/metadata.db";
+  const std::string json =
+      R"({"children":3,"created":1700000000123456789,"depth":2,"flattened":true,"id":42,)"
+      R"("kind":"committed","labels":{"a":"1","b":""},"lowers":["42/flat","7/fs"],)"
+      R"("parent":"parent","updated":1700000001000000001})";
+  {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 4), 0);
+    ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOTLS, 0600), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi snapshots = 0, counters = 0;
+    ASSERT_EQ(mdb_dbi_open(txn, "snapshots", MDB_CREATE, &snapshots), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "counters", MDB_CREATE, &counters), 0);
+    std::string key = "k";
+    MDB_val k{key.size(), key.data()};
+    MDB_val v{json.size(), const_cast<char*>(json.data())};
+    ASSERT_EQ(mdb_put(txn, snapshots, &k, &v, 0), 0);
+    uint64_t next = 9;
+    std::string name = "next";
+    MDB_val ck{name.size(), name.data()};
+    MDB_val cv{sizeof next, &next};
+    ASSERT_EQ(mdb_put(txn, counters, &ck, &cv, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  KILN_ASSERT_OK_AND_ASSIGN(auto store, MetadataStore::Open(path, {}));
+  KILN_ASSERT_OK_AND_ASSIGN(MetadataStore::Txn txn, store->Begin(true));
+  KILN_ASSERT_OK_AND_ASSIGN(std::optional<SnapshotRecord> r, txn.Get("k"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*r, Sample("k"));
+  KILN_ASSERT_OK_AND_ASSIGN(uint64_t next, txn.GetCounter("next"));
+  EXPECT_EQ(next, 9u);
+  // And what this version writes is the same JSON, byte for byte.
+  EXPECT_EQ(internal::EncodeRecord(Sample("k")), json);
 }
 
 }  // namespace

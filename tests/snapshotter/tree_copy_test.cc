@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/fs.h"
 #include "base/userns.h"
 #include "gtest/gtest.h"
 #include "tests/snapshotter/test_util.h"
@@ -143,8 +144,8 @@ TEST(TreeCopyTest, UsageAndRemoval) {
   EXPECT_EQ(u.inodes, 3);
   EXPECT_GE(u.size, 100000);
   EXPECT_LT(u.size, 200000);
-  KILN_ASSERT_OK(internal::RemoveAt(fd.get(), "sub"));
-  KILN_ASSERT_OK(internal::RemoveAt(fd.get(), "missing-is-fine"));
+  KILN_ASSERT_OK(base::RemoveTreeAt(fd.get(), "sub"));
+  KILN_ASSERT_OK(base::RemoveTreeAt(fd.get(), "missing-is-fine"));
   KILN_ASSERT_OK_AND_ASSIGN(Tree left, ReadTree(dir));
   EXPECT_EQ(left, (Tree{{"f2", "file 0644 " + std::string(100000, 'x')}}));
 }

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "engine/daemon/convert.h"
 #include "engine/daemon/paths.h"
@@ -123,7 +124,7 @@ absl::Status WaitForDaemon(const std::string& socket_path, pid_t pid, const std:
 absl::Status AutoStart(const std::string& socket_path, const ClientOptions& options) {
   KILN_ASSIGN_OR_RETURN(std::string kilnd, FindKilnd());
   d::DefaultPaths defaults = d::DefaultPathsFor(getuid());
-  KILN_RETURN_IF_ERROR(d::MakeDirs(defaults.root, 0700));
+  KILN_RETURN_IF_ERROR(base::MkdirAll(defaults.root, 0700));
   std::string log = defaults.root + "/kilnd.log";
   KILN_ASSIGN_OR_RETURN(pid_t pid, SpawnKilnd(kilnd, log));
   return WaitForDaemon(socket_path, pid, log, options.start_timeout);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "base/fs.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "nlohmann/json.hpp"
@@ -141,26 +142,7 @@ absl::Status WriteMetadataFile(const std::string& path, const engine::BuildReque
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  base::UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.valid()) return base::ErrnoError(absl::StrCat("create '", tmp, "'"));
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = write(fd.get(), content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status status = base::ErrnoError(absl::StrCat("write '", tmp, "'"));
-      unlink(tmp.c_str());
-      return status;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fsync(fd.get()) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status status = base::ErrnoError(absl::StrCat("write '", path, "'"));
-    unlink(tmp.c_str());
-    return status;
-  }
-  return absl::OkStatus();
+  return base::WriteFileAtomically(path, content);
 }
 
 }  // namespace kiln::tools

@@ -1,18 +1,25 @@
-// Internal: RAII wrappers over LMDB (environment, named databases, transactions).
+// The one LMDB wrapper: RAII over an environment, its named databases and transactions.
+// It moves bytes only: every store keeps its own record encoding (the cache index its binary
+// codec, the snapshotter's metadata JSON), so files written before this wrapper still open.
 //
 // LmdbEnv owns one MDB_env opened with MDB_NOTLS (read transactions are not bound to a
-// thread, so pool threads may each hold one) and MDB_NOMETASYNC (a system crash may undo the
-// last commit, never corrupt the file; a process crash loses nothing). LMDB forbids opening
-// the same environment twice in one process (closing one copy drops the other's locks), so
-// Open shares one LmdbEnv per directory (by device and inode) among all its callers; the
-// databases requested must then be the same. LmdbEnv is thread-safe; an LmdbTxn belongs to one
-// thread at a time. Write transactions are serialized by LMDB itself. Errors: "lmdb <op> '<dir>':
-// <mdb_strerror>"; MDB_MAP_FULL maps to ResourceExhausted, corruption to DataLoss, the rest to
-// Internal.
-#ifndef KILN_CACHE_LMDB_ENV_H_
-#define KILN_CACHE_LMDB_ENV_H_
+// thread, so pool threads may each hold one), by default MDB_NOMETASYNC (a system crash may
+// undo the last commit, never corrupt the file; a process crash loses nothing). LMDB forbids
+// opening the same environment twice in one process (closing one copy drops the other's
+// locks), so Open shares one LmdbEnv per location (by device and inode of the directory, and
+// the file name in single-file mode) among all its callers; the databases requested must then
+// be the same. The map grows: Open reserves at least twice the current data file, so a store
+// that hit MDB_MAP_FULL (ResourceExhausted) opens with room the next time.
+//
+// LmdbEnv is thread-safe; an LmdbTxn belongs to one thread at a time. Write transactions are
+// serialized by LMDB itself. Errors: "lmdb <op> '<path>': <mdb_strerror>"; MDB_MAP_FULL,
+// MDB_READERS_FULL and MDB_TXN_FULL map to ResourceExhausted, corruption to DataLoss, EACCES to
+// PermissionDenied, other errno values as absl::ErrnoToStatus does, the rest to Internal.
+#ifndef KILN_BASE_LMDB_H_
+#define KILN_BASE_LMDB_H_
 
 #include <lmdb.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <functional>
@@ -25,7 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace kiln::cache::internal {
+namespace kiln::base {
 
 absl::Status LmdbError(int rc, std::string_view what);
 
@@ -36,18 +43,27 @@ class LmdbEnv {
     unsigned max_readers = 1022;
     std::vector<std::string> databases;  // named databases, created if missing
     // false: MDB_NOSYNC (no fsync at commit; a system crash may lose or corrupt recent
-    // commits). Only for bulk loads and benchmarks.
+    // commits). Only for bulk loads, benchmarks, and stores that Sync() themselves.
     bool durable = true;
+    // false: MDB_NOMETASYNC is not set (the meta page is flushed too at every commit).
+    bool lazy_meta_sync = true;
+    // true: `path` is the data file itself (MDB_NOSUBDIR; the lock file is "<path>-lock") and
+    // only its directory must exist. false: `path` is a directory, created if missing.
+    bool single_file = false;
+    mode_t file_mode = 0644;  // of the data and lock files, less the umask
   };
 
-  // Opens (creating `dir` if needed) the environment and its named databases, or returns
-  // the live instance for the same directory. FailedPrecondition if that instance was opened
-  // with other databases.
+  // Opens (creating the directory if needed) the environment and its named databases, or
+  // returns the live instance for the same location. FailedPrecondition if that instance was
+  // opened with other databases.
   static absl::StatusOr<std::shared_ptr<LmdbEnv>> Open(const std::string& dir,
                                                        const Options& options);
   ~LmdbEnv();
   LmdbEnv(const LmdbEnv&) = delete;
   LmdbEnv& operator=(const LmdbEnv&) = delete;
+
+  // Flushes every committed transaction to the device (for stores opened with !durable).
+  absl::Status Sync();
 
   MDB_env* raw() const { return env_; }
   // Handle of the i-th database named in Options::databases.
@@ -92,6 +108,6 @@ class LmdbTxn {
   const LmdbEnv* env_;
 };
 
-}  // namespace kiln::cache::internal
+}  // namespace kiln::base
 
-#endif  // KILN_CACHE_LMDB_ENV_H_
+#endif  // KILN_BASE_LMDB_H_

@@ -1,20 +1,21 @@
-#include "cache/lmdb_env.h"
+#include "base/lmdb.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <filesystem>
 #include <map>
-#include <system_error>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/fs.h"
+#include "base/path.h"
 #include "base/status.h"
 
-namespace kiln::cache::internal {
+namespace kiln::base {
 namespace {
 
 MDB_val ValOf(std::string_view s) {
@@ -31,7 +32,8 @@ std::string_view ViewOf(const MDB_val& v) {
 }  // namespace
 
 absl::Status LmdbError(int rc, std::string_view what) {
-  std::string msg = absl::StrCat(base::AsAbsl(what), ": ", mdb_strerror(rc));
+  if (rc > 0 && rc != EACCES) return ErrnoError(rc, what);
+  std::string msg = absl::StrCat(AsAbsl(what), ": ", mdb_strerror(rc));
   switch (rc) {
     case MDB_MAP_FULL:
     case MDB_READERS_FULL:
@@ -51,17 +53,23 @@ absl::Status LmdbError(int rc, std::string_view what) {
 
 absl::StatusOr<std::shared_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
                                                        const Options& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return base::ErrnoError(ec.value(), absl::StrCat("mkdir '", dir, "'"));
+  std::string where = dir;
+  std::string file;
+  if (options.single_file) {
+    auto [parent, name] = SplitDirBase(dir);
+    where = parent.empty() ? "." : parent;
+    file = name;
+  } else {
+    KILN_RETURN_IF_ERROR(MkdirAll(dir, 0777));  // less the umask
+  }
   struct stat st;
-  if (::stat(dir.c_str(), &st) != 0) return base::ErrnoError(absl::StrCat("stat '", dir, "'"));
+  if (::stat(where.c_str(), &st) != 0) return ErrnoError(absl::StrCat("stat '", where, "'"));
   // The pid keeps a forked child from reusing its parent's environment (LMDB forbids that).
-  using Id = std::tuple<pid_t, uint64_t, uint64_t>;
+  using Id = std::tuple<pid_t, uint64_t, uint64_t, std::string>;
   static absl::Mutex registry_mu(absl::kConstInit);
   static auto* registry = new std::map<Id, std::weak_ptr<LmdbEnv>>();
   absl::MutexLock lock(&registry_mu);
-  Id id(::getpid(), static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+  Id id(::getpid(), static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), file);
   if (std::shared_ptr<LmdbEnv> live = (*registry)[id].lock()) {
     if (live->names_ != options.databases) {
       return absl::FailedPreconditionError(
@@ -81,12 +89,23 @@ absl::StatusOr<std::shared_ptr<LmdbEnv>> LmdbEnv::OpenNew(const std::string& dir
   if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb create '", dir, "'"));
   std::shared_ptr<LmdbEnv> env(new LmdbEnv(raw, dir));
   env->names_ = options.databases;
-  rc = mdb_env_set_mapsize(raw, options.map_size);
+  // Growth: at least twice what the data file holds, in whole MiB.
+  size_t map_size = options.map_size;
+  struct stat data;
+  std::string data_path = options.single_file ? dir : dir + "/data.mdb";
+  if (::stat(data_path.c_str(), &data) == 0) {
+    size_t want =
+        (static_cast<size_t>(data.st_size) * 2 + (size_t{1} << 20) - 1) & ~((size_t{1} << 20) - 1);
+    map_size = std::max(map_size, want);
+  }
+  rc = mdb_env_set_mapsize(raw, map_size);
   if (rc == 0) rc = mdb_env_set_maxreaders(raw, options.max_readers);
   if (rc == 0) rc = mdb_env_set_maxdbs(raw, static_cast<MDB_dbi>(options.databases.size() + 1));
   if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb configure '", dir, "'"));
-  unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | (options.durable ? 0u : unsigned{MDB_NOSYNC});
-  rc = mdb_env_open(raw, dir.c_str(), flags, 0644);
+  unsigned flags = MDB_NOTLS | (options.durable ? 0u : unsigned{MDB_NOSYNC}) |
+                   (options.lazy_meta_sync ? unsigned{MDB_NOMETASYNC} : 0u) |
+                   (options.single_file ? unsigned{MDB_NOSUBDIR} : 0u);
+  rc = mdb_env_open(raw, dir.c_str(), flags, options.file_mode);
   if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb open '", dir, "'"));
   int dead = 0;
   (void)mdb_reader_check(raw, &dead);  // clears reader slots of crashed processes
@@ -99,6 +118,12 @@ absl::StatusOr<std::shared_ptr<LmdbEnv>> LmdbEnv::OpenNew(const std::string& dir
   }
   KILN_RETURN_IF_ERROR(txn.Commit());
   return env;
+}
+
+absl::Status LmdbEnv::Sync() {
+  int rc = mdb_env_sync(env_, 1);
+  if (rc != 0) return LmdbError(rc, absl::StrCat("lmdb sync '", dir_, "'"));
+  return absl::OkStatus();
 }
 
 LmdbEnv::~LmdbEnv() {
@@ -180,4 +205,4 @@ absl::Status LmdbTxn::Commit() {
   return absl::OkStatus();
 }
 
-}  // namespace kiln::cache::internal
+}  // namespace kiln::base
