@@ -33,18 +33,7 @@ void SetSecretAttrs(const std::map<std::string, std::string>& secrets,
   for (const auto& [id, path] : secrets) (*attrs)[kSecretAttrPrefix + id] = path;
 }
 
-<<<<<<< HEAD
-absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext&,
-=======
-ExecOp::ExecOp(const Worker* worker, const sandbox::Sandbox* sandbox, ExecParams params,
-               std::string definition)
-    : worker_(worker),
-      sandbox_(sandbox),
-      params_(std::move(params)),
-      definition_(std::move(definition)) {}
-
 absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext& ctx,
->>>>>>> network
                                               const std::vector<solver::InputRef>& inputs) const {
   absl::StatusOr<std::vector<cache::MountContent>> content =
       BindMountsContent(deps_.mounts, params_.mounts, inputs);
@@ -57,7 +46,7 @@ absl::StatusOr<base::Digest> ExecOp::CacheKey(solver::ExecContext& ctx,
   // --network may do, so it keys the step (as the network in BuildKit's exec op does).
   auto net = ctx.options().attrs.find(kNetworkAttr);
   if (params_.network.empty() && net != ctx.options().attrs.end() &&
-      net->second != worker_->default_network) {
+      net->second != deps_.default_network) {
     return cache::ExecCacheKey(definition_ + "\nkiln.network=" + net->second, *content, keyed);
   }
   return cache::ExecCacheKey(definition_, *content, keyed);
@@ -89,15 +78,11 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
   spec.cwd = params_.cwd.empty() ? "/" : params_.cwd;
   spec.user = params_.user;
   spec.rootfs = ForUserXattr(mounts);
-<<<<<<< HEAD
-  std::string net = params_.network.empty() ? deps_.default_network : params_.network;
-=======
   std::string net = params_.network;
   if (net.empty()) {
     auto it = ctx.options().attrs.find(kNetworkAttr);
-    net = it != ctx.options().attrs.end() ? it->second : worker_->default_network;
+    net = it != ctx.options().attrs.end() ? it->second : deps_.default_network;
   }
->>>>>>> network
   if (net == "none") {
     spec.network = sandbox::NetworkMode::kNone;
   } else if (net == "host") {
@@ -136,20 +121,13 @@ absl::StatusOr<solver::ResultRef> ExecOp::Exec(solver::ExecContext& ctx,
     }
     env.cancelled = [&ctx] { return ctx.cancel().cancelled(); };
     KILN_ASSIGN_OR_RETURN(run_mounts, RunMounts::Prepare(env, params_.mounts, inputs));
-<<<<<<< HEAD
-    KILN_RETURN_IF_ERROR(WithRootTree(*deps_.trees, mounts, [&](int root) -> absl::Status {
-      KILN_ASSIGN_OR_RETURN(targets_made, MountTargetPaths::Find(root, run_mounts->Targets()));
-      return absl::OkStatus();
-    }));
-=======
     std::vector<std::string> mount_targets = run_mounts->Targets();
     targets.insert(targets.end(), mount_targets.begin(), mount_targets.end());
->>>>>>> network
     spec.mounts = run_mounts->points();
     spec.env.insert(spec.env.end(), run_mounts->env().begin(), run_mounts->env().end());
   }
   MountTargetPaths targets_made;
-  KILN_RETURN_IF_ERROR(WithMountedRoot(*worker_, mounts, [&](int root) -> absl::Status {
+  KILN_RETURN_IF_ERROR(WithRootTree(*deps_.trees, mounts, [&](int root) -> absl::Status {
     KILN_ASSIGN_OR_RETURN(targets_made, MountTargetPaths::Find(root, targets));
     return absl::OkStatus();
   }));

@@ -23,25 +23,13 @@
 
 namespace kiln::engine {
 
-<<<<<<< HEAD
 // What a RUN uses of the engine. Pointers are borrowed and outlive every op.
 struct ExecOpDeps {
   snapshotter::Snapshotter* snapshots = nullptr;  // the rootfs snapshot of each run
   const Executor* executor = nullptr;             // runs the command
   const TreeAccess* trees = nullptr;              // the rootfs tree (RUN --mount targets)
-  std::string default_network = "host";           // for RUN without --network
+  std::string default_network = "default";        // for RUN without --network
   MountServices mounts;                           // RUN --mount
-=======
-struct ExecParams {
-  std::vector<std::string> argv;
-  std::vector<std::string> env;  // "K=V"
-  std::string cwd = "/";
-  std::string user;                      // "" = root
-  std::string network;                   // "default", "host", "none", or "" = the engine's default
-  std::string display_command;           // for error messages (the instruction as written)
-  std::vector<graph::ExecMount> mounts;  // RUN --mount, in order (inputs index the op's inputs)
-  std::string where;                     // "Dockerfile:12", for errors about mounts
->>>>>>> network
 };
 
 // Puts a build's secrets (id -> host file path, BuildRequest::secrets) into the solver's
@@ -73,7 +61,7 @@ class ExecOp : public solver::Op {
     std::vector<std::string> env;  // "K=V"
     std::string cwd = "/";
     std::string user;             // "" = root
-    std::string network;          // "host", "none", or "" = deps.default_network
+    std::string network;          // "default", "host", "none", or "" = deps.default_network
     std::string display_command;  // for error messages (the instruction as written)
     std::vector<graph::ExecMount> mounts;
     std::string where;  // "Dockerfile:12", for errors about mounts

@@ -25,12 +25,8 @@
 #include "engine/build/build_files.h"
 #include "engine/build/cache_mount.h"
 #include "engine/build/cache_seam.h"
-<<<<<<< HEAD
 #include "engine/build/build_ops.h"
-=======
-#include "engine/build/converter.h"
 #include "engine/build/entitlements.h"
->>>>>>> network
 #include "engine/build/event_bridge.h"
 #include "engine/build/exec_op.h"
 #include "engine/build/exporter.h"
