@@ -19,6 +19,9 @@ PACKAGES=(
   # Kiln vs Buildah (bench/scenarios/run.sh): Buildah and the runc runtime it uses here (crun
   # refuses this machine's hybrid cgroup layout), gnuplot for the chart, python3 for the runner
   buildah runc gnuplot-nox python3
+  # registry tests (tests/registry): Debian's docker-registry started by the tests on loopback
+  # with their own config, htpasswd for Basic auth, openssl for the test CA
+  docker-registry apache2-utils openssl
 )
 
 missing=()
@@ -42,4 +45,13 @@ fi
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# docker-registry's postinst starts the packaged service (on :5000, with the stock config).
+# Kiln's tests run their own registries, so forbid service starts during the install with a
+# temporary policy-rc.d (only when none exists; an existing one is left alone).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
