@@ -1,24 +1,18 @@
-// The image a build's final stage starts FROM, and the platform manifest of a stored target.
+// The image a build's final stage starts FROM.
 #ifndef KILN_ENGINE_BUILD_BASE_IMAGE_H_
 #define KILN_ENGINE_BUILD_BASE_IMAGE_H_
 
 #include <optional>
 
 #include "absl/status/statusor.h"
-#include "base/digest.h"
 #include "cache/content_store.h"
 #include "engine/frontend/lower.h"
-#include "engine/oci/descriptor.h"
 #include "engine/oci/image.h"
 
 namespace kiln::engine {
 
-// The platform manifest `target` names: itself, or linux/amd64's entry of an index.
-absl::StatusOr<base::Digest> PlatformManifest(cache::ContentStore& content,
-                                              const oci::Descriptor& target);
-
-// The config of the image the final stage of `lowered` is built FROM; nullopt for FROM scratch
-// or a stage that starts from no image.
+// The config of the image the final stage of `lowered` is built FROM (read with
+// oci::ReadManifestImage); nullopt for FROM scratch or a stage that starts from no image.
 absl::StatusOr<std::optional<oci::Image>> BaseImageOf(cache::ContentStore& content,
                                                       const LoweredBuild& lowered);
 

@@ -350,16 +350,10 @@ absl::StatusOr<std::vector<ImageSummary>> LocalEngine::ListImages() {
     s.manifest_digest = r.target.digest;
     s.created_unix = absl::ToUnixSeconds(r.created);
     s.size_bytes = r.target.size;
-    auto md = PlatformManifest(*content_, r.target);
-    if (md.ok()) {
-      auto mjson = content_->ReadAll(*md);
-      if (mjson.ok()) {
-        auto m = oci::ParseManifest(*mjson);
-        if (m.ok()) {
-          s.size_bytes += m->config.size;
-          for (const auto& l : m->layers) s.size_bytes += l.size;
-        }
-      }
+    absl::StatusOr<oci::PlatformImage> image = images_->Resolve(r, oci::Platform::Default());
+    if (image.ok()) {
+      s.size_bytes += image->manifest.config.size;
+      for (const auto& l : image->manifest.layers) s.size_bytes += l.size;
     }
     out.push_back(std::move(s));
   }
@@ -461,19 +455,15 @@ WorkerInfo LocalEngine::Workers() {
 
 absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref, const RunOptions& options) {
   Running running(this);
-  KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, images_->Get(ref));
-  KILN_ASSIGN_OR_RETURN(base::Digest manifest, PlatformManifest(*content_, rec.target));
+  KILN_ASSIGN_OR_RETURN(oci::PlatformImage image, images_->Resolve(ref, oci::Platform::Default()));
+  const base::Digest& manifest = image.manifest_descriptor.digest;
   // UnpackImage holds every layer of the chain (waiting out a concurrent removal and
   // unpacking again) until the container's snapshot is prepared on the top.
   cache::Lease lease = leases_.NewLease();
   KILN_ASSIGN_OR_RETURN(std::string top,
                         UnpackImage(worker_, *layers_, manifest, nullptr, &lease));
-  KILN_ASSIGN_OR_RETURN(std::string mjson, content_->ReadAll(manifest));
-  KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
-  KILN_ASSIGN_OR_RETURN(std::string cjson, content_->ReadAll(m.config.digest));
-  KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(cjson));
   KILN_ASSIGN_OR_RETURN(sandbox::Spec spec,
-                        ImageRunSpec(ref, img, options, options_.default_network));
+                        ImageRunSpec(ref, image.config, options, options_.default_network));
   std::string key = NewSnapshotKey("container");
   KILN_ASSIGN_OR_RETURN(auto mounts, snapshots_->Prepare(key, top));
   absl::Cleanup remove = [&] { (void)snapshots_->Remove(key); };

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
-#include "engine/oci/media_types.h"
+#include "snapshotter/diff/layer.h"
 
 namespace kiln::engine::registry {
 namespace {
@@ -81,34 +81,29 @@ absl::Status Zstd(int fd, cache::ContentWriter& writer, const std::string& what)
   });
 }
 
-bool IsUncompressed(std::string_view mt) {
-  return mt == oci::kMediaTypeOciLayer || mt == oci::kMediaTypeDockerLayer;
-}
-
-std::string MediaTypeFor(std::string_view compression, bool docker_types) {
-  if (docker_types) return std::string(oci::kMediaTypeDockerLayerGzip);
-  return std::string(compression == "zstd" ? oci::kMediaTypeOciLayerZstd
-                                           : oci::kMediaTypeOciLayerGzip);
-}
-
 }  // namespace
 
 absl::StatusOr<oci::Descriptor> EnsureCompressed(cache::ContentStore& store,
                                                  const oci::Descriptor& layer,
                                                  std::string_view compression, bool docker_types,
                                                  cache::Lease& lease) {
-  if (!IsUncompressed(layer.media_type)) return layer;
+  absl::StatusOr<snapshotter::Compression> current =
+      snapshotter::CompressionForMediaType(layer.media_type);
+  if (!current.ok() || *current != snapshotter::Compression::kNone) return layer;
   if (compression != "gzip" && compression != "zstd") {
     return absl::InvalidArgumentError(
         absl::StrCat("compression '", AsAbsl(compression), "': expected gzip or zstd"));
   }
-  if (compression == "zstd" && docker_types) {
-    return absl::InvalidArgumentError(
-        "compression 'zstd': a Docker schema 2 manifest cannot carry zstd layers");
-  }
+  snapshotter::Compression wanted =
+      compression == "zstd" ? snapshotter::Compression::kZstd : snapshotter::Compression::kGzip;
   std::string label = absl::StrCat(AsAbsl(kLabelCompressedPrefix), AsAbsl(compression));
   oci::Descriptor out = layer;
-  out.media_type = MediaTypeFor(compression, docker_types);
+  if (docker_types) {
+    KILN_ASSIGN_OR_RETURN(std::string_view mt, snapshotter::DockerMediaTypeFor(wanted));
+    out.media_type = std::string(mt);
+  } else {
+    out.media_type = std::string(snapshotter::MediaTypeFor(wanted));
+  }
   KILN_ASSIGN_OR_RETURN(cache::BlobInfo info, store.Info(layer.digest));
   if (auto it = info.labels.find(label); it != info.labels.end()) {
     absl::StatusOr<base::Digest> d = base::Digest::Parse(it->second);

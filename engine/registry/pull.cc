@@ -14,11 +14,6 @@
 namespace kiln::engine::registry {
 namespace {
 
-bool IsAttestation(const oci::Descriptor& d) {
-  auto it = d.annotations.find("vnd.docker.reference.type");
-  return it != d.annotations.end() && it->second == "attestation-manifest";
-}
-
 std::map<std::string, std::string> SourceLabel(const RegistryClient& client,
                                                const std::string& repo) {
   return {{absl::StrCat(base::AsAbsl(kLabelSourcePrefix), client.domain()), repo}};
@@ -64,11 +59,10 @@ absl::Status StoreManifest(cache::ContentStore& store, const FetchedManifest& m,
   return absl::OkStatus();
 }
 
-// Picks the platform manifest of `index`, without attestation entries.
+// Picks the platform manifest of `index` (oci::SelectPlatform, the one selector).
 absl::StatusOr<oci::Descriptor> Choose(const FetchedManifest& fetched, const oci::Platform& want,
                                        const std::string& what) {
   KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(fetched.bytes, what));
-  std::erase_if(index.manifests, IsAttestation);
   absl::StatusOr<oci::Descriptor> chosen = oci::SelectPlatform(index, want);
   if (!chosen.ok()) return base::Annotate(chosen.status(), what);
   return chosen;
