@@ -45,13 +45,4 @@ fi
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# docker-registry's postinst starts the packaged service (on :5000, with the stock config).
-# Kiln's tests run their own registries, so forbid service starts during the install with a
-# temporary policy-rc.d (only when none exists; an existing one is left alone).
-policy=/usr/sbin/policy-rc.d
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod 755 "$policy"
-  trap 'rm -f "$policy"' EXIT
-fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
