@@ -21,6 +21,9 @@ PACKAGES=(
   buildah runc gnuplot-nox python3
   # RUN's default network (issue 16): slirp4netns per RUN; passt (pasta) as the second choice
   slirp4netns passt
+  # registry tests (tests/registry): Debian's docker-registry started by the tests on loopback
+  # with their own config, htpasswd for Basic auth, openssl for the test CA
+  docker-registry apache2-utils openssl
 )
 
 missing=()

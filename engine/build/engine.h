@@ -11,6 +11,7 @@
 #include <functional>
 #include <string_view>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,25 @@ namespace solver {
 class Cancellation;
 }  // namespace solver
 
+// Options for one registry host (kilnd's [registry."host"] table).
+struct RegistryHostConfig {
+  std::vector<std::string> mirrors;    // "host[:port][/path-prefix]", tried in order for pulls
+  std::optional<bool> http;            // plain HTTP; unset: only for loopback hosts
+  bool insecure = false;               // HTTPS without certificate verification
+  std::vector<std::string> ca;         // extra CA certificate files (PEM)
+  std::string cert;                    // client key pair (PEM files)
+  std::string key;
+};
+
+// Credentials for one registry, read by the client and handed over with the one request that
+// needs them. Never stored, logged, or put into a cache key.
+struct RegistryCredential {
+  std::string registry;                // reference domain: "docker.io", "127.0.0.1:5000"
+  std::string username;
+  std::string password;
+  std::string identity_token;
+};
+
 struct EngineOptions {
   std::string root;                 // state dir; empty = default (see DefaultStateRoot())
   size_t max_parallelism = 0;       // 0 = two per CPU, at least 4
@@ -39,6 +59,7 @@ struct EngineOptions {
   // GC policy applied by Prune() without arguments and by the daemon periodically.
   int64_t gc_keep_storage_bytes = 0;      // 0 = unlimited
   absl::Duration gc_keep_duration = absl::ZeroDuration();  // 0 = forever
+  std::map<std::string, RegistryHostConfig> registries;  // by reference domain
 };
 
 struct BuildRequest {
@@ -61,6 +82,38 @@ struct BuildRequest {
   // Run only the build checks (kilnctl build --check): parse and lower, report warnings as
   // events, run no step and export nothing.
   bool check_only = false;
+  // FROM images: "missing" (default: the local store first, pull what is absent), "always"
+  // (revalidate tags with the registry), "never" (local store only).
+  std::string pull;
+  std::vector<RegistryCredential> credentials;  // for registries FROM may pull from / push to
+};
+
+struct ImagePullRequest {
+  std::string ref;                  // "busybox", "127.0.0.1:5000/a/b:1", "x@sha256:..."
+  std::string platform;             // empty = linux/amd64
+  std::vector<RegistryCredential> credentials;
+};
+
+struct ImagePullResult {
+  std::string ref;                  // normalized, as stored
+  base::Digest manifest_digest;     // the platform manifest
+  int blobs_fetched = 0;
+};
+
+struct ImagePushRequest {
+  std::string ref;                  // the local image
+  std::string dest;                 // empty = ref
+  std::string compression;          // for uncompressed layers: gzip (default) or zstd
+  std::vector<RegistryCredential> credentials;
+};
+
+struct ImagePushResult {
+  std::string dest;                 // normalized
+  base::Digest manifest_digest;
+  int64_t bytes_uploaded = 0;
+  int blobs_uploaded = 0;
+  int blobs_mounted = 0;
+  int blobs_present = 0;
 };
 
 struct StepTiming {
@@ -130,6 +183,17 @@ class Engine {
   virtual absl::StatusOr<std::vector<std::string>> ImportImage(const std::string& path,
                                                                const std::string& name) = 0;
   virtual absl::Status RemoveImage(const std::string& ref) = 0;
+  // Pulls an image from its registry into the store (usable by FROM like an imported one).
+  // Errors: the registry's answer verbatim, DataLoss for content that fails verification.
+  virtual absl::StatusOr<ImagePullResult> PullImage(const ImagePullRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("pull image: not supported by this engine");
+  }
+  // Pushes a stored image to a registry. NotFound for an unknown local ref.
+  virtual absl::StatusOr<ImagePushResult> PushImage(const ImagePushRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("push image: not supported by this engine");
+  }
 
   // Every cache record; `in_use` marks those a running build holds a lease on.
   virtual absl::StatusOr<std::vector<UsageRecord>> DiskUsage() = 0;

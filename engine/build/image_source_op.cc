@@ -10,6 +10,7 @@
 #include "engine/build/results.h"
 #include "engine/oci/image.h"
 #include "engine/oci/manifest.h"
+#include "engine/oci/platform_image.h"
 #include "snapshotter/diff/applier.h"
 #include "snapshotter/diff/sink.h"
 
@@ -57,11 +58,10 @@ absl::Status HoldLayer(cache::Lease* hold, const std::string& name, solver::Exec
 absl::StatusOr<std::string> UnpackImage(const Worker& w, LayerStore& layers,
                                         const base::Digest& manifest_digest,
                                         solver::ExecContext* ctx, cache::Lease* hold) {
-  KILN_ASSIGN_OR_RETURN(std::string mjson, w.content->ReadAll(manifest_digest));
-  KILN_ASSIGN_OR_RETURN(oci::Manifest manifest,
-                        oci::ParseManifest(mjson, "manifest " + manifest_digest.str()));
-  KILN_ASSIGN_OR_RETURN(std::string cjson, w.content->ReadAll(manifest.config.digest));
-  KILN_ASSIGN_OR_RETURN(oci::Image image, oci::ParseImage(cjson));
+  KILN_ASSIGN_OR_RETURN(oci::PlatformImage platform_image,
+                        oci::ReadManifestImage(*w.content, manifest_digest));
+  const oci::Manifest& manifest = platform_image.manifest;
+  const oci::Image& image = platform_image.config;
   if (image.diff_ids.size() != manifest.layers.size()) {
     return absl::DataLossError(absl::StrCat("image ", manifest_digest.str(), ": ",
                                             manifest.layers.size(), " layers but ",

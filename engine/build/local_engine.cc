@@ -22,6 +22,7 @@
 #include "cache/gc.h"
 #include "cache/lease.h"
 #include "cache/lmdb_cache_index.h"
+#include "engine/build/base_image.h"
 #include "engine/build/build_files.h"
 #include "engine/build/cache_mount.h"
 #include "engine/build/cache_seam.h"
@@ -34,6 +35,7 @@
 #include "engine/build/worker_info.h"
 #include "engine/build/layers.h"
 #include "engine/build/prune_support.h"
+#include "engine/build/registry_images.h"
 #include "engine/build/results.h"
 #include "engine/build/run_image.h"
 #include "engine/build/sandbox_executor.h"
@@ -105,14 +107,18 @@ class LocalEngine : public Engine {
   absl::StatusOr<std::vector<std::string>> ImportImage(const std::string& path,
                                                        const std::string& name) override;
   absl::Status RemoveImage(const std::string& ref) override;
+  absl::StatusOr<ImagePullResult> PullImage(const ImagePullRequest& request) override {
+    return PullWith(*transfer_, request);
+  }
+  absl::StatusOr<ImagePushResult> PushImage(const ImagePushRequest& request) override {
+    return PushWith(*transfer_, request);
+  }
   absl::StatusOr<std::vector<UsageRecord>> DiskUsage() override;
   absl::StatusOr<PruneReport> Prune(const PruneOptions& options) override;
   WorkerInfo Workers() override;
   absl::StatusOr<int> RunImage(const std::string& ref, const RunOptions& options) override;
 
  private:
-  absl::StatusOr<std::optional<oci::Image>> BaseImageOf(const LoweredBuild& lowered);
-  absl::StatusOr<base::Digest> PlatformManifest(const oci::Descriptor& target);
   // The start of the oldest running build or image run, if any.
   std::optional<absl::Time> OldestRunning();
 
@@ -156,6 +162,8 @@ class LocalEngine : public Engine {
   std::unique_ptr<SnapshotterRemover> remover_;
   std::unique_ptr<EngineGcReferences> gc_refs_;
   std::unique_ptr<cache::GarbageCollector> gc_;
+  // Pulls and pushes; pulls hold prune_mu_ while they write blobs and store the ref.
+  std::unique_ptr<registry::ImageTransfer> transfer_;
   // Serializes Prunes (and image imports, see ImportImage). Builds never take it: GC runs
   // concurrently with them and leases keep it off whatever they use.
   absl::Mutex prune_mu_;
@@ -228,39 +236,9 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
                                                      e->snapshots_.get());
   gco.references = e->gc_refs_.get();
   e->gc_ = std::make_unique<cache::GarbageCollector>(gco);
+  e->transfer_ = std::make_unique<registry::ImageTransfer>(e->images_.get(), &e->prune_mu_,
+                                                           &e->leases_, RegistryHosts(options));
   return std::unique_ptr<Engine>(std::move(e));
-}
-
-absl::StatusOr<base::Digest> LocalEngine::PlatformManifest(const oci::Descriptor& target) {
-  if (target.media_type == oci::kMediaTypeOciIndex ||
-      target.media_type == oci::kMediaTypeDockerManifestList) {
-    KILN_ASSIGN_OR_RETURN(std::string json, content_->ReadAll(target.digest));
-    KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(json));
-    KILN_ASSIGN_OR_RETURN(oci::Descriptor d, oci::SelectPlatform(index, oci::Platform::Default()));
-    return d.digest;
-  }
-  return target.digest;
-}
-
-absl::StatusOr<std::optional<oci::Image>> LocalEngine::BaseImageOf(const LoweredBuild& lowered) {
-  graph::VertexId id = lowered.final_vertex;
-  for (size_t guard = 0; guard < lowered.graph.size() + 1; ++guard) {
-    const graph::Vertex& v = lowered.graph.vertex(id);
-    if (const auto* s = std::get_if<graph::SourceOp>(&v.op)) {
-      if (s->kind != graph::SourceOp::Kind::kImage) return std::optional<oci::Image>();
-      KILN_ASSIGN_OR_RETURN(std::string mjson, content_->ReadAll(s->manifest_digest));
-      KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
-      KILN_ASSIGN_OR_RETURN(std::string cjson, content_->ReadAll(m.config.digest));
-      KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(cjson));
-      return std::optional<oci::Image>(std::move(img));
-    }
-    if (const auto* f = std::get_if<graph::FileOp>(&v.op); f != nullptr && !f->has_base) {
-      return std::optional<oci::Image>();
-    }
-    if (v.inputs.empty()) return std::optional<oci::Image>();
-    id = v.inputs[0];
-  }
-  return std::optional<oci::Image>();
 }
 
 absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEventSink events,
@@ -284,7 +262,9 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   lo.build_args = req.build_args;
   lo.context_excludes = std::move(files.excludes);
   lo.context_id = std::move(files.context_id);
-  lo.resolver = resolver_.get();
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<ImageResolver> resolver,
+                        BuildResolver(*transfer_, resolver_.get(), req));
+  lo.resolver = resolver.get();
   if (!req.platform.empty()) lo.target_platform = req.platform;
   KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(files.dockerfile_text, lo));
   KILN_RETURN_IF_ERROR(CheckEntitlements(lowered.graph, df_name, req.network, req.entitlements,
@@ -326,7 +306,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
 
   ImageSpec spec;
   spec.top_snapshot = top->snapshot();
-  KILN_ASSIGN_OR_RETURN(spec.base, BaseImageOf(lowered));
+  KILN_ASSIGN_OR_RETURN(spec.base, BaseImageOf(*content_, lowered));
   spec.config = lowered.config;
   spec.author = lowered.author;
   for (const auto& h : lowered.history) {
@@ -342,6 +322,9 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
     // An image output is stored before the lease that holds the blobs goes: a prune that
     // marked earlier sees the image store's version move and marks again.
     KILN_RETURN_IF_ERROR(ExportImage(worker_, *images_, built, spec.top_snapshot, out));
+    if (const auto* image = std::get_if<ImageOutput>(&out); image != nullptr && image->push) {
+      KILN_RETURN_IF_ERROR(PushExport(*transfer_, *image, req));
+    }
   }
   result.manifest_digest = built.manifest.digest;
   result.config_digest = built.config_digest;
@@ -358,16 +341,10 @@ absl::StatusOr<std::vector<ImageSummary>> LocalEngine::ListImages() {
     s.manifest_digest = r.target.digest;
     s.created_unix = absl::ToUnixSeconds(r.created);
     s.size_bytes = r.target.size;
-    auto md = PlatformManifest(r.target);
-    if (md.ok()) {
-      auto mjson = content_->ReadAll(*md);
-      if (mjson.ok()) {
-        auto m = oci::ParseManifest(*mjson);
-        if (m.ok()) {
-          s.size_bytes += m->config.size;
-          for (const auto& l : m->layers) s.size_bytes += l.size;
-        }
-      }
+    absl::StatusOr<oci::PlatformImage> image = images_->Resolve(r, oci::Platform::Default());
+    if (image.ok()) {
+      s.size_bytes += image->manifest.config.size;
+      for (const auto& l : image->manifest.layers) s.size_bytes += l.size;
     }
     out.push_back(std::move(s));
   }
@@ -469,19 +446,15 @@ WorkerInfo LocalEngine::Workers() {
 
 absl::StatusOr<int> LocalEngine::RunImage(const std::string& ref, const RunOptions& options) {
   Running running(this);
-  KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, images_->Get(ref));
-  KILN_ASSIGN_OR_RETURN(base::Digest manifest, PlatformManifest(rec.target));
+  KILN_ASSIGN_OR_RETURN(oci::PlatformImage image, images_->Resolve(ref, oci::Platform::Default()));
+  const base::Digest& manifest = image.manifest_descriptor.digest;
   // UnpackImage holds every layer of the chain (waiting out a concurrent removal and
   // unpacking again) until the container's snapshot is prepared on the top.
   cache::Lease lease = leases_.NewLease();
   KILN_ASSIGN_OR_RETURN(std::string top,
                         UnpackImage(worker_, *layers_, manifest, nullptr, &lease));
-  KILN_ASSIGN_OR_RETURN(std::string mjson, content_->ReadAll(manifest));
-  KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
-  KILN_ASSIGN_OR_RETURN(std::string cjson, content_->ReadAll(m.config.digest));
-  KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(cjson));
   KILN_ASSIGN_OR_RETURN(sandbox::Spec spec,
-                        ImageRunSpec(ref, img, options, options_.default_network));
+                        ImageRunSpec(ref, image.config, options, options_.default_network));
   std::string key = NewSnapshotKey("container");
   KILN_ASSIGN_OR_RETURN(auto mounts, snapshots_->Prepare(key, top));
   absl::Cleanup remove = [&] { (void)snapshots_->Remove(key); };

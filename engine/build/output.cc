@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/status.h"
+#include "engine/oci/reference.h"
 
 namespace kiln::engine {
 namespace {
@@ -49,16 +50,16 @@ absl::StatusOr<std::optional<OutputCompression>> ParseCompression(const ExportSp
                    ": unknown compression; expected gzip, zstd or uncompressed"));
 }
 
-// Go's strconv.ParseBool spellings, as buildctl accepts them.
-absl::StatusOr<bool> ParseTar(const ExportSpec& spec) {
-  auto it = spec.attrs.find("tar");
+// `key`= in Go's strconv.ParseBool spellings, as buildctl accepts them; true when absent.
+absl::StatusOr<bool> ParseBool(const ExportSpec& spec, const std::string& key) {
+  auto it = spec.attrs.find(key);
   if (it == spec.attrs.end()) return true;
   const std::string& v = it->second;
   if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True") return true;
   if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False") {
     return false;
   }
-  return Invalid(spec, absl::StrCat("bad tar='", v, "'; expected true or false"));
+  return Invalid(spec, absl::StrCat("bad ", key, "='", v, "'; expected true or false"));
 }
 
 absl::StatusOr<std::string> Dest(const ExportSpec& spec, std::string_view what) {
@@ -82,22 +83,35 @@ absl::StatusOr<std::string> SingleName(const ExportSpec& spec) {
   return name;
 }
 
+// type=image (push=true|false) and type=registry (push=true, no push= key).
 absl::StatusOr<Output> ParseImage(const ExportSpec& spec) {
-  KILN_RETURN_IF_ERROR(CheckKeys(spec, {"name", "compression"}));
+  bool registry = spec.type == "registry";
+  KILN_RETURN_IF_ERROR(
+      CheckKeys(spec, registry ? std::vector<std::string>{"name", "compression"}
+                               : std::vector<std::string>{"name", "compression", "push"}));
   ImageOutput out;
   for (absl::string_view n : absl::StrSplit(Attr(spec, "name"), ',', absl::SkipWhitespace())) {
-    out.names.emplace_back(n);
+    std::string name(n);
+    if (absl::Status s = oci::NormalizeReference(name).status(); !s.ok()) {
+      return Invalid(spec, absl::StrCat("bad name '", name, "': ", s.message(),
+                                        "; expected an image reference such as host/repo:tag"));
+    }
+    out.names.push_back(std::move(name));
   }
   if (out.names.empty()) {
-    return Invalid(spec, "missing name=REF; expected type=image,name=REF");
+    return Invalid(spec, absl::StrCat("missing name=REF; expected type=", spec.type, ",name=REF"));
   }
   KILN_ASSIGN_OR_RETURN(out.compression, ParseCompression(spec));
+  out.push = registry;
+  if (spec.attrs.contains("push")) {
+    KILN_ASSIGN_OR_RETURN(out.push, ParseBool(spec, "push"));
+  }
   return out;
 }
 
 absl::StatusOr<Output> ParseOci(const ExportSpec& spec) {
   KILN_RETURN_IF_ERROR(CheckKeys(spec, {"dest", "name", "compression", "tar"}));
-  KILN_ASSIGN_OR_RETURN(bool tar, ParseTar(spec));
+  KILN_ASSIGN_OR_RETURN(bool tar, ParseBool(spec, "tar"));
   KILN_ASSIGN_OR_RETURN(std::string dest, Dest(spec, tar ? "PATH" : "DIR"));
   KILN_ASSIGN_OR_RETURN(std::string name, SingleName(spec));
   KILN_ASSIGN_OR_RETURN(std::optional<OutputCompression> compression, ParseCompression(spec));
@@ -107,7 +121,7 @@ absl::StatusOr<Output> ParseOci(const ExportSpec& spec) {
 
 absl::StatusOr<Output> ParseDocker(const ExportSpec& spec) {
   KILN_RETURN_IF_ERROR(CheckKeys(spec, {"dest", "name", "compression", "tar"}));
-  KILN_ASSIGN_OR_RETURN(bool tar, ParseTar(spec));
+  KILN_ASSIGN_OR_RETURN(bool tar, ParseBool(spec, "tar"));
   if (!tar) return Invalid(spec, "tar=false is not supported; expected a docker archive (tar)");
   KILN_ASSIGN_OR_RETURN(std::string dest, Dest(spec, "PATH"));
   KILN_ASSIGN_OR_RETURN(std::string name, SingleName(spec));
@@ -146,11 +160,11 @@ void PutArchive(const std::string& dest, const std::string& name,
 }  // namespace
 
 absl::StatusOr<Output> ParseOutput(const ExportSpec& spec) {
-  if (spec.type == "image") return ParseImage(spec);
+  if (spec.type == "image" || spec.type == "registry") return ParseImage(spec);
   if (spec.type == "oci") return ParseOci(spec);
   if (spec.type == "docker") return ParseDocker(spec);
   if (spec.type == "local") return ParseLocal(spec);
-  return Invalid(spec, "unknown type; expected image, oci, docker or local");
+  return Invalid(spec, "unknown type; expected image, registry, oci, docker or local");
 }
 
 ExportSpec ToExportSpec(const Output& output) {
@@ -162,6 +176,7 @@ ExportSpec ToExportSpec(const Output& output) {
         if constexpr (std::is_same_v<T, ImageOutput>) {
           spec.attrs["name"] = absl::StrJoin(o.names, ",");
           if (o.compression) spec.attrs["compression"] = CompressionName(*o.compression);
+          if (o.push) spec.attrs["push"] = "true";
         } else if constexpr (std::is_same_v<T, OciLayoutOutput>) {
           PutArchive(o.dest, o.name, o.compression, spec);
           spec.attrs["tar"] = "false";
@@ -224,7 +239,9 @@ std::optional<OutputCompression> LayerCompressionFor(const std::vector<Output>& 
     if (std::optional<OutputCompression> c = CompressionOf(o)) return c;
   }
   for (const Output& o : outputs) {
-    if (!std::holds_alternative<ImageOutput>(o) && !std::holds_alternative<LocalOutput>(o)) {
+    const auto* image = std::get_if<ImageOutput>(&o);
+    if ((image != nullptr && image->push) ||
+        (image == nullptr && !std::holds_alternative<LocalOutput>(o))) {
       return OutputCompression::kGzip;
     }
   }

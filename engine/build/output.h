@@ -18,9 +18,9 @@
 namespace kiln::engine {
 
 // The wire form of one --output: type plus string attributes, as buildctl sends it.
-// type: "image" (name=REF), "oci" (dest=PATH, name=REF, tar=true|false), "docker" (dest=PATH,
-// name=REF), "local" (dest=DIR). image, oci and docker also take compression=gzip|zstd|
-// uncompressed.
+// type: "image" (name=REF, push=true|false), "registry" (name=REF: image with push=true), "oci"
+// (dest=PATH, name=REF, tar=true|false), "docker" (dest=PATH, name=REF), "local" (dest=DIR).
+// image, registry, oci and docker also take compression=gzip|zstd|uncompressed.
 struct ExportSpec {
   std::string type;
   std::map<std::string, std::string> attrs;
@@ -29,10 +29,12 @@ struct ExportSpec {
 // compression= of an image output; nullopt when not given.
 enum class OutputCompression { kGzip, kZstd, kUncompressed };
 
-// type=image: the local image store, under each name.
+// type=image: the local image store, under each name; with push (push=true, or type=registry,
+// BuildKit's alias for it) each name is also pushed to its registry after it is stored.
 struct ImageOutput {
-  std::vector<std::string> names;  // at least one
+  std::vector<std::string> names;  // at least one; each a valid image reference
   std::optional<OutputCompression> compression;
+  bool push = false;
 };
 
 // type=oci (tar=true, the default): an OCI image archive written to `dest`.

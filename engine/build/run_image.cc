@@ -15,6 +15,7 @@
 #include "engine/oci/manifest.h"
 #include "engine/oci/media_types.h"
 #include "engine/solver/cancellation.h"
+#include "engine/oci/platform_image.h"
 #include "sandbox/cancel.h"
 #include "sandbox/sandbox.h"
 #include "snapshotter/diff/applier.h"
@@ -74,19 +75,9 @@ absl::StatusOr<int> RunStoredImage(const std::string& state_root, const std::str
                         cache::OpenFsContentStore(image::ContentStoreDir(state_root)));
   KILN_ASSIGN_OR_RETURN(auto store,
                         image::ImageStore::Open(image::ImageStoreDir(state_root), content.get()));
-  KILN_ASSIGN_OR_RETURN(image::ImageRecord rec, store->Get(ref));
-  base::Digest manifest_digest = rec.target.digest;
-  if (rec.target.media_type == oci::kMediaTypeOciIndex ||
-      rec.target.media_type == oci::kMediaTypeDockerManifestList) {
-    KILN_ASSIGN_OR_RETURN(std::string ijson, content->ReadAll(rec.target.digest));
-    KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(ijson));
-    KILN_ASSIGN_OR_RETURN(oci::Descriptor d, oci::SelectPlatform(index, oci::Platform::Default()));
-    manifest_digest = d.digest;
-  }
-  KILN_ASSIGN_OR_RETURN(std::string mjson, content->ReadAll(manifest_digest));
-  KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(mjson));
-  KILN_ASSIGN_OR_RETURN(std::string cjson, content->ReadAll(m.config.digest));
-  KILN_ASSIGN_OR_RETURN(oci::Image img, oci::ParseImage(cjson));
+  KILN_ASSIGN_OR_RETURN(oci::PlatformImage image, store->Resolve(ref, oci::Platform::Default()));
+  const oci::Manifest& m = image.manifest;
+  const oci::Image& img = image.config;
 
   KILN_ASSIGN_OR_RETURN(base::TempDir dir, base::TempDir::Create("kiln-run-"));
   std::string rootfs = dir.path() + "/rootfs";

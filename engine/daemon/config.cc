@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status.h"
+#include "engine/daemon/registry_config.h"
 
 namespace kiln::engine::daemon {
 namespace {
@@ -186,10 +188,34 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view text,
                                                std::string_view filename) {
   DaemonConfig config;
   int line_no = 0;
+  std::optional<RegistrySection> section;  // inside a [registry."host"] table
+  auto at = [&](const absl::Status& status) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(base::AsAbsl(filename), ":", line_no, ": ", status.message()));
+  };
   for (absl::string_view line : absl::StrSplit(base::AsAbsl(text), '\n')) {
     ++line_no;
     line = Trim(StripComment(line));
     if (line.empty()) continue;
+    if (line.front() == '[') {
+      absl::StatusOr<RegistrySection> parsed =
+          ParseRegistrySection(std::string_view(line.data(), line.size()));
+      if (!parsed.ok()) return at(parsed.status());
+      section = std::move(*parsed);
+      config.registries[section->host];
+      continue;
+    }
+    if (section.has_value()) {
+      size_t eq = line.find('=');
+      absl::Status status =
+          eq == absl::string_view::npos
+              ? absl::InvalidArgumentError(absl::StrCat("expected 'key = value', got '", line, "'"))
+              : ApplyRegistryKey(*section, std::string(Trim(line.substr(0, eq))),
+                                 std::string(Trim(line.substr(eq + 1))),
+                                 config.registries[section->host]);
+      if (!status.ok()) return at(status);
+      continue;
+    }
     size_t eq = line.find('=');
     if (eq == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(base::AsAbsl(filename), ":", line_no,
@@ -200,6 +226,13 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(std::string_view text,
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(base::AsAbsl(filename), ":", line_no, ": ", status.message()));
+    }
+  }
+  for (const auto& [host, registry] : config.registries) {
+    absl::Status status = CheckRegistryConfig(host, registry);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(base::AsAbsl(filename), ": ", status.message()));
     }
   }
   return config;

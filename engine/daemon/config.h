@@ -11,6 +11,8 @@
 //   gc-keep-duration = "48h"     # duration: s/m/h/d units, combinable ("1d12h"); 0 = forever
 //   gc-interval = "1h"           # how often kilnd applies the GC policy; 0 = never
 //   allow-uids = [1000, 1001]    # extra uids allowed on the socket (it becomes 0666 in 0711)
+//   [registry."docker.io"]       # registry tables: see registry_config.h (must come last)
+//   mirrors = ["mirror.example:5000"]
 //
 // Strings may be quoted with "..." or bare. Unknown keys and bad values are errors with
 // "file:line: what was wrong, what was expected". Thread-compatible value types.
@@ -18,12 +20,14 @@
 #define KILN_ENGINE_DAEMON_CONFIG_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/build/engine.h"
 
 namespace kiln::engine::daemon {
 
@@ -37,6 +41,7 @@ struct DaemonConfig {
   absl::Duration gc_keep_duration = absl::ZeroDuration();  // 0 = forever
   absl::Duration gc_interval = absl::ZeroDuration();       // 0 = no periodic GC
   std::vector<unsigned> allow_uids;
+  std::map<std::string, RegistryHostConfig> registries;  // [registry."host"] tables
 };
 
 // Parses config text; `filename` is only used in error messages. InvalidArgument on errors.

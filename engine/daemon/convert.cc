@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "engine/daemon/registry_convert.h"
+
 namespace kiln::engine::daemon {
 namespace {
 
@@ -79,6 +81,8 @@ void ToProto(const BuildRequest& request, v1::SolveRequest* out) {
   out->set_platform(request.platform);
   for (const auto& [id, path] : request.secrets) (*out->mutable_secrets())[id] = path;
   out->set_check_only(request.check_only);
+  out->set_pull(request.pull);
+  ToProto(request.credentials, out->mutable_credentials());
 }
 
 absl::StatusOr<BuildRequest> FromProto(const v1::SolveRequest& request) {
@@ -103,6 +107,8 @@ absl::StatusOr<BuildRequest> FromProto(const v1::SolveRequest& request) {
   out.platform = request.platform();
   for (const auto& [id, path] : request.secrets()) out.secrets[id] = path;
   out.check_only = request.check_only();
+  out.pull = request.pull();
+  out.credentials = FromProto(request.credentials());
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "engine/daemon/build_file_check.h"
 #include "engine/daemon/convert.h"
+#include "engine/daemon/registry_convert.h"
 #include "engine/solver/cancellation.h"
 
 namespace kiln::engine::daemon {
@@ -272,6 +273,28 @@ grpc::Status ControlService::ImageRemove(grpc::ServerContext* ctx,
   auto peer = Authorize(ctx);
   if (!peer.ok()) return ToGrpc(peer.status());
   return ToGrpc(engine_->RemoveImage(req->ref()));
+}
+
+// Pull and push carry the caller's registry credentials for this one call; nothing of them
+// is kept or logged (errors come from the registry and never echo them).
+grpc::Status ControlService::ImagePull(grpc::ServerContext* ctx, const v1::ImagePullRequest* req,
+                                       v1::ImagePullResponse* resp) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<ImagePullResult> result = engine_->PullImage(FromProto(*req));
+  if (!result.ok()) return ToGrpc(result.status());
+  ToProto(*result, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ImagePush(grpc::ServerContext* ctx, const v1::ImagePushRequest* req,
+                                       v1::ImagePushResponse* resp) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<ImagePushResult> result = engine_->PushImage(FromProto(*req));
+  if (!result.ok()) return ToGrpc(result.status());
+  ToProto(*result, resp);
+  return grpc::Status::OK;
 }
 
 }  // namespace kiln::engine::daemon

@@ -64,6 +64,10 @@ class ControlService final : public v1::Control::Service {
                          v1::ImageListResponse* resp) override;
   grpc::Status ImageImport(grpc::ServerContext* ctx, const v1::ImageImportRequest* req,
                            v1::ImageImportResponse* resp) override;
+  grpc::Status ImagePull(grpc::ServerContext* ctx, const v1::ImagePullRequest* req,
+                         v1::ImagePullResponse* resp) override;
+  grpc::Status ImagePush(grpc::ServerContext* ctx, const v1::ImagePushRequest* req,
+                         v1::ImagePushResponse* resp) override;
   grpc::Status ImageRemove(grpc::ServerContext* ctx, const v1::ImageRemoveRequest* req,
                            v1::ImageRemoveResponse* resp) override;
 

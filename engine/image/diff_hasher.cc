@@ -27,14 +27,7 @@ DiffHasher::DiffHasher() = default;
 DiffHasher::~DiffHasher() = default;
 
 absl::Status DiffHasher::Start() {
-  const auto* h = reinterpret_cast<const unsigned char*>(head_.data());
-  if (head_.size() >= 2 && h[0] == 0x1f && h[1] == 0x8b) {
-    compression_ = Compression::kGzip;
-  } else if (head_.size() >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd) {
-    compression_ = Compression::kZstd;
-  } else {
-    compression_ = Compression::kNone;
-  }
+  compression_ = snapshotter::SniffCompression(head_);
   codec_ = std::make_unique<Codec>();
   if (compression_ == Compression::kGzip) {
     if (inflateInit2(&codec_->z, 16 + MAX_WBITS) != Z_OK) {
@@ -51,9 +44,9 @@ absl::Status DiffHasher::Start() {
 }
 
 absl::Status DiffHasher::Update(const char* data, size_t len) {
-  if (compression_ == Compression::kUnknown) {
+  if (!compression_.has_value()) {
     head_.append(data, len);
-    if (head_.size() < 4) return absl::OkStatus();
+    if (head_.size() < snapshotter::kSniffBytes) return absl::OkStatus();
     return Start();
   }
   return Decode(data, len);
@@ -106,7 +99,7 @@ absl::Status DiffHasher::Decode(const char* data, size_t len) {
 }
 
 absl::StatusOr<base::Digest> DiffHasher::Finish() {
-  if (compression_ == Compression::kUnknown) KILN_RETURN_IF_ERROR(Start());
+  if (!compression_.has_value()) KILN_RETURN_IF_ERROR(Start());
   if (compression_ == Compression::kGzip && !codec_->z_ended) {
     return absl::InvalidArgumentError("gunzip layer: truncated gzip stream");
   }

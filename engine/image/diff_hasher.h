@@ -6,14 +6,16 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "base/digest.h"
+#include "snapshotter/diff/layer.h"
 
 namespace kiln::engine::image::internal {
 
-enum class Compression { kUnknown, kNone, kGzip, kZstd };
+using snapshotter::Compression;
 
 class DiffHasher {
  public:
@@ -26,15 +28,15 @@ class DiffHasher {
   absl::Status Update(const char* data, size_t len);
   // The diffID. InvalidArgument on a truncated compressed stream.
   absl::StatusOr<base::Digest> Finish();
-  // Known after the first Update with at least 4 bytes (or at Finish).
-  Compression compression() const { return compression_; }
+  // Known after the first Update with at least 4 bytes (or at Finish); kNone before.
+  Compression compression() const { return compression_.value_or(Compression::kNone); }
 
  private:
   struct Codec;
   absl::Status Start();
   absl::Status Decode(const char* data, size_t len);
 
-  Compression compression_ = Compression::kUnknown;
+  std::optional<Compression> compression_;  // nullopt until sniffed
   std::string head_;  // first bytes, until the compression is known
   base::Sha256 sha_;
   std::unique_ptr<Codec> codec_;

@@ -74,17 +74,6 @@ std::string DigestInName(const std::string& name) {
   return "sha256:" + base;
 }
 
-std::string LayerMediaType(Compression c) {
-  switch (c) {
-    case Compression::kGzip:
-      return std::string(oci::kMediaTypeOciLayerGzip);
-    case Compression::kZstd:
-      return std::string(oci::kMediaTypeOciLayerZstd);
-    default:
-      return std::string(oci::kMediaTypeOciLayer);
-  }
-}
-
 // Streams the layer files into the store; each must decompress to its expected diff_id.
 absl::Status IngestLayers(cache::ContentStore& store, ImportSource& src,
                           std::map<std::string, LayerResult>& layers) {
@@ -116,7 +105,7 @@ absl::Status IngestLayers(cache::ContentStore& store, ImportSource& src,
                                               " but the config lists ", l.expected_diff_id.str(),
                                               " (the file is corrupt or was altered)"));
     }
-    l.desc.media_type = LayerMediaType(hasher.compression());
+    l.desc.media_type = std::string(snapshotter::MediaTypeFor(hasher.compression()));
     l.desc.size = writer->Offset();
     l.desc.digest = writer->CurrentDigest();
     return writer->Commit(l.desc.digest).status();

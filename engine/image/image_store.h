@@ -33,6 +33,7 @@
 #include "cache/content_store.h"
 #include "engine/image/importer.h"
 #include "engine/oci/descriptor.h"
+#include "engine/oci/platform_image.h"
 
 namespace kiln::engine::image {
 
@@ -61,6 +62,16 @@ class ImageStore {
   // ref for every name it carries. Returns the records written.
   absl::StatusOr<std::vector<ImageRecord>> Import(const std::string& path,
                                                   const ImportOptions& options = {});
+
+  // The one way to read a stored image: finds `ref` ("name[:tag]", or "name@sha256:.." naming
+  // a stored target or one platform manifest of a stored index), then reads index ->
+  // `platform` -> manifest -> config (oci::ReadPlatformImage). NotFound naming the ref (and how
+  // to get it) when it is not stored; the reader's errors otherwise. Defined in
+  // store_resolver.cc.
+  absl::StatusOr<oci::PlatformImage> Resolve(std::string_view ref, const oci::Platform& platform);
+  // The same for a record already at hand (e.g. from List()).
+  absl::StatusOr<oci::PlatformImage> Resolve(const ImageRecord& record,
+                                             const oci::Platform& platform);
 
   // Adds to `live` every blob a stored image reaches: index -> manifests -> config + layers.
   // A missing or unparsable document is skipped (what it would reach stays unmarked).

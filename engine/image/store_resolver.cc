@@ -16,11 +16,11 @@ namespace {
 absl::Status NotInStore(std::string_view written, const oci::Reference& ref) {
   return absl::NotFoundError(absl::StrCat(
       "resolve image '", AsAbsl(written), "': ", ref.String(),
-      " is not in the local image store (no registry is contacted); import it with "
-      "`kilnctl image import PATH --name ",
+      " is not in the local image store; pull it with `kilnctl image pull ", ref.Familiar(),
+      "` (or build with --pull=missing), or import it with `kilnctl image import PATH --name ",
       ref.Familiar(),
-      "` (an OCI layout, oci-archive or docker-archive), or run tools/images/build.sh and "
-      "import its layouts for the standard busybox:1.35 and golang:1.19 bases"));
+      "` (an OCI layout, oci-archive or docker-archive); tools/images/build.sh makes layouts "
+      "of the standard busybox:1.35 and golang:1.19 bases"));
 }
 
 // Finds the record for `ref`: by name (and tag), or by digest among all records.
@@ -51,6 +51,20 @@ absl::StatusOr<ImageRecord> FindRecord(ImageStore& store, std::string_view writt
 
 }  // namespace
 
+absl::StatusOr<oci::PlatformImage> ImageStore::Resolve(std::string_view ref,
+                                                       const oci::Platform& platform) {
+  KILN_ASSIGN_OR_RETURN(oci::Reference parsed, oci::NormalizeReference(ref));
+  KILN_ASSIGN_OR_RETURN(ImageRecord record, FindRecord(*this, ref, parsed));
+  return oci::ReadPlatformImage(*content_, record.target, platform,
+                                absl::StrCat("resolve image '", parsed.String(), "'"));
+}
+
+absl::StatusOr<oci::PlatformImage> ImageStore::Resolve(const ImageRecord& record,
+                                                       const oci::Platform& platform) {
+  return oci::ReadPlatformImage(*content_, record.target, platform,
+                                absl::StrCat("resolve image '", record.ref, "'"));
+}
+
 absl::StatusOr<ResolvedImage> StoreImageResolver::Resolve(std::string_view ref,
                                                           std::string_view platform) {
   KILN_ASSIGN_OR_RETURN(oci::Reference parsed, oci::NormalizeReference(ref));
@@ -58,31 +72,17 @@ absl::StatusOr<ResolvedImage> StoreImageResolver::Resolve(std::string_view ref,
   if (!platform.empty()) {
     KILN_ASSIGN_OR_RETURN(want, oci::Platform::Parse(platform));
   }
-  KILN_ASSIGN_OR_RETURN(ImageRecord record, FindRecord(*store_, ref, parsed));
-  cache::ContentStore& content = store_->content();
-  oci::Descriptor target = record.target;
-  std::string what = absl::StrCat("resolve image '", parsed.String(), "'");
-  KILN_ASSIGN_OR_RETURN(std::string bytes, content.ReadAll(target.digest, /*verify=*/true));
-  if (oci::IsIndexMediaType(target.media_type)) {
-    KILN_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(bytes, what));
-    auto chosen = oci::SelectPlatform(index, want);
-    if (!chosen.ok()) return base::Annotate(chosen.status(), what);
-    target = *chosen;
-    KILN_ASSIGN_OR_RETURN(bytes, content.ReadAll(target.digest, /*verify=*/true));
-  }
-  KILN_ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(bytes, what));
-  auto config_bytes = content.ReadAll(manifest.config.digest, /*verify=*/true);
-  if (!config_bytes.ok()) return config_bytes.status();
-  KILN_ASSIGN_OR_RETURN(oci::Image image, oci::ParseImage(*config_bytes, what));
-  if (!image.platform().Matches(want)) {
-    return absl::NotFoundError(
-        absl::StrCat(what, ": the image is for ", image.platform().str(), ", not ", want.str()));
+  KILN_ASSIGN_OR_RETURN(oci::PlatformImage image, store_->Resolve(ref, want));
+  if (!image.config.platform().Matches(want)) {
+    return absl::NotFoundError(absl::StrCat("resolve image '", parsed.String(),
+                                            "': the image is for ", image.config.platform().str(),
+                                            ", not ", want.str()));
   }
   ResolvedImage out;
   out.ref = parsed.String();
-  out.manifest_digest = target.digest;
-  out.config_digest = manifest.config.digest;
-  out.config = std::move(image.config);
+  out.manifest_digest = image.manifest_descriptor.digest;
+  out.config_digest = image.manifest.config.digest;
+  out.config = std::move(image.config.config);
   return out;
 }
 

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "engine/oci/media_types.h"
+#include "engine/oci/platform_image.h"
 
 namespace kiln::engine::oci::internal {
 
@@ -57,16 +59,9 @@ absl::StatusOr<std::vector<Descriptor>> ReachableBlobs(cache::ContentStore& stor
 
 absl::StatusOr<Manifest> LoadPlatformManifest(cache::ContentStore& store, const Descriptor& d,
                                               Descriptor* chosen) {
-  Descriptor target = d;
-  KILN_ASSIGN_OR_RETURN(std::string bytes, store.ReadAll(d.digest));
-  std::string mt = d.media_type.empty() ? SniffMediaType(bytes) : d.media_type;
-  if (IsIndexMediaType(mt)) {
-    KILN_ASSIGN_OR_RETURN(Index index, ParseIndex(bytes, absl::StrCat("index ", d.digest.str())));
-    KILN_ASSIGN_OR_RETURN(target, SelectPlatform(index, Platform::Default()));
-    KILN_ASSIGN_OR_RETURN(bytes, store.ReadAll(target.digest));
-  }
-  if (chosen != nullptr) *chosen = target;
-  return ParseManifest(bytes, absl::StrCat("manifest ", target.digest.str()));
+  KILN_ASSIGN_OR_RETURN(PlatformImage image, ReadPlatformImage(store, d, Platform::Default()));
+  if (chosen != nullptr) *chosen = image.manifest_descriptor;
+  return std::move(image.manifest);
 }
 
 absl::Status StreamBlob(cache::ContentStore& store, const Descriptor& d, const ChunkSink& sink) {

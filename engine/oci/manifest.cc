@@ -127,6 +127,11 @@ absl::StatusOr<Descriptor> SelectPlatform(const Index& index, const Platform& wa
   std::vector<std::string> present;
   for (const auto& d : index.manifests) {
     if (!IsManifestMediaType(d.media_type) && !d.media_type.empty()) continue;
+    // BuildKit's provenance/SBOM entries: unknown/unknown platform, never an image to run.
+    if (auto it = d.annotations.find("vnd.docker.reference.type");
+        it != d.annotations.end() && it->second == "attestation-manifest") {
+      continue;
+    }
     if (d.platform) {
       if (d.platform->Matches(want)) return d;
       present.push_back(d.platform->str());

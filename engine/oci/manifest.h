@@ -47,7 +47,8 @@ std::string SerializeIndex(const Index& index);
 std::string SniffMediaType(std::string_view json);
 
 // Picks the manifest for `want` from an index. NotFound listing the platforms present when
-// none matches. Entries without a platform are skipped unless the index has only one entry.
+// none matches. Entries without a platform are skipped unless the index has only one entry;
+// attestation entries (annotation vnd.docker.reference.type=attestation-manifest) always are.
 absl::StatusOr<Descriptor> SelectPlatform(const Index& index, const Platform& want);
 
 }  // namespace kiln::engine::oci

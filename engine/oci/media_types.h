@@ -4,6 +4,8 @@
 
 #include <string_view>
 
+#include "snapshotter/diff/layer.h"
+
 namespace kiln::engine::oci {
 
 // OCI image spec v1.
@@ -11,11 +13,10 @@ inline constexpr std::string_view kMediaTypeOciIndex = "application/vnd.oci.imag
 inline constexpr std::string_view kMediaTypeOciManifest =
     "application/vnd.oci.image.manifest.v1+json";
 inline constexpr std::string_view kMediaTypeOciConfig = "application/vnd.oci.image.config.v1+json";
-inline constexpr std::string_view kMediaTypeOciLayer = "application/vnd.oci.image.layer.v1.tar";
-inline constexpr std::string_view kMediaTypeOciLayerGzip =
-    "application/vnd.oci.image.layer.v1.tar+gzip";
-inline constexpr std::string_view kMediaTypeOciLayerZstd =
-    "application/vnd.oci.image.layer.v1.tar+zstd";
+// Layers: the one definition is snapshotter/diff/layer.h (which the layer codecs use).
+inline constexpr std::string_view kMediaTypeOciLayer = snapshotter::kMediaTypeLayerTar;
+inline constexpr std::string_view kMediaTypeOciLayerGzip = snapshotter::kMediaTypeLayerGzip;
+inline constexpr std::string_view kMediaTypeOciLayerZstd = snapshotter::kMediaTypeLayerZstd;
 
 // Docker image manifest v2 schema 2 and manifest list.
 inline constexpr std::string_view kMediaTypeDockerManifestList =
@@ -24,10 +25,9 @@ inline constexpr std::string_view kMediaTypeDockerManifest =
     "application/vnd.docker.distribution.manifest.v2+json";
 inline constexpr std::string_view kMediaTypeDockerConfig =
     "application/vnd.docker.container.image.v1+json";
-inline constexpr std::string_view kMediaTypeDockerLayer =
-    "application/vnd.docker.image.rootfs.diff.tar";
+inline constexpr std::string_view kMediaTypeDockerLayer = snapshotter::kMediaTypeDockerLayerTar;
 inline constexpr std::string_view kMediaTypeDockerLayerGzip =
-    "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    snapshotter::kMediaTypeDockerLayerGzip;
 
 // Annotations.
 inline constexpr std::string_view kAnnotationRefName = "org.opencontainers.image.ref.name";

@@ -96,8 +96,8 @@ bool IsHex64(std::string_view s) {
 }
 
 // Docker's splitDockerDomain: the first component is a registry when it has '.' or ':', is
-// "localhost", or is not all lowercase; index.docker.io is docker.io; official images get
-// "library/".
+// "localhost", or is not all lowercase; index.docker.io (and Docker Hub's API host,
+// registry-1.docker.io) is docker.io; official images get "library/".
 void SplitDomain(std::string_view name, Reference* ref) {
   size_t first = name.find('/');
   std::string_view head = first == std::string_view::npos ? "" : name.substr(0, first);
@@ -111,7 +111,9 @@ void SplitDomain(std::string_view name, Reference* ref) {
     ref->domain = std::string(kDefaultDomain);
     ref->path = std::string(name);
   }
-  if (ref->domain == "index.docker.io") ref->domain = std::string(kDefaultDomain);
+  if (ref->domain == "index.docker.io" || ref->domain == "registry-1.docker.io") {
+    ref->domain = std::string(kDefaultDomain);
+  }
   if (ref->domain == kDefaultDomain && ref->path.find('/') == std::string::npos) {
     ref->path = "library/" + ref->path;
   }

@@ -151,7 +151,7 @@ class ZstdDecoder : public LayerDecoder {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LayerDecoder>> LayerDecoder::Open(ByteSource* source) {
-  std::string head(4, '\0');
+  std::string head(kSniffBytes, '\0');
   size_t got = 0;
   while (got < head.size()) {
     KILN_ASSIGN_OR_RETURN(size_t n, source->Read(head.data() + got, head.size() - got));
@@ -159,13 +159,13 @@ absl::StatusOr<std::unique_ptr<LayerDecoder>> LayerDecoder::Open(ByteSource* sou
     got += n;
   }
   head.resize(got);
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(head[i]); };
-  if (got >= 2 && byte(0) == 0x1f && byte(1) == 0x8b) {
+  Compression c = SniffCompression(head);
+  if (c == Compression::kGzip) {
     auto d = std::make_unique<GzipDecoder>(source, std::move(head));
     KILN_RETURN_IF_ERROR(d->Init());
     return std::unique_ptr<LayerDecoder>(std::move(d));
   }
-  if (got == 4 && byte(0) == 0x28 && byte(1) == 0xb5 && byte(2) == 0x2f && byte(3) == 0xfd) {
+  if (c == Compression::kZstd) {
     auto d = std::make_unique<ZstdDecoder>(source, std::move(head));
     KILN_RETURN_IF_ERROR(d->Init());
     return std::unique_ptr<LayerDecoder>(std::move(d));

@@ -409,13 +409,26 @@ std::string_view MediaTypeFor(Compression c) {
   return kMediaTypeLayerTar;
 }
 
+absl::StatusOr<std::string_view> DockerMediaTypeFor(Compression c) {
+  if (c == Compression::kNone) return kMediaTypeDockerLayerTar;
+  if (c == Compression::kGzip) return kMediaTypeDockerLayerGzip;
+  return absl::InvalidArgumentError(
+      "compression 'zstd': a Docker schema 2 manifest cannot carry zstd layers");
+}
+
+Compression SniffCompression(std::string_view head) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(head[i]); };
+  if (head.size() >= 2 && byte(0) == 0x1f && byte(1) == 0x8b) return Compression::kGzip;
+  if (head.size() >= 4 && byte(0) == 0x28 && byte(1) == 0xb5 && byte(2) == 0x2f &&
+      byte(3) == 0xfd) {
+    return Compression::kZstd;
+  }
+  return Compression::kNone;
+}
+
 absl::StatusOr<Compression> CompressionForMediaType(std::string_view mt) {
-  if (mt == kMediaTypeLayerTar || mt == "application/vnd.docker.image.rootfs.diff.tar") {
-    return Compression::kNone;
-  }
-  if (mt == kMediaTypeLayerGzip || mt == "application/vnd.docker.image.rootfs.diff.tar.gzip") {
-    return Compression::kGzip;
-  }
+  if (mt == kMediaTypeLayerTar || mt == kMediaTypeDockerLayerTar) return Compression::kNone;
+  if (mt == kMediaTypeLayerGzip || mt == kMediaTypeDockerLayerGzip) return Compression::kGzip;
   if (mt == kMediaTypeLayerZstd) return Compression::kZstd;
   return absl::InvalidArgumentError(
       absl::StrCat("layer media type '", base::AsAbsl(mt), "': not a known layer type"));

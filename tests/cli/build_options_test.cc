@@ -117,8 +117,8 @@ TEST(BuildOptionsTest, BadFlagsAreClearErrors) {
   bad_output.context = ".";
   bad_output.outputs = {"type=tarball,dest=x"};
   EXPECT_TRUE(absl::StrContains(MakeBuildRequest(bad_output, dir->path()).status().message(),
-                                "--output type=tarball: unknown type; expected image, oci, "
-                                "docker or local"))
+                                "--output type=tarball: unknown type; expected image, registry, "
+                                "oci, docker or local"))
       << MakeBuildRequest(bad_output, dir->path()).status();
   BuildFlags no_name;
   no_name.context = ".";
@@ -173,7 +173,7 @@ TEST(BuildOptionsTest, AKeyGivenTwiceKeepsTheLastValue) {
 
 TEST(BuildOptionsTest, OutputsThatUsedToPassAreNowRejectedBeforeSending) {
   for (const char* bad :
-       {"type=image,name=a,push=true", "type=oci,dest=x,oci-mediatypes=true",
+       {"type=image,name=a,push=maybe", "type=registry,name=a,push=false", "type=oci,dest=x,oci-mediatypes=true",
         "type=local,dest=x,compression=gzip", "type=docker,dest=x,name=a,tar=false",
         "type=oci,dest=x,tar=maybe", "dest=x", "type=oci,dest"}) {
     auto out = ParseOutputSpec(bad, "/w");

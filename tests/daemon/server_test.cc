@@ -352,7 +352,8 @@ TEST_F(ServerTest, RawSolveWithABadOutputIsRejectedBeforeTheEngineRuns) {
   const std::string dest = dir_.path() + "/out.tar";
   std::vector<Bad> bads = {
       {{"tarball", {{"dest", dest}}}, "--output type=tarball: unknown type"},
-      {{"image", {{"name", "a:1"}, {"push", "true"}}}, "unknown key 'push' for type=image"},
+      {{"image", {{"name", "a:1"}, {"push", "maybe"}}}, "bad push='maybe'"},
+      {{"registry", {{"name", "a:1"}, {"push", "false"}}}, "unknown key 'push' for type=registry"},
       {{"docker", {{"dest", dest}}}, "--output type=docker: missing name=REF"},
       {{"oci", {{"dest", "out.tar"}}}, "dest 'out.tar' is relative"},
       {{"oci", {{"dest", dest}, {"tar", "maybe"}}}, "bad tar='maybe'"},

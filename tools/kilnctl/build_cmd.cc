@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "base/status.h"
+#include "tools/kilnctl/build_credentials.h"
 #include "tools/kilnctl/build_options.h"
 #include "tools/kilnctl/check_report.h"
 #include "tools/kilnctl/client.h"
@@ -24,6 +25,8 @@ struct BuildCmdFlags {
   std::string metadata_file;
   std::string addr;
   bool check = false;
+  std::string pull;   // FROM pull policy: missing (default), always, never
+  bool push = false;  // push every -t/type=image name after the build
 };
 
 // Cancels the client's build on SIGINT/SIGTERM, from a signal handler rather than a watcher
@@ -75,6 +78,15 @@ int RunBuild(const BuildCmdFlags& flags) {
   absl::StatusOr<engine::BuildRequest> request = MakeBuildRequest(flags.build, cwd);
   ExitIfError(request.status());
   request->check_only = flags.check;
+  request->pull = flags.pull;
+  if (flags.push) {
+    for (engine::Output& out : request->exports) {
+      if (auto* image = std::get_if<engine::ImageOutput>(&out)) image->push = true;
+    }
+  }
+  absl::StatusOr<std::vector<engine::RegistryCredential>> credentials = BuildCredentials(*request);
+  ExitIfError(credentials.status());
+  request->credentials = std::move(*credentials);
   absl::StatusOr<ProgressMode> mode = ParseProgressMode(flags.progress);
   ExitIfError(mode.status());
   InterruptHandler interrupts;
@@ -123,7 +135,7 @@ CommandRegistrar registrar(10, [](CLI::App& root) {
   cmd->add_option("--opt", b.opts, "Frontend options: filename=F, target=T, build-arg:K=V")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--output,-o", b.outputs,
-                  "type=image,name=REF | type=oci,dest=out.tar[,tar=false] | "
+                  "type=image,name=REF[,push=true] | type=registry,name=REF | type=oci,dest=out.tar[,tar=false] | "
                   "type=docker,dest=out.tar,name=REF | type=local,dest=DIR; image, oci and "
                   "docker take compression=gzip|zstd|uncompressed")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
@@ -148,6 +160,11 @@ CommandRegistrar registrar(10, [](CLI::App& root) {
   cmd->add_option("--build-arg", b.build_args, "Build argument K=V")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("context", b.context, "Build context dir (short form)");
+  cmd->add_option("--pull", flags->pull,
+                  "FROM images: missing (default; local store first), always (revalidate tags "
+                  "with the registry), never");
+  cmd->add_flag("--push", flags->push,
+                "Also push the image names (-t, type=image) to their registries");
   cmd->callback([flags] {
     int code = RunBuild(*flags);
     if (code != 0) throw CommandExit{code};

@@ -22,6 +22,7 @@
 #include "base/status.h"
 #include "engine/daemon/convert.h"
 #include "engine/daemon/paths.h"
+#include "engine/daemon/registry_convert.h"
 #include "engine/daemon/socket.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -316,6 +317,26 @@ absl::Status DaemonClient::ImageRemove(const std::string& ref) {
   req.set_ref(ref);
   v1::ImageRemoveResponse resp;
   return d::FromGrpc(control_->ImageRemove(&ctx, req, &resp));
+}
+
+absl::StatusOr<engine::ImagePullResult> DaemonClient::ImagePull(
+    const engine::ImagePullRequest& request) {
+  grpc::ClientContext ctx;
+  v1::ImagePullRequest req;
+  d::ToProto(request, &req);
+  v1::ImagePullResponse resp;
+  KILN_RETURN_IF_ERROR(d::FromGrpc(control_->ImagePull(&ctx, req, &resp)));
+  return d::FromProto(resp);
+}
+
+absl::StatusOr<engine::ImagePushResult> DaemonClient::ImagePush(
+    const engine::ImagePushRequest& request) {
+  grpc::ClientContext ctx;
+  v1::ImagePushRequest req;
+  d::ToProto(request, &req);
+  v1::ImagePushResponse resp;
+  KILN_RETURN_IF_ERROR(d::FromGrpc(control_->ImagePush(&ctx, req, &resp)));
+  return d::FromProto(resp);
 }
 
 }  // namespace kiln::tools

@@ -65,6 +65,8 @@ class DaemonClient {
   absl::StatusOr<std::vector<std::string>> ImageImport(const std::string& path,
                                                        const std::string& name);
   absl::Status ImageRemove(const std::string& ref);
+  absl::StatusOr<engine::ImagePullResult> ImagePull(const engine::ImagePullRequest& request);
+  absl::StatusOr<engine::ImagePushResult> ImagePush(const engine::ImagePushRequest& request);
 
  private:
   DaemonClient(std::string socket_path, bool started, base::UniqueFd conn);

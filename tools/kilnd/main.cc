@@ -124,6 +124,7 @@ int Run(const Flags& flags) {
   options.insecure_entitlements = config->insecure_entitlements;
   options.gc_keep_storage_bytes = config->gc_keep_storage_bytes;
   options.gc_keep_duration = config->gc_keep_duration;
+  options.registries = config->registries;
   absl::StatusOr<std::unique_ptr<engine::Engine>> engine = engine::Engine::Open(options);
   if (!engine.ok()) return Fail(base::Annotate(engine.status(), "open engine"));
 

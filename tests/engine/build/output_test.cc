@@ -27,6 +27,19 @@ TEST(OutputTest, EveryTypeParsesToItsVariant) {
   EXPECT_EQ(i->names, (std::vector<std::string>{"app:1", "app:latest"}));
   EXPECT_EQ(i->compression, OutputCompression::kZstd);
 
+  EXPECT_FALSE(i->push);
+  // push=true and type=registry (BuildKit's alias) are the same typed output.
+  auto pushed = ParseOutput({"image", {{"name", "reg.example:5000/a/b:1"}, {"push", "true"}}});
+  auto registry = ParseOutput({"registry", {{"name", "reg.example:5000/a/b:1"}}});
+  ASSERT_TRUE(pushed.ok()) << pushed.status();
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  for (const Output* o : {&*pushed, &*registry}) {
+    const auto* p = std::get_if<ImageOutput>(o);
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(p->push);
+    EXPECT_EQ(p->names, std::vector<std::string>{"reg.example:5000/a/b:1"});
+  }
+
   auto archive = ParseOutput({"oci", {{"dest", "/o/out.tar"}, {"name", "a:1"}}});
   ASSERT_TRUE(archive.ok()) << archive.status();
   const auto* a = std::get_if<OciArchiveOutput>(&*archive);
@@ -59,12 +72,19 @@ TEST(OutputTest, EveryTypeParsesToItsVariant) {
 
 TEST(OutputTest, BadOutputsAreRejectedWithWhatWasExpected) {
   EXPECT_EQ(ErrorOf({"tarball", {{"dest", "/x"}}}),
-            "--output type=tarball: unknown type; expected image, oci, docker or local");
+            "--output type=tarball: unknown type; expected image, registry, oci, docker or local");
   EXPECT_EQ(ErrorOf({"oci", {{"dest", "/x"}, {"foo", "1"}}}),
             "--output type=oci: unknown key 'foo' for type=oci; expected one of dest, name, "
             "compression, tar");
-  EXPECT_TRUE(absl::StrContains(ErrorOf({"image", {{"name", "a"}, {"push", "true"}}}),
-                                "unknown key 'push' for type=image"));
+  EXPECT_TRUE(absl::StrContains(ErrorOf({"image", {{"name", "a"}, {"push", "yes"}}}),
+                                "bad push='yes'; expected true or false"));
+  EXPECT_TRUE(absl::StrContains(ErrorOf({"registry", {{"name", "a"}, {"push", "false"}}}),
+                                "unknown key 'push' for type=registry"));
+  EXPECT_TRUE(absl::StrContains(ErrorOf({"registry", {}}),
+                                "--output type=registry: missing name=REF; expected "
+                                "type=registry,name=REF"));
+  EXPECT_TRUE(absl::StrContains(ErrorOf({"image", {{"name", "Bad/UPPER:1"}}}),
+                                "--output type=image: bad name 'Bad/UPPER:1'"));
   EXPECT_TRUE(absl::StrContains(ErrorOf({"oci", {{"dest", "/x"}, {"oci-mediatypes", "true"}}}),
                                 "unknown key 'oci-mediatypes'"));
   EXPECT_TRUE(absl::StrContains(ErrorOf({"local", {{"dest", "/x"}, {"compression", "gzip"}}}),
@@ -91,6 +111,7 @@ TEST(OutputTest, BadOutputsAreRejectedWithWhatWasExpected) {
 TEST(OutputTest, WireFormRoundTrips) {
   std::vector<ExportSpec> specs = {
       {"image", {{"name", "a:1,b:2"}, {"compression", "uncompressed"}}},
+      {"image", {{"name", "r.example/a:1"}, {"push", "true"}}},
       {"oci", {{"dest", "/o/x.tar"}, {"name", "n:1"}, {"compression", "gzip"}}},
       {"oci", {{"dest", "/o/layout"}, {"tar", "false"}}},
       {"docker", {{"dest", "/o/d.tar"}, {"name", "d:1"}}},
@@ -118,6 +139,9 @@ TEST(OutputTest, LayerCompressionKeepsTheOldRules) {
   // The first explicit compression= wins, whatever the output.
   ImageOutput zstd{{"z"}, OutputCompression::kZstd};
   EXPECT_EQ(LayerCompressionFor({oci, zstd}), OutputCompression::kZstd);
+  // A pushed image leaves the machine too.
+  ImageOutput pushed{{"r.example/a:1"}, std::nullopt, true};
+  EXPECT_EQ(LayerCompressionFor({image, pushed}), OutputCompression::kGzip);
   DockerArchiveOutput raw{"/o/d.tar", "d", OutputCompression::kUncompressed};
   EXPECT_EQ(LayerCompressionFor({raw, zstd}), OutputCompression::kUncompressed);
 }

@@ -25,6 +25,8 @@ TEST(ReferenceTest, NormalizesLikeDocker) {
       {"docker.io/library/debian:12", "docker.io/library/debian:12", "debian:12"},
       {"index.docker.io/debian", "docker.io/library/debian:latest", "debian:latest"},
       {"index.docker.io/docker/docker", "docker.io/docker/docker:latest", "docker/docker:latest"},
+      {"registry-1.docker.io/busybox", "docker.io/library/busybox:latest", "busybox:latest"},
+      {"registry-1.docker.io/docker/docker:1", "docker.io/docker/docker:1", "docker/docker:1"},
       {"127.0.0.1:5000/docker/docker", "127.0.0.1:5000/docker/docker:latest",
        "127.0.0.1:5000/docker/docker:latest"},
       {"127.0.0.1:5000/debian", "127.0.0.1:5000/debian:latest", "127.0.0.1:5000/debian:latest"},
