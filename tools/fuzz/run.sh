@@ -24,6 +24,7 @@ mkdir -p "$build/obj" "$build/corpus" "$build/seeds"
 flags=(-std=c++20 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -fno-omit-frame-pointer -I"$src" -Wall -Wextra -Wno-missing-field-initializers)
 sources=("$src"/engine/frontend/*.cc "$src"/engine/graph/*.cc "$src/engine/oci/image_config.cc"
+         "$src/engine/oci/reference.cc" "$src/base/path.cc"
          "$src/base/digest.cc" "$src/base/status.cc" "$here/fuzz_dockerfile.cc")
 headers_newest=$(find "$src/engine/frontend" "$src/engine/graph" "$src/engine/oci" "$src/base" \
   -name '*.h' -printf '%T@\n' | sort -n | tail -1)
