@@ -145,7 +145,7 @@ TEST_F(BuildCacheTest, RunGetsTheSpecAndItsOutputBecomesLogEvents) {
   EXPECT_NE(std::find(spec.env.begin(), spec.env.end(), "GREETING=hello"), spec.env.end());
   EXPECT_NE(std::find(spec.env.begin(), spec.env.end(), "PATH=/usr/local/bin:/usr/bin:/bin"),
             spec.env.end());
-  EXPECT_EQ(spec.network, sandbox::NetworkMode::kHost);
+  EXPECT_EQ(spec.network, sandbox::NetworkMode::kDefault);
 
   // Every step: started before completed, once; the RUN's output as a log event.
   std::map<std::string, std::vector<solver::ProgressKind>> by_step;
