@@ -38,8 +38,6 @@ absl::StatusOr<std::map<std::string, std::string>> ReadTree(const std::string& r
 
 }  // namespace kiln::snapshotter::testing
 
-#endif  // KILN_TESTS_SNAPSHOTTER_TEST_UTIL_H_
-
 namespace kiln::snapshotter::testing {
 inline absl::Status StatusOf(const absl::Status& s) { return s; }
 template <typename T>
@@ -67,3 +65,5 @@ absl::Status StatusOf(const absl::StatusOr<T>& s) {
   auto tmp = (expr);                                   \
   ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status(); \
   lhs = std::move(*tmp)
+
+#endif  // KILN_TESTS_SNAPSHOTTER_TEST_UTIL_H_
