@@ -6,10 +6,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "base/temp_dir.h"
@@ -188,20 +192,77 @@ TEST_F(FsTest, RemoveTreeAtRefusesBadNamesBeforeTouchingAnything) {
   ExpectSentinel();
 }
 
-TEST_F(FsTest, RemoveTreeStopsAtMountPoints) {
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root; the root run covers it";
-  const std::string t = root_ + "/t";
+// Mounts a tmpfs below `root`, checks that RemoveTree stops there and touches nothing in it,
+// unmounts, removes. Returns "" or what went wrong (it also runs in a forked child).
+std::string RemoveTreeStopsAtAMount(const std::string& root) {
+  const std::string t = root + "/t";
   const std::string m = t + "/m";
-  ASSERT_EQ(::mkdir(t.c_str(), 0755), 0);
-  ASSERT_EQ(::mkdir(m.c_str(), 0755), 0);
-  ASSERT_EQ(::mount("tmpfs", m.c_str(), "tmpfs", 0, "size=1m"), 0) << strerror(errno);
-  Write(m + "/inside", "mounted");
+  if (::mkdir(t.c_str(), 0755) != 0 || ::mkdir(m.c_str(), 0755) != 0) return "mkdir failed";
+  if (::mount("tmpfs", m.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    return std::string("mount tmpfs: ") + strerror(errno);
+  }
+  { std::ofstream(m + "/inside") << "mounted"; }
   absl::Status s = RemoveTree(t);
-  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
-  EXPECT_EQ(Read(m + "/inside"), "mounted");
-  ASSERT_EQ(::umount2(m.c_str(), MNT_DETACH), 0);
-  EXPECT_TRUE(RemoveTree(t).ok());
-  EXPECT_FALSE(Exists(t));
+  std::string inside;
+  { std::ifstream(m + "/inside") >> inside; }
+  if (::umount2(m.c_str(), MNT_DETACH) != 0) return std::string("umount: ") + strerror(errno);
+  if (s.code() != absl::StatusCode::kFailedPrecondition) return "not refused: " + s.ToString();
+  if (inside != "mounted") return "the file inside the mount was touched";
+  if (absl::Status r = RemoveTree(t); !r.ok()) return "remove after umount: " + r.ToString();
+  struct stat st;
+  if (::lstat(t.c_str(), &st) == 0) return "the tree is still there after umount";
+  return "";
+}
+
+// Rootless: a user and mount namespace of this process's own may mount a tmpfs.
+std::string InOwnUserNamespace(const std::function<std::string()>& body) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return "pipe2 failed";
+  const uid_t uid = ::getuid();
+  const gid_t gid = ::getgid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(p[0]);
+    auto put = [](const std::string& path, const std::string& text) {
+      std::ofstream f(path);
+      f << text;
+      return static_cast<bool>(f.flush());
+    };
+    std::string err;
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+      err = std::string("unshare user+mount namespace: ") + strerror(errno);
+    } else if (!put("/proc/self/setgroups", "deny") ||
+               !put("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
+               !put("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1")) {
+      err = "write the id maps failed";
+    } else if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      err = std::string("make / private: ") + strerror(errno);
+    } else {
+      err = body();
+    }
+    (void)!::write(p[1], err.data(), err.size());
+    ::_exit(err.empty() ? 0 : 1);
+  }
+  ::close(p[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(p[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (out.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) return "child failed";
+  return out;
+}
+
+TEST_F(FsTest, RemoveTreeStopsAtMountPoints) {
+  if (::geteuid() == 0) {
+    EXPECT_EQ(RemoveTreeStopsAtAMount(root_), "");
+  } else {
+    EXPECT_EQ(InOwnUserNamespace([&] { return RemoveTreeStopsAtAMount(root_); }), "");
+  }
+  EXPECT_FALSE(Exists(root_ + "/t"));
+  ExpectSentinel();
 }
 
 TEST_F(FsTest, WriteFileAtomicallyReplacesOrLeavesTheOldFile) {
