@@ -401,8 +401,8 @@ void ExposePort(CheckRecorder& r, std::string_view port, int line,
   // BuildKit's "[ip:][host-port:]container-port[/proto]" split.
   std::vector<absl::string_view> parts = absl::StrSplit(AsAbsl(port), ':');
   const size_t n = parts.size();
-  bool ip = false;  // anything before the host port
-  for (size_t i = 0; i + 2 < n; ++i) ip = ip || !parts[i].empty() || i > 0;
+  // The IP is everything before the host port: non-empty unless it is one empty part.
+  const bool ip = n > 3 || (n == 3 && !parts[0].empty());
   const bool host_port = n >= 2 && !parts[n - 2].empty();
   std::string_view container(parts[n - 1].data(), parts[n - 1].size());
   size_t slash = container.find('/');

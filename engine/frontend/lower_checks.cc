@@ -40,6 +40,7 @@ const std::vector<std::string>* Lowerer::CurrentComments() const {
 }
 
 void Lowerer::ReportUndefined(int stage, int line, const VarUse& use) {
+  if (use.unmatched.empty()) return;  // the common case: no work on every expansion
   const StageState& st = state(stage);
   std::vector<std::string> options;  // the keys of the stage's environment
   for (const std::string& kv : st.config.env) options.push_back(kv.substr(0, kv.find('=')));
@@ -68,18 +69,17 @@ absl::Status Lowerer::CheckFromLines() {
   for (const auto& [k, v] : meta_) AddOnce(keys, k);
   // Global ARGs from their defaults only (no --build-arg): InvalidDefaultArgInFrom.
   std::vector<std::pair<std::string, std::string>> defaults = platform_args_;
+  const EnvGetter defaults_get = [d = &defaults](std::string_view n) -> std::optional<std::string> {
+    for (auto it = d->rbegin(); it != d->rend(); ++it) {
+      if (it->first == n) return it->second;
+    }
+    return std::nullopt;
+  };
   for (const ArgInstr& a : df_.meta_args) {
     for (const ArgSpec& s : a.args) {
       std::erase_if(defaults, [&](const auto& kv) { return kv.first == s.key; });
       if (!s.default_value) continue;
-      const auto* d = &defaults;
-      EnvGetter get = [d](std::string_view n) -> std::optional<std::string> {
-        for (auto it = d->rbegin(); it != d->rend(); ++it) {
-          if (it->first == n) return it->second;
-        }
-        return std::nullopt;
-      };
-      absl::StatusOr<std::string> v = lexer_.ProcessWord(*s.default_value, get);
+      absl::StatusOr<std::string> v = lexer_.ProcessWord(*s.default_value, defaults_get);
       if (!v.ok()) return absl::OkStatus();  // lowering reports it
       defaults.emplace_back(s.key, *v);
     }
@@ -129,14 +129,7 @@ absl::Status Lowerer::CheckFromLines() {
         }
       }
     }
-    const auto* d = &defaults;
-    EnvGetter get = [d](std::string_view n) -> std::optional<std::string> {
-      for (auto it = d->rbegin(); it != d->rend(); ++it) {
-        if (it->first == n) return it->second;
-      }
-      return std::nullopt;
-    };
-    absl::StatusOr<std::string> name = lexer_.ProcessWord(st.from.image, get);
+    absl::StatusOr<std::string> name = lexer_.ProcessWord(st.from.image, defaults_get);
     if (name.ok() && (name->empty() || !oci::ParseReference(*name).ok())) {
       checks_.Report(*FindCheckRule("InvalidDefaultArgInFrom"), st.line,
                      absl::StrCat("Default value for ARG ", st.from.image,
@@ -209,13 +202,15 @@ void Lowerer::CheckConfigCommand(int stage, const Command& cmd) {
 void Lowerer::CheckCopySource(const Command& cmd, bool is_add, std::string_view src) {
   const std::vector<std::string>& patterns = opt_.context_excludes;
   if (patterns.empty()) return;
+  if (!copy_ignore_built_) {  // once per build, not per COPY source
+    copy_ignore_built_ = true;
+    absl::StatusOr<DockerignoreMatcher> built = DockerignoreMatcher::Create(patterns);
+    if (built.ok()) copy_ignore_ = *std::move(built);
+  }
   // BuildKit skips this check when the ignore file has exceptions: they are too hard to
   // judge statically.
-  for (const std::string& p : patterns) {
-    if (p.starts_with("!")) return;
-  }
-  absl::StatusOr<DockerignoreMatcher> m = DockerignoreMatcher::Create(patterns);
-  if (!m.ok()) return;
+  const std::optional<DockerignoreMatcher>& m = copy_ignore_;
+  if (!m || m->has_exceptions()) return;
   const std::string clean = CleanPath(src);
   if (clean == "." || clean == "/") {
     // The context root is reported only when a pattern excludes every entry of it.

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "engine/frontend/checks.h"
+#include "engine/frontend/dockerignore.h"
 #include "engine/frontend/lower.h"
 #include "engine/frontend/shell_lexer.h"
 
@@ -148,6 +149,8 @@ class Lowerer {
   std::vector<std::pair<std::string, std::string>> platform_args_;  // TARGETPLATFORM ...
   CheckRecorder checks_;
   const Command* current_ = nullptr;  // the instruction being lowered
+  std::optional<DockerignoreMatcher> copy_ignore_;  // CopyIgnoredFile's matcher, built lazily
+  bool copy_ignore_built_ = false;
   std::map<std::string, bool> build_arg_used_;
   absl::flat_hash_map<std::string, int> stage_index_;  // stage name -> its last index
   std::map<std::pair<std::string, std::string>, ResolvedImage> resolved_;  // (ref, platform)
