@@ -6,6 +6,8 @@ usage: harness.py --kilnctl PATH --kilnd PATH [--filter REGEX] [--keep] [-v] [--
 import argparse
 import concurrent.futures
 import os
+import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -25,6 +27,30 @@ import proc  # noqa: E402
 
 IMAGES_DIR = "/var/cache/kiln/images"
 TMP_PREFIX = "kiln-differential-"
+
+
+# buildah names an image pulled from "oci:DIR" after DIR, so DIR must be a valid reference
+# path: lowercase letters and digits joined by single separators. tempfile.mkdtemp draws
+# from [a-z0-9_], and a "-_" pair in its name made buildah refuse the layout.
+_REFERENCE_PATH = re.compile(r"^(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$")
+
+
+def make_work_dir():
+    """A new private directory under $TMPDIR (else /tmp) whose path is a valid reference."""
+    parent = os.path.realpath(tempfile.gettempdir())
+    if not _REFERENCE_PATH.match(parent):
+        parent = "/tmp"
+    for _ in range(100):
+        path = os.path.join(parent, TMP_PREFIX + secrets.token_hex(6))
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        if not _REFERENCE_PATH.match(path):
+            os.rmdir(path)
+            raise OSError(f"{path} is not a valid image reference path")
+        return path
+    raise OSError(f"no free name under {parent}")
 
 
 class Terminated(Exception):
@@ -127,8 +153,11 @@ def main():
         print(f"harness.py: no case matches '{opts.filter}'", file=sys.stderr)
         return 2
 
-    parent = os.path.realpath(tempfile.gettempdir())  # $TMPDIR, else /tmp
-    work = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=parent)
+    try:
+        work = make_work_dir()
+    except OSError as e:
+        print(f"harness.py: cannot make a work directory: {e}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, _on_term)
     kiln = buildah = pool = None
     code = 1
