@@ -155,6 +155,7 @@ def main():
 
     try:
         work = make_work_dir()
+        parent = os.path.dirname(work)
     except OSError as e:
         print(f"harness.py: cannot make a work directory: {e}", file=sys.stderr)
         return 2
