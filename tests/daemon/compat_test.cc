@@ -28,12 +28,20 @@ class CompatTest : public KilndFixture {
   void SetUp() override { StartKilnd(); }
 
   // Runs kilnctl build with `args`; returns its result and fills `steps` from the metadata.
-  ProcessResult Build(std::vector<std::string> args, nlohmann::json* steps = nullptr) {
+  ProcessResult Build(std::vector<std::string> args, nlohmann::json* steps = nullptr,
+                      const std::vector<std::string>& extra_env = {}) {
     const std::string meta = dir_.path() + "/meta.json";
     unlink(meta.c_str());
     std::vector<std::string> argv = {"build", "--progress", "plain", "--metadata-file", meta};
     argv.insert(argv.end(), args.begin(), args.end());
-    ProcessResult r = kiln::testing::Run(Kilnctl(argv), {}, absl::Seconds(300));
+    std::vector<std::string> env;
+    if (!extra_env.empty()) {
+      for (char** e = environ; *e != nullptr; ++e) {
+        if (!absl::StartsWith(*e, "SOURCE_DATE_EPOCH=")) env.emplace_back(*e);
+      }
+      env.insert(env.end(), extra_env.begin(), extra_env.end());
+    }
+    ProcessResult r = kiln::testing::Run(Kilnctl(argv), env, absl::Seconds(300));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     if (steps != nullptr) {
       nlohmann::json doc = nlohmann::json::parse(ReadFile(meta), nullptr, false);
@@ -53,6 +61,20 @@ class CompatTest : public KilndFixture {
   }
 
   std::string Out(const std::string& name) { return dir_.path() + "/" + name; }
+
+  // The image config of the single image in the OCI layout at `layout`.
+  nlohmann::json LayoutConfig(const std::string& layout) {
+    auto blob = [&](const std::string& digest) {
+      return nlohmann::json::parse(
+          ReadFile(layout + "/blobs/sha256/" + digest.substr(digest.find(':') + 1)), nullptr,
+          false);
+    };
+    nlohmann::json index = nlohmann::json::parse(ReadFile(layout + "/index.json"), nullptr, false);
+    if (!index.is_object()) return nlohmann::json();
+    nlohmann::json manifest = blob(index["manifests"][0]["digest"].get<std::string>());
+    if (!manifest.is_object()) return nlohmann::json();
+    return blob(manifest["config"]["digest"].get<std::string>());
+  }
 };
 
 // BuildKit reads <dockerfile name>.dockerignore next to the Dockerfile before the context's
@@ -213,6 +235,41 @@ TEST_F(CompatTest, ExcludedDirectoryWithoutAMatchStaysOut) {
   Build({"--output", "type=local,dest=" + Out("ex3"), ctx});
   EXPECT_TRUE(Exists(Out("ex3/c/main.c")));
   EXPECT_FALSE(Exists(Out("ex3/c/build")));
+}
+
+// buildx: SOURCE_DATE_EPOCH in the client's environment becomes the build arg of that name
+// (the image's created time and its history), unless the build sets the arg itself.
+TEST_F(CompatTest, SourceDateEpochComesFromTheClientEnvironment) {
+  const std::string ctx = Dir("sde", {{"Dockerfile",
+                                       "FROM busybox:1.35\n"
+                                       "ARG SOURCE_DATE_EPOCH\n"
+                                       "RUN echo \"epoch=$SOURCE_DATE_EPOCH\" > /epoch\n"}});
+  const std::string from_env = Out("from-env");
+  Build({"--no-cache", "--output", "type=oci,tar=false,dest=" + from_env, ctx}, nullptr,
+        {"SOURCE_DATE_EPOCH=1700000000"});
+  nlohmann::json config = LayoutConfig(from_env);
+  ASSERT_TRUE(config.is_object());
+  EXPECT_EQ(config.value("created", ""), "2023-11-14T22:13:20Z") << config.dump();
+  ASSERT_TRUE(config["history"].is_array());
+  EXPECT_EQ(config["history"].back().value("created", ""), "2023-11-14T22:13:20Z") << config.dump();
+
+  // The build's own arg wins over the environment.
+  const std::string from_arg = Out("from-arg");
+  Build({"--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1600000000", "--output",
+         "type=oci,tar=false,dest=" + from_arg, ctx},
+        nullptr, {"SOURCE_DATE_EPOCH=1700000000"});
+  config = LayoutConfig(from_arg);
+  ASSERT_TRUE(config.is_object());
+  EXPECT_EQ(config.value("created", ""), "2020-09-13T12:26:40Z") << config.dump();
+
+  // Control: without it, the image carries the build's own time.
+  const std::string plain = Out("plain");
+  Build({"--no-cache", "--output", "type=oci,tar=false,dest=" + plain, ctx}, nullptr,
+        {"KILN_TEST_NO_EPOCH=1"});  // any extra variable: the environment is then filtered
+  config = LayoutConfig(plain);
+  ASSERT_TRUE(config.is_object());
+  EXPECT_NE(config.value("created", ""), "2023-11-14T22:13:20Z") << config.dump();
+  EXPECT_NE(config.value("created", ""), "2020-09-13T12:26:40Z") << config.dump();
 }
 
 }  // namespace

@@ -176,6 +176,12 @@ absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std
     KILN_RETURN_IF_ERROR(ApplyOpt(kv.first, kv.second, request));
   }
   KILN_RETURN_IF_ERROR(ApplyShortForm(flags, cwd, request));
+  // buildx: SOURCE_DATE_EPOCH from the client's environment is the build arg of that name
+  // unless the build sets one itself (--build-arg or --opt build-arg:).
+  if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+      epoch != nullptr && *epoch != '\0' && !request.build_args.contains("SOURCE_DATE_EPOCH")) {
+    request.build_args["SOURCE_DATE_EPOCH"] = epoch;
+  }
   for (const std::string& output : flags.outputs) {
     KILN_ASSIGN_OR_RETURN(Output parsed, ParseOutputSpec(output, cwd));
     request.exports.push_back(std::move(parsed));
