@@ -17,9 +17,9 @@ cmake --build "$build" -j "$(nproc)"
 # Base images (busybox:1.35, golang:1.19) from Debian packages; built once, then reused.
 ./tools/images/build.sh
 
-# A short fuzz run of the Dockerfile frontend (clang libFuzzer), seeded with the conformance
-# corpus; a crash fails the run.
-./tools/fuzz/run.sh "${KILN_FUZZ_SECONDS:-30}"
+# A short run of every libFuzzer target (clang: the Dockerfile frontend, OCI documents, the
+# WWW-Authenticate parser, the layer applier), each seeded; a crash fails the run.
+./tools/fuzz/run.sh "${KILN_FUZZ_SECONDS:-15}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
