@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/status.h"
+#include "sandbox/helper_reaper.h"
 #include "sandbox/resolv_conf.h"
 
 namespace kiln::sandbox {
@@ -138,12 +139,16 @@ std::string FindInPath(const std::string& name) {
 
 }  // namespace
 
-HelperProcess::HelperProcess(pid_t pid, UniqueFd pidfd, UniqueFd exit_write)
-    : pid_(pid), pidfd_(std::move(pidfd)), exit_write_(std::move(exit_write)) {}
+HelperProcess::HelperProcess(pid_t pid, UniqueFd pidfd, UniqueFd exit_write, HelperReaper* reaper)
+    : pid_(pid), pidfd_(std::move(pidfd)), exit_write_(std::move(exit_write)), reaper_(reaper) {}
 
 HelperProcess::~HelperProcess() {
   exit_write_.reset();  // the helper's --exit-fd sees POLLHUP and exits
-  (void)WaitChild(pidfd_.get(), absl::Seconds(1));
+  if (reaper_ != nullptr) {
+    reaper_->Adopt(pid_, std::move(pidfd_));
+  } else {
+    (void)WaitChild(pidfd_.get(), absl::Seconds(1));
+  }
 }
 
 NetworkHelper NetworkHelper::Probe(NetworkOptions options) {
@@ -190,7 +195,8 @@ absl::StatusOr<std::string> NetworkHelper::ResolvConf() const {
   return LoadRunResolvConf(options_.etc_resolv, options_.resolved_upstream, options_.dns_servers);
 }
 
-absl::StatusOr<std::unique_ptr<HelperProcess>> NetworkHelper::Start(pid_t pid) const {
+absl::StatusOr<std::unique_ptr<HelperProcess>> NetworkHelper::Start(pid_t pid,
+                                                                    HelperReaper* reaper) const {
   if (!usable()) return absl::FailedPreconditionError(absl::StrCat(problem_, kNoHelperHint));
   int ready[2], exitp[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) return base::ErrnoError("network helper: pipe2");
@@ -231,7 +237,7 @@ absl::StatusOr<std::unique_ptr<HelperProcess>> NetworkHelper::Start(pid_t pid) c
   }
   char c = 0;
   if (n > 0 && (p[0].revents & POLLIN) != 0 && ::read(ready_r.get(), &c, 1) == 1 && c == '1') {
-    return std::make_unique<HelperProcess>(helper, std::move(pidfd), std::move(exit_w));
+    return std::make_unique<HelperProcess>(helper, std::move(pidfd), std::move(exit_w), reaper);
   }
   exit_w.reset();
   int status = WaitChild(pidfd.get(), n == 0 ? absl::ZeroDuration() : absl::Seconds(1));

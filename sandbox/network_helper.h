@@ -38,11 +38,14 @@ struct NetworkOptions {
   absl::Duration ready_timeout = absl::Seconds(10);
 };
 
-// A running helper. The destructor closes the exit pipe, waits up to a second for the helper to
-// exit, then SIGKILLs it, and always reaps it.
+class HelperReaper;
+
+// A running helper. The destructor closes the exit pipe (the helper starts to exit). Without a
+// reaper it then waits up to a second for the helper to exit, SIGKILLs it after that and reaps
+// it; with one it hands the helper over and returns at once (helper_reaper.h).
 class HelperProcess {
  public:
-  HelperProcess(pid_t pid, base::UniqueFd pidfd, base::UniqueFd exit_write);
+  HelperProcess(pid_t pid, base::UniqueFd pidfd, base::UniqueFd exit_write, HelperReaper* reaper);
   ~HelperProcess();
   HelperProcess(const HelperProcess&) = delete;
   HelperProcess& operator=(const HelperProcess&) = delete;
@@ -52,6 +55,7 @@ class HelperProcess {
   pid_t pid_;
   base::UniqueFd pidfd_;
   base::UniqueFd exit_write_;
+  HelperReaper* reaper_;
 };
 
 class NetworkHelper {
@@ -63,8 +67,10 @@ class NetworkHelper {
   // Starts the helper for the network namespace of `pid` (a process the caller owns and keeps
   // alive until this returns) and waits until it is ready. Errors: FailedPrecondition (no usable
   // helper or TUN device; names --network=none and --network=host), Unavailable (the helper
-  // exited or timed out; its log is in the message).
-  absl::StatusOr<std::unique_ptr<HelperProcess>> Start(pid_t pid) const;
+  // exited or timed out; its log is in the message). `reaper`, when given, must outlive the
+  // HelperProcess; it then stops the helper in the background.
+  absl::StatusOr<std::unique_ptr<HelperProcess>> Start(pid_t pid,
+                                                       HelperReaper* reaper = nullptr) const;
 
   // The resolv.conf text for a RUN (resolv_conf.h). FailedPrecondition without a usable resolver.
   absl::StatusOr<std::string> ResolvConf() const;

@@ -236,6 +236,7 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(SandboxOptions options)
   KILN_ASSIGN_OR_RETURN(base::TempDir net, base::TempDir::Create("kiln-net-", options.state_dir));
   sb->net_dir_ = net.Release();
   sb->network_ = NetworkHelper::Probe(std::move(options.network));
+  sb->reaper_ = std::make_unique<HelperReaper>();
   return sb;
 }
 
@@ -284,7 +285,7 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   KILN_RETURN_IF_ERROR(WriteIdMapsFromParent(mapping_, init.pid()));
   if (cgroup) KILN_RETURN_IF_ERROR(cgroup->Attach(init.pid()));
   if (spec.network == NetworkMode::kDefault) {
-    KILN_ASSIGN_OR_RETURN(helper, network_.Start(init.pid()));
+    KILN_ASSIGN_OR_RETURN(helper, network_.Start(init.pid(), reaper_.get()));
   }
   if (::write(sync.write.get(), "g", 1) != 1) return base::ErrnoError("sandbox: start init");
   sync.write.reset();
