@@ -35,7 +35,7 @@ struct SpawnPlan {
   const char* path = nullptr;
   std::vector<char*> argv;
   char* const* envp = nullptr;
-  int fds[5] = {-1, -1, -1, -1, -1};  // become the child's fds 0..nfds-1
+  int fds[6] = {-1, -1, -1, -1, -1, -1};  // become the child's fds 0..nfds-1
   int nfds = 0;
 };
 
@@ -44,7 +44,7 @@ int SpawnInChild(void* arg) {
   auto* p = static_cast<SpawnPlan*>(arg);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   ::setsid();
-  int moved[5];
+  int moved[6];
   for (int i = 0; i < p->nfds; ++i) {
     moved[i] = ::fcntl(p->fds[i], F_DUPFD, 16);  // not CLOEXEC
     if (moved[i] < 0) ::_exit(126);
@@ -195,7 +195,7 @@ absl::StatusOr<std::string> NetworkHelper::ResolvConf() const {
   return LoadRunResolvConf(options_.etc_resolv, options_.resolved_upstream, options_.dns_servers);
 }
 
-absl::StatusOr<std::unique_ptr<HelperProcess>> NetworkHelper::Start(pid_t pid,
+absl::StatusOr<std::unique_ptr<HelperProcess>> NetworkHelper::Start(int netns_fd,
                                                                     HelperReaper* reaper) const {
   if (!usable()) return absl::FailedPreconditionError(absl::StrCat(problem_, kNoHelperHint));
   int ready[2], exitp[2];
@@ -206,26 +206,18 @@ absl::StatusOr<std::unique_ptr<HelperProcess>> NetworkHelper::Start(pid_t pid,
   UniqueFd log(::memfd_create("kiln-slirp4netns", MFD_CLOEXEC));
   UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!log || !null) return base::ErrnoError("network helper: memfd_create or open '/dev/null'");
-  std::vector<std::string> args = {binary_,
-                                   "--configure",
-                                   "--mtu=65520",
-                                   "--disable-host-loopback",
-                                   "--disable-dns",
-                                   "--enable-sandbox",
-                                   "--enable-seccomp",
-                                   "--ready-fd=3",
-                                   "--exit-fd=4",
-                                   "--netns-type=path",
-                                   absl::StrCat("/proc/", pid, "/ns/net"),
-                                   "tap0"};
+  std::vector<std::string> args = {
+      binary_,         "--configure",       "--mtu=65520",      "--disable-host-loopback",
+      "--disable-dns", "--enable-sandbox",  "--enable-seccomp", "--ready-fd=3",
+      "--exit-fd=4",   "--netns-type=path", "/proc/self/fd/5",  "tap0"};
   SpawnPlan plan;
   plan.path = binary_.c_str();
   for (std::string& a : args) plan.argv.push_back(a.data());
   plan.argv.push_back(nullptr);
   plan.envp = kEnv;
-  int fds[5] = {null.get(), log.get(), log.get(), ready_w.get(), exit_r.get()};
-  std::copy(fds, fds + 5, plan.fds);
-  plan.nfds = 5;
+  int fds[6] = {null.get(), log.get(), log.get(), ready_w.get(), exit_r.get(), netns_fd};
+  std::copy(fds, fds + 6, plan.fds);
+  plan.nfds = 6;
   UniqueFd pidfd;
   KILN_ASSIGN_OR_RETURN(pid_t helper, Spawn(plan, &pidfd));
   ready_w.reset();

@@ -3,10 +3,11 @@
 // through user-mode networking with the host's loopback and DNS forwarding disabled:
 //
 //   slirp4netns --configure --mtu=65520 --disable-host-loopback --disable-dns --enable-sandbox
-//               --enable-seccomp --ready-fd=3 --exit-fd=4 --netns-type=path /proc/PID/ns/net tap0
+//               --enable-seccomp --ready-fd=3 --exit-fd=4 --netns-type=path /proc/self/fd/5 tap0
 //
 // The RUN sees `lo` and tap0 (10.0.2.100/24, default route via 10.0.2.2). The helper gets only
-// fds 0-4 (stdin /dev/null, stdout+stderr a log memfd, the ready and exit pipes), its own session,
+// fds 0-5 (stdin /dev/null, stdout+stderr a log memfd, the ready and exit pipes, the netns), its
+// own session,
 // and PDEATHSIG SIGKILL; it exits when the exit pipe's write end closes, which is when the
 // HelperProcess is destroyed or the engine dies (kill -9 included). A helper that fails to start
 // is reaped and its log is in the error. No fallback to another mode ever happens here.
@@ -64,12 +65,12 @@ class NetworkHelper {
   // fails: a problem is recorded and returned by Start().
   static NetworkHelper Probe(NetworkOptions options);
 
-  // Starts the helper for the network namespace of `pid` (a process the caller owns and keeps
-  // alive until this returns) and waits until it is ready. Errors: FailedPrecondition (no usable
-  // helper or TUN device; names --network=none and --network=host), Unavailable (the helper
-  // exited or timed out; its log is in the message). `reaper`, when given, must outlive the
-  // HelperProcess; it then stops the helper in the background.
-  absl::StatusOr<std::unique_ptr<HelperProcess>> Start(pid_t pid,
+  // Starts the helper for the network namespace `netns_fd` (an open /proc/PID/ns/net; the
+  // helper gets it as fd 5 and opens /proc/self/fd/5) and waits until it is ready. Errors:
+  // FailedPrecondition (no usable helper or TUN device; names --network=none and --network=host),
+  // Unavailable (the helper exited or timed out; its log is in the message). `reaper`, when given,
+  // must outlive the HelperProcess; it then stops the helper in the background.
+  absl::StatusOr<std::unique_ptr<HelperProcess>> Start(int netns_fd,
                                                        HelperReaper* reaper = nullptr) const;
 
   // The resolv.conf text for a RUN (resolv_conf.h). FailedPrecondition without a usable resolver.
