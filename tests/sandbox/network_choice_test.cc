@@ -62,10 +62,11 @@ class NetworkChoiceTest : public ::testing::Test {
     return sb.ok() ? std::move(*sb) : nullptr;
   }
 
-  // `cat /proc/net/dev` in a run with `network`.
-  absl::StatusOr<std::string> Devices(const Sandbox& sb, NetworkMode network) {
+  // `cat FILE` (/proc/net/dev) in a run with `network`.
+  absl::StatusOr<std::string> Devices(const Sandbox& sb, NetworkMode network,
+                                      const std::string& file = "/proc/net/dev") {
     Spec spec;
-    spec.argv = {"/bin/cat", "/proc/net/dev"};
+    spec.argv = {"/bin/cat", file};
     spec.rootfs = {rootfs_.BindMount()};
     spec.network = network;
     spec.resolv_conf = dir_ + "/resolv.conf";
@@ -173,6 +174,35 @@ TEST_F(NetworkChoiceTest, InstalledPastaIsRefusedOrWorks) {
       ASSERT_FALSE(dev.ok());
       EXPECT_THAT(dev.status().message(), ::testing::HasSubstr("--network=host"));
     }
+  });
+}
+
+// The real slirp4netns (started while the init sets up): tap0 is configured before the
+// command starts, every time (the init waits for the helper's ready byte). A failed set-up of
+// the init is reported as such, not as a helper problem.
+TEST_F(NetworkChoiceTest, Slirp4netnsIsReadyBeforeTheCommandStarts) {
+  InOwnNetns([&] {
+    std::unique_ptr<Sandbox> sb = Make("", "none");
+    ASSERT_NE(sb, nullptr);
+    if (!sb->network_helper().usable()) {
+      GTEST_SKIP() << "slirp4netns unusable here: " << sb->network_helper().problem();
+    }
+    EXPECT_STREQ(sb->network_helper().kind_name(), "slirp4netns");
+    for (int i = 0; i < 5; ++i) {
+      // The default route via 10.0.2.2 is the last thing slirp4netns configures.
+      absl::StatusOr<std::string> routes = Devices(*sb, NetworkMode::kDefault, "/proc/net/route");
+      ASSERT_TRUE(routes.ok()) << routes.status();
+      EXPECT_THAT(*routes, ::testing::HasSubstr("tap0\t00000000\t0202000A")) << "run " << i;
+    }
+    Spec spec;
+    spec.argv = {"/bin/true"};
+    spec.rootfs = {rootfs_.BindMount()};
+    spec.network = NetworkMode::kDefault;
+    spec.resolv_conf = dir_ + "/resolv.conf";
+    spec.mounts = {{base::Mount{"tmpfs", "tmpfs", {"size=bogus"}}, "/x"}};
+    absl::StatusOr<Result> r = sb->Run(spec);
+    ASSERT_FALSE(r.ok());
+    EXPECT_THAT(r.status().message(), ::testing::HasSubstr("mount tmpfs at '/x'"));
   });
 }
 
