@@ -41,7 +41,7 @@ void HelperReaper::Adopt(pid_t pid, base::UniqueFd pidfd) {
       if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
     }
   }
-  if (!pidfd) {
+  if (!pidfd) {  // moved into pending_: the thread takes it from here
     Wake();
     return;
   }
