@@ -205,7 +205,7 @@ void InitMainInChild(LaunchPlan& plan) {
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   char go = 0;
   if (syscall(SYS_read, kSyncFd, &go, 1) != 1) ExitInChild(125);  // parent gave up
-  CloseInChild(kSyncFd);
+  if (!plan.wait_for_network) CloseInChild(kSyncFd);
   if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
     FailInChild(Step::kMakePrivate, errno);
   }
@@ -230,6 +230,10 @@ void InitMainInChild(LaunchPlan& plan) {
   w.cwdfd = OpenInRootInChild(rootfd, plan.cwd.c_str(), O_PATH | O_DIRECTORY);
   if (w.cwdfd < 0) FailInChild(Step::kWorkdir, errno, 0, plan.cwd.c_str());
   CloseInChild(rootfd);
+  if (plan.wait_for_network) {  // the helper, started concurrently, is ready
+    if (syscall(SYS_read, kSyncFd, &go, 1) != 1) ExitInChild(125);  // parent gave up
+    CloseInChild(kSyncFd);
+  }
   // Not ptrace-able or /proc/1-readable from the run until kiln-init runs (which makes itself
   // non-dumpable before the worker may go on); execve makes the worker dumpable again.
   syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);

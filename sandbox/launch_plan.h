@@ -71,6 +71,9 @@ struct LaunchPlan {
   std::vector<MountOp> ops;
   std::string hostname;
   bool loopback_up = false;
+  // The init reads a second byte from the sync pipe after its set-up, before it starts the
+  // worker: the network helper, started while the init sets up, is ready (kDefault).
+  bool wait_for_network = false;
 
   UserRequest user;
   bool setgroups_allowed = true;

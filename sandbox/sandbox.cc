@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -236,6 +237,7 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(SandboxOptions options)
   KILN_ASSIGN_OR_RETURN(base::TempDir net, base::TempDir::Create("kiln-net-", options.state_dir));
   sb->net_dir_ = net.Release();
   sb->network_ = NetworkHelper::Probe(std::move(options.network));
+  sb->reaper_ = std::make_unique<HelperReaper>();
   return sb;
 }
 
@@ -252,7 +254,7 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   if (spec.network == NetworkMode::kNone) caps &= ~(uint64_t{1} << CAP_NET_RAW);
   internal::PlanContext ctx{&mapping_, &limits_, caps, last_cap_, &filter_, staging_, ""};
   if (spec.network == NetworkMode::kDefault && !network_.usable()) {
-    return network_.Start(0).status();  // the helper's problem, before anything starts
+    return network_.Start(-1).status();  // the helper's problem, before anything starts
   }
   std::unique_ptr<ScopedFile> resolv;
   if (spec.network == NetworkMode::kDefault && spec.resolv_conf.empty()) {
@@ -261,8 +263,14 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
     ctx.resolv_conf = resolv->path();
   }
   KILN_RETURN_IF_ERROR(internal::BuildLaunchPlan(spec, ctx, &plan));
+  plan.wait_for_network = spec.network == NetworkMode::kDefault;
   KILN_ASSIGN_OR_RETURN(Pipe report, MakePipe(O_DIRECT));
-  KILN_ASSIGN_OR_RETURN(Pipe sync, MakePipe(0));
+  // A socket pair, so that a write to an init that has died is EPIPE and never SIGPIPE.
+  int sp[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
+    return base::ErrnoError("sandbox: socketpair");
+  }
+  Pipe sync{UniqueFd(sp[0]), UniqueFd(sp[1])};
   KILN_ASSIGN_OR_RETURN(Pipe out, MakePipe(0));
   KILN_ASSIGN_OR_RETURN(Pipe err, MakePipe(0));
   plan.report_fd = report.write.get();
@@ -283,10 +291,21 @@ absl::StatusOr<Result> Sandbox::Run(const Spec& spec) const {
   err.write.reset();
   KILN_RETURN_IF_ERROR(WriteIdMapsFromParent(mapping_, init.pid()));
   if (cgroup) KILN_RETURN_IF_ERROR(cgroup->Attach(init.pid()));
+  UniqueFd netns;  // held while the helper starts, so it never depends on the init being alive
   if (spec.network == NetworkMode::kDefault) {
-    KILN_ASSIGN_OR_RETURN(helper, network_.Start(init.pid()));
+    netns = UniqueFd(
+        ::open(absl::StrCat("/proc/", init.pid(), "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) return base::ErrnoError("sandbox: open the run's network namespace");
   }
-  if (::write(sync.write.get(), "g", 1) != 1) return base::ErrnoError("sandbox: start init");
+  if (::send(sync.write.get(), "g", 1, MSG_NOSIGNAL) != 1) {
+    return base::ErrnoError("sandbox: start init");
+  }
+  if (netns) {  // the helper starts while the init sets up; the init waits for it to be ready
+    KILN_ASSIGN_OR_RETURN(helper, network_.Start(netns.get(), reaper_.get()));
+    netns.reset();
+    // No reader: the init failed its set-up; its report says why (below).
+    (void)!::send(sync.write.get(), "n", 1, MSG_NOSIGNAL);
+  }
   sync.write.reset();
   for (UniqueFd* fd : {&report.read, &out.read, &err.read}) {
     ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);

@@ -10,17 +10,18 @@
 // Lifecycle of a run: clone (CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS[|NEWNET]) -> the parent
 // writes uid/gid maps (newuidmap for a subordinate range), joins a per-run cgroup if one is in
 // force, and for kDefault starts the network helper on the run's netns and waits until it is
-// ready (it is stopped and reaped after the init) -> the child (pid 1, the run's init) mounts the
-// rootfs on the staging dir, /proc (masked and read-only paths as runc), a tmpfs /dev, /sys
-// (read-only; only with its own network namespace, otherwise absent), /etc/resolv.conf and
-// /etc/hosts (read-only), the extra mounts, sets the hostname, brings lo up, pivot_roots and
-// detaches the old root, resolves the user and WORKDIR inside the new root, and starts the worker,
-// which drops capabilities, switches user, sets umask 022 and rlimits, closes every fd but 0-2,
-// sets no_new_privs, installs the seccomp filter and execs. The init reaps zombies and forwards
-// signals. Teardown: when the worker exits the init exits, and the kernel kills whatever is left in
-// the pid namespace; the mount namespace and every mount in it die with it. Timeout and
-// cancellation send SIGTERM to the init (forwarded to the worker), then SIGKILL after the
-// grace period.
+// ready (once the init has exited it is stopped and reaped in the background by the Sandbox's
+// HelperReaper, so Run returns without waiting for the helper's exit) -> the child (pid 1, the
+// run's init) mounts the rootfs on the staging dir, /proc (masked and read-only paths as runc), a
+// tmpfs /dev, /sys (read-only; only with its own network namespace, otherwise absent),
+// /etc/resolv.conf and /etc/hosts (read-only), the extra mounts, sets the hostname, brings lo up,
+// pivot_roots and detaches the old root, resolves the user and WORKDIR inside the new root, and
+// starts the worker, which drops capabilities, switches user, sets umask 022 and rlimits, closes
+// every fd but 0-2, sets no_new_privs, installs the seccomp filter and execs. The init reaps
+// zombies and forwards signals. Teardown: when the worker exits the init exits, and the kernel
+// kills whatever is left in the pid namespace; the mount namespace and every mount in it die with
+// it. Timeout and cancellation send SIGTERM to the init (forwarded to the worker), then SIGKILL
+// after the grace period.
 #ifndef KILN_SANDBOX_SANDBOX_H_
 #define KILN_SANDBOX_SANDBOX_H_
 
@@ -31,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "base/unique_fd.h"
 #include "sandbox/capabilities.h"
+#include "sandbox/helper_reaper.h"
 #include "sandbox/id_mapping.h"
 #include "sandbox/limits.h"
 #include "sandbox/network_helper.h"
@@ -74,6 +76,8 @@ class Sandbox {
   const CapabilitySet& capabilities() const { return caps_; }
   size_t seccomp_instructions() const { return filter_.instructions.size(); }
   const NetworkHelper& network_helper() const { return network_; }
+  // Helpers of finished runs still stopping (Run returns before its helper is reaped).
+  const HelperReaper& helper_reaper() const { return *reaper_; }
   // The private directory runs mount their rootfs on (inside their own mount namespaces);
   // removed by the destructor.
   const std::string& staging_dir() const { return staging_; }
@@ -88,6 +92,8 @@ class Sandbox {
   std::string staging_;  // removed in the destructor
   std::string net_dir_;  // generated resolv.conf files, one per running kDefault run
   NetworkHelper network_;
+  // Stops the runs' helpers after their inits exit; its destructor waits for them all.
+  std::unique_ptr<HelperReaper> reaper_;
   base::UniqueFd init_fd_;  // sealed memfd with kiln-init, exec'd as every run's pid 1
 };
 

@@ -65,6 +65,15 @@ absl::StatusOr<WorkerFacts> ProbeWorkerFacts(const Sandbox& sandbox) {
   const NetworkHelper& net = sandbox.network_helper();
   f.network_helper = net.description().empty() ? "none found" : net.description();
   f.network_helper_check = net.usable() ? "ok" : net.problem();
+  if (!net.self_test_note().empty()) {
+    f.network_helper = absl::StrCat(f.network_helper, " ", net.self_test_note());
+  }
+  if (net.usable()) {
+    absl::Status helper_test = net.SelfTest();
+    f.network_helper_self_test = helper_test.ok() ? "ok" : std::string(helper_test.message());
+  } else {
+    f.network_helper_self_test = net.self_test().empty() ? "not run" : net.self_test();
+  }
   f.capabilities = sandbox.capabilities().Names();
   f.seccomp = absl::StrCat("docker-default, ", sandbox.seccomp_instructions(),
                            " BPF instructions, default ERRNO(EPERM)");

@@ -25,7 +25,10 @@ struct WorkerFacts {
   std::vector<std::string> network_modes;  // "default" (own netns + helper), "none", "host"
   std::string network_helper;              // "slirp4netns 1.2.0 (/usr/bin/slirp4netns, ...)"
   std::string network_helper_check;        // "ok" or why kDefault cannot run
-  std::vector<std::string> capabilities;   // kept capabilities (NET_RAW only with host net)
+  // "ok" or the error of starting the helper on a fresh user + network namespace (run here; for
+  // pasta, the probe's own self-test); "not run" when no helper binary was found.
+  std::string network_helper_self_test;
+  std::vector<std::string> capabilities;  // kept capabilities (NET_RAW only with host net)
   std::string seccomp;  // "docker-default, N BPF instructions, default ERRNO(EPERM)"
   bool no_new_privs = true;
   LimitLayer limit_layer = LimitLayer::kRlimit;

@@ -1,6 +1,7 @@
 // bench_sandbox: `/bin/true` start-to-exit through the full sandbox (new user, mount, pid, ipc,
 // uts [+net] namespaces, rootfs + /proc + /dev + /sys mounts, pivot_root, caps, seccomp, exec,
 // reap). Method and figures: bench/sandbox/README.md.
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -127,8 +128,10 @@ void BM_HelperCloneToReady(benchmark::State& state) {
       ::_exit(0);
     }
     ::usleep(2000);  // let it unshare (not timed)
+    base::UniqueFd netns(
+        ::open(("/proc/" + std::to_string(holder) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
     absl::Time t0 = absl::Now();
-    absl::StatusOr<std::unique_ptr<HelperProcess>> h = helper.Start(holder);
+    absl::StatusOr<std::unique_ptr<HelperProcess>> h = helper.Start(netns.get());
     ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
     if (h.ok()) {
       std::ifstream status("/proc/" + std::to_string((*h)->pid()) + "/status");

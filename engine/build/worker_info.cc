@@ -50,7 +50,8 @@ WorkerInfo DescribeWorker(const sandbox::Sandbox& sandbox, const WorkerSettings&
   add("gid_map", OneLine(f.gid_map));
   add("network",
       absl::StrCat(absl::StrJoin(f.network_modes, ", "), "; default ", settings.default_network));
-  add("net helper", absl::StrCat(f.network_helper, "; check: ", f.network_helper_check));
+  add("net helper", absl::StrCat(f.network_helper, "; check: ", f.network_helper_check,
+                                 "; self-test: ", f.network_helper_self_test));
   add("/sys", f.sys_mount);
   add("seccomp", f.seccomp);
   add("caps", absl::StrCat(absl::StrJoin(f.capabilities, ","),

@@ -49,6 +49,17 @@ std::vector<pid_t> HelpersOf(pid_t parent) {
   return out;
 }
 
+// Whether `parent` has no helper left within `limit`: a run's helper is stopped in the
+// background after its init exits (sandbox/helper_reaper.h), killed after a 1 s grace.
+bool NoHelpersWithin(pid_t parent, absl::Duration limit = absl::Seconds(3)) {
+  const absl::Time until = absl::Now() + limit;
+  while (!HelpersOf(parent).empty()) {
+    if (absl::Now() >= until) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
 class FakehostTest : public KilndFixture {
  protected:
   void SetUp() override {
@@ -220,7 +231,7 @@ TEST_F(FakehostTest, NamespacesAndHelperLifecycle) {
   ASSERT_EQ(ns.size(), 3u) << r.err;
   EXPECT_NE(ns[0], ns[1]);
   for (const std::string& s : ns) EXPECT_NE(s, fakehost_ns);
-  EXPECT_TRUE(HelpersOf(kilnd_.pid()).empty());
+  EXPECT_TRUE(NoHelpersWithin(kilnd_.pid()));
 
   // --network=none: no helper while it runs.
   Child none =
@@ -372,7 +383,7 @@ TEST_F(FakehostTest, NoUsableHelperIsAClearErrorNeverHost) {
   EXPECT_TRUE(absl::StrContains(r.err, "exit status 3")) << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "--network=none")) << r.err;
   EXPECT_FALSE(absl::StrContains(r.err, "STEP-RAN")) << r.err;
-  EXPECT_TRUE(HelpersOf(kilnd_.pid()).empty());
+  EXPECT_TRUE(NoHelpersWithin(kilnd_.pid()));
   r = Build("FROM busybox:1.35\nRUN echo STEP-\"\"RAN\n", {"--network=none"});  // the control
   EXPECT_EQ(r.exit_code, 0) << r.err;
 

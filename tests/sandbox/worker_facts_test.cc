@@ -22,6 +22,13 @@ TEST(WorkerFactsTest, DescribeThisWorker) {
   // slirp4netns is installed by tools/setup.sh; its check is "ok" or says what is wrong.
   EXPECT_THAT(f->network_helper, ::testing::HasSubstr("slirp4netns 1."));
   EXPECT_FALSE(f->network_helper_check.empty());
+  // The helper is started on a fresh user + network namespace. As real root it must work; an
+  // unprivileged caller outside a user namespace of its own cannot setns into it, which the
+  // self-test shows (the probe's check alone says "ok" there).
+  EXPECT_FALSE(f->network_helper_self_test.empty());
+  if (f->network_helper_check == "ok" && !f->rootless) {
+    EXPECT_EQ(f->network_helper_self_test, "ok");
+  }
   EXPECT_THAT(f->seccomp, ::testing::HasSubstr("docker-default"));
   EXPECT_FALSE(f->uid_map.empty());
   EXPECT_FALSE(f->limit_note.empty());
