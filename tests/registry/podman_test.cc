@@ -2,8 +2,8 @@
 // busybox) goes with `kilnctl build --push` to the fixture's TLS registry (kilnd trusts the
 // test CA through a [registry."host"] table), and `podman pull` fetches it over TLS with the
 // same CA (--cert-dir), into private storage (vfs, --root/--runroot/--tmpdir and every config
-// file in the test's temp dir; never the host's storage). Then `podman image inspect` must show
-// Kiln's manifest digest, the platform, and one layer per manifest layer.
+// file in the test's temp dir; never the host's storage or its /var/lib/containers). Then `podman
+// image inspect` must show Kiln's manifest digest, the platform, and one layer per manifest layer.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -68,13 +68,36 @@ class PodmanAcceptsKilnTest : public ::testing::Test {
     return testing::Run(argv, env_, absl::Seconds(300));
   }
 
-  // podman with everything of its own under dir_/podman.
+  // podman with everything of its own under dir_/podman. Podman 4.3 as root writes its blob
+  // info cache to /var/lib/containers/cache whatever --root says, so it runs in a private mount
+  // namespace where the test's own directory is bound over /var/lib/containers (or, where that
+  // does not exist, a tmpfs over /var/lib): nothing of the host is written.
   ProcessResult Podman(std::vector<std::string> args) {
     std::string p = dir_.path() + "/podman";
     std::vector<std::string> argv = {
-        "podman",   "--root",           p + "/root",        "--runroot", p + "/runroot",
-        "--tmpdir", p + "/tmp",         "--storage-driver", "vfs",       "--events-backend",
-        "none",     "--cgroup-manager", "cgroupfs"};
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        "if [ -d /var/lib/containers ]; then mount --bind \"$1\" /var/lib/containers; "
+        "else mount -t tmpfs tmpfs /var/lib; fi || exit 99; shift; exec \"$@\"",
+        "sh",
+        p + "/varlib",
+        "podman",
+        "--root",
+        p + "/root",
+        "--runroot",
+        p + "/runroot",
+        "--tmpdir",
+        p + "/tmp",
+        "--storage-driver",
+        "vfs",
+        "--events-backend",
+        "none",
+        "--cgroup-manager",
+        "cgroupfs"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> env = {
         "HOME=" + p + "/home",
@@ -91,7 +114,7 @@ class PodmanAcceptsKilnTest : public ::testing::Test {
   }
   void PreparePodman() {
     std::string p = dir_.path() + "/podman";
-    for (const char* d : {"", "/home", "/home/.config", "/xdg", "/tmp"}) {
+    for (const char* d : {"", "/home", "/home/.config", "/xdg", "/tmp", "/varlib"}) {
       ASSERT_EQ(mkdir((p + d).c_str(), 0700), 0) << p + d;
     }
     WriteFile(p + "/containers.conf", "");
