@@ -484,6 +484,27 @@ TEST_F(FaultTest, PullAlwaysOnAnIndexTagRevalidatesWithOneRequestAndFetchesOnlyW
               ::testing::ElementsAre("HEAD /v2/f/bb/manifests/idx", "GET /v2/f/bb/manifests/idx"));
 }
 
+TEST_F(FaultTest, SecondPushOfAnUnchangedImageIsOneManifestHead) {
+  std::string log_path;
+  auto proxy = reg_->StartProxy("", &log_path);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  std::string host = absl::StrCat("127.0.0.1:", (*proxy)->port());
+  RegistryClient client(host, {}, {});
+  auto again = PushImage(client, *source_.images, "busybox:1.35", Ref(host + "/f/bb:1"), lease_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->manifest_digest, image_.digest);
+  EXPECT_EQ(again->blobs_uploaded, 0);
+  EXPECT_GT(again->blobs_present, 0);
+  EXPECT_THAT(Requests(ReadText(log_path)), ::testing::ElementsAre("HEAD /v2/f/bb/manifests/1"));
+  // Another tag of the same repository still gets its manifest (the blobs are HEADed).
+  auto tagged = PushImage(client, *source_.images, "busybox:1.35", Ref(host + "/f/bb:2"), lease_);
+  ASSERT_TRUE(tagged.ok()) << tagged.status();
+  EXPECT_EQ(tagged->bytes_uploaded, 0);
+  auto m = GetManifest(client, "f/bb", "2");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->descriptor.digest, image_.digest);
+}
+
 TEST_F(FaultTest, RegistryErrorBodyIsShownVerbatim) {
   RegistryClient client(reg_->host(), {}, {});
   Store empty = MakeStore();
