@@ -86,6 +86,11 @@ struct BuildRequest {
   // (revalidate tags with the registry), "never" (local store only).
   std::string pull;
   std::vector<RegistryCredential> credentials;  // for registries FROM may pull from / push to
+  // Only find the registries the build would contact for its images under `pull` (FROM, COPY
+  // --from, RUN --mount=from, after ARG expansion; registry::RegistryScan): parse and lower,
+  // no registry request, no step, no export; the answer is BuildResult::repositories. kilnctl
+  // asks this first, then sends only those registries' credentials with the build.
+  bool registries_only = false;
 };
 
 struct ImagePullRequest {
@@ -131,6 +136,7 @@ struct BuildResult {
   int steps_total = 0;
   int steps_cached = 0;
   std::vector<StepTiming> steps;
+  std::vector<std::string> repositories;  // registries_only: "domain/path", sorted
 };
 
 struct ImageSummary {

@@ -36,6 +36,7 @@
 #include "engine/build/layers.h"
 #include "engine/build/prune_support.h"
 #include "engine/build/registry_images.h"
+#include "engine/registry/registry_scan.h"
 #include "engine/build/results.h"
 #include "engine/build/run_image.h"
 #include "engine/build/sandbox_executor.h"
@@ -265,8 +266,15 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   KILN_ASSIGN_OR_RETURN(std::unique_ptr<ImageResolver> resolver,
                         BuildResolver(*transfer_, resolver_.get(), req));
   lo.resolver = resolver.get();
+  std::unique_ptr<registry::RegistryScan> scan;
+  if (req.registries_only) {
+    KILN_ASSIGN_OR_RETURN(registry::PullPolicy policy, registry::ParsePullPolicy(req.pull));
+    scan = std::make_unique<registry::RegistryScan>(resolver_.get(), policy);
+    lo.resolver = scan.get();
+  }
   if (!req.platform.empty()) lo.target_platform = req.platform;
   KILN_ASSIGN_OR_RETURN(LoweredBuild lowered, LowerDockerfileText(files.dockerfile_text, lo));
+  if (scan != nullptr) return BuildResult{.repositories = scan->repositories()};
   KILN_RETURN_IF_ERROR(CheckEntitlements(lowered.graph, df_name, req.network, req.entitlements,
                                          options_.insecure_entitlements));
 

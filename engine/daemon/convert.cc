@@ -82,6 +82,7 @@ void ToProto(const BuildRequest& request, v1::SolveRequest* out) {
   for (const auto& [id, path] : request.secrets) (*out->mutable_secrets())[id] = path;
   out->set_check_only(request.check_only);
   out->set_pull(request.pull);
+  out->set_registries_only(request.registries_only);
   ToProto(request.credentials, out->mutable_credentials());
 }
 
@@ -108,6 +109,7 @@ absl::StatusOr<BuildRequest> FromProto(const v1::SolveRequest& request) {
   for (const auto& [id, path] : request.secrets()) out.secrets[id] = path;
   out.check_only = request.check_only();
   out.pull = request.pull();
+  out.registries_only = request.registries_only();
   out.credentials = FromProto(request.credentials());
   return out;
 }
@@ -126,6 +128,7 @@ void ToProto(const BuildResult& result, v1::SolveResult* out) {
     s->set_started_unix_nanos(step.started_unix_nanos);
     s->set_completed_unix_nanos(step.completed_unix_nanos);
   }
+  for (const std::string& r : result.repositories) out->add_repositories(r);
 }
 
 absl::StatusOr<BuildResult> FromProto(const v1::SolveResult& result) {
@@ -143,6 +146,7 @@ absl::StatusOr<BuildResult> FromProto(const v1::SolveResult& result) {
     out.steps.push_back(StepTiming{s.vertex(), s.name(), s.cached(), s.started_unix_nanos(),
                                    s.completed_unix_nanos()});
   }
+  out.repositories.assign(result.repositories().begin(), result.repositories().end());
   return out;
 }
 

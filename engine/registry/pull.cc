@@ -59,6 +59,27 @@ absl::Status StoreManifest(cache::ContentStore& store, const FetchedManifest& m,
   return absl::OkStatus();
 }
 
+// The manifest `desc` names: from the content store when it is there (verified), else GET
+// `reference` (a tag, or desc's digest). `desc` may be null (nothing known yet).
+absl::StatusOr<FetchedManifest> LoadManifest(RegistryClient& client, const std::string& repo,
+                                             const std::string& reference,
+                                             const oci::Descriptor* desc,
+                                             cache::ContentStore& content, int* fetched) {
+  if (desc != nullptr && content.Has(desc->digest)) {
+    absl::StatusOr<std::string> bytes = content.ReadAll(desc->digest, /*verify=*/true);
+    if (bytes.ok() && static_cast<int64_t>(bytes->size()) == desc->size) {
+      FetchedManifest out;
+      out.descriptor.media_type = desc->media_type;
+      out.descriptor.digest = desc->digest;
+      out.descriptor.size = desc->size;
+      out.bytes = std::move(*bytes);
+      return out;
+    }
+  }
+  ++*fetched;
+  return GetManifest(client, repo, reference);
+}
+
 // Picks the platform manifest of `index` (oci::SelectPlatform, the one selector).
 absl::StatusOr<oci::Descriptor> Choose(const FetchedManifest& fetched, const oci::Platform& want,
                                        const std::string& what) {
@@ -81,14 +102,20 @@ absl::StatusOr<PullResult> PullImage(RegistryClient& client, const oci::Referenc
   std::string what = absl::StrCat("pull '", ref.String(), "'");
   const std::string& repo = options.repository.empty() ? ref.path : options.repository;
   cache::ContentStore& content = store.content();
-  KILN_ASSIGN_OR_RETURN(FetchedManifest top,
-                        GetManifest(client, repo, ref.digest.empty() ? ref.tag : ref.digest));
-  FetchedManifest platform_manifest = top;
   PullResult result;
-  if (oci::IsIndexMediaType(top.descriptor.media_type)) {
+  const oci::Descriptor* known = options.resolved.has_value() ? &*options.resolved : nullptr;
+  KILN_ASSIGN_OR_RETURN(FetchedManifest top,
+                        LoadManifest(client, repo, ref.digest.empty() ? ref.tag : ref.digest, known,
+                                     content, &result.manifests_fetched));
+  FetchedManifest platform_manifest = top;
+  bool index = oci::IsIndexMediaType(top.descriptor.media_type);
+  if (index) {
     KILN_ASSIGN_OR_RETURN(oci::Descriptor chosen, Choose(top, options.platform, what));
-    KILN_ASSIGN_OR_RETURN(platform_manifest, GetManifest(client, repo, chosen.digest.str()));
-    if (platform_manifest.descriptor.size != chosen.size ||
+    KILN_ASSIGN_OR_RETURN(platform_manifest,
+                          LoadManifest(client, repo, chosen.digest.str(), &chosen, content,
+                                       &result.manifests_fetched));
+    if (platform_manifest.descriptor.digest != chosen.digest ||
+        platform_manifest.descriptor.size != chosen.size ||
         !oci::IsManifestMediaType(platform_manifest.descriptor.media_type)) {
       return absl::DataLossError(absl::StrCat(what, ": manifest ", chosen.digest.str(),
                                               " does not match its index entry"));
@@ -102,9 +129,10 @@ absl::StatusOr<PullResult> PullImage(RegistryClient& client, const oci::Referenc
                                 &result.blobs_fetched));
   KILN_RETURN_IF_ERROR(StoreManifest(content, platform_manifest, SourceLabel(client, repo)));
   result.target = platform_manifest.descriptor;
-  if (!ref.digest.empty() && top.descriptor.digest != platform_manifest.descriptor.digest) {
+  if (index) {
+    // Kept for a tag too: the next revalidation of the tag reads it from here.
     KILN_RETURN_IF_ERROR(StoreManifest(content, top, SourceLabel(client, repo)));
-    result.target = top.descriptor;
+    if (!ref.digest.empty()) result.target = top.descriptor;
   }
   result.ref = ref.String();
   result.manifest_digest = platform_manifest.descriptor.digest;

@@ -5,7 +5,10 @@
 // The config and layers go into the content store verified (layers in parallel, at most
 // `parallel` at once); then the ref is stored through ImageStore::Put exactly like an imported
 // image (so GC marks it the same way): a tag ref points at the platform manifest, a digest ref
-// at what the digest names (an index stays an index, the resolver picks the platform).
+// at what the digest names (an index stays an index, the resolver picks the platform). The
+// index of a tag is kept in the content store as well, so that a later revalidation that finds
+// the same index (or a new one listing the same platform manifest) needs no further request: a
+// manifest already in the content store is read from there, never fetched again.
 // Every fetched blob is labeled kiln.registry.source.<domain> = <repository>, which lets a
 // later push to the same registry mount it instead of uploading it.
 // Thread-safe.
@@ -13,6 +16,7 @@
 #define KILN_ENGINE_REGISTRY_PULL_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +36,9 @@ struct PullOptions {
   // The repository on `client`'s registry; empty: ref.path. A mirror may add a prefix
   // ("proxy/library/busybox") while the image is still stored under `ref`.
   std::string repository;
+  // What the tag resolved to on the registry (a HEAD made just before, by ResolveRemote); when
+  // the content store holds that digest, the tag's manifest is not fetched again.
+  std::optional<oci::Descriptor> resolved;
 };
 
 struct PullResult {
@@ -39,6 +46,7 @@ struct PullResult {
   oci::Descriptor target;        // what the ref points at in the store
   base::Digest manifest_digest;  // the platform manifest
   int blobs_fetched = 0;         // blobs that were not in the content store yet
+  int manifests_fetched = 0;     // manifests GOT from the registry (not in the store)
 };
 
 // `ref` must be normalized (a tag or a digest).

@@ -42,8 +42,9 @@ class PullingResolver : public ImageResolver {
   }
 
  private:
-  // --pull=always on a tag: one manifest HEAD; a pull (which fetches only missing blobs) when
-  // the registry's digest is not the one stored.
+  // --pull=always on a tag: one manifest HEAD, and nothing more when the registry's digest is
+  // the one stored (or, for an index, the index kept from the last pull). Otherwise a pull that
+  // reads whatever manifests and blobs the content store has and fetches only the rest.
   absl::Status Revalidate(const oci::Reference& ref, const oci::Platform& want) {
     absl::StatusOr<oci::Descriptor> remote = transfer_->Resolve(ref, credentials_);
     if (!remote.ok()) {
@@ -51,7 +52,7 @@ class PullingResolver : public ImageResolver {
     }
     absl::StatusOr<image::ImageRecord> local = store_->Get(ref.String());
     if (local.ok() && local->target.digest == remote->digest) return absl::OkStatus();
-    return transfer_->Pull(ref.String(), want, credentials_).status();
+    return transfer_->Pull(ref.String(), want, credentials_, *remote).status();
   }
 
   ImageTransfer* const transfer_;

@@ -58,7 +58,8 @@ std::unique_ptr<RegistryClient> ImageTransfer::ClientFor(const std::string& doma
 }
 
 absl::StatusOr<PullResult> ImageTransfer::Pull(std::string_view text, const oci::Platform& platform,
-                                               const CredentialMap& credentials) {
+                                               const CredentialMap& credentials,
+                                               const std::optional<oci::Descriptor>& resolved) {
   KILN_ASSIGN_OR_RETURN(oci::Reference ref, oci::NormalizeReference(text));
   std::vector<Endpoint> endpoints = PullEndpoints(ref, OptionsFor(ref.domain));
   absl::Status last;
@@ -69,6 +70,7 @@ absl::StatusOr<PullResult> ImageTransfer::Pull(std::string_view text, const oci:
     PullOptions options;
     options.platform = platform;
     options.repository = ep.repository;
+    options.resolved = resolved;
     absl::StatusOr<PullResult> result;
     {
       absl::MutexLock lock(store_mu_);

@@ -13,6 +13,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +43,10 @@ class ImageTransfer {
                 std::map<std::string, HostOptions> hosts);
 
   // `ref` as the user wrote it ("busybox", "127.0.0.1:5000/a/b:1", "x@sha256:..").
+  // `resolved`: what Resolve just answered for the tag (PullOptions::resolved).
   absl::StatusOr<PullResult> Pull(std::string_view ref, const oci::Platform& platform,
-                                  const CredentialMap& credentials);
+                                  const CredentialMap& credentials,
+                                  const std::optional<oci::Descriptor>& resolved = std::nullopt);
   absl::StatusOr<PushResult> Push(std::string_view ref, std::string_view dest,
                                   const PushOptions& options, const CredentialMap& credentials);
 

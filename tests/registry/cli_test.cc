@@ -212,5 +212,47 @@ TEST_F(RegistryCliTest, LoginPushPullBuildOfflineAndNoPasswordAnywhere) {
   EXPECT_EQ(grep, 1) << "the password is in: " << grep_out;  // 1: no match, 2: error
 }
 
+// kilnd's registries-only pass (the real frontend) decides which credentials go with a build:
+// a FROM whose registry comes from an ARG and a COPY --from of a registry image both pull with
+// the logged-in user's credentials (the old client-side FROM scan saw neither).
+TEST_F(RegistryCliTest, CredentialsFollowArgExpandedFromAndCopyFromImage) {
+  ASSERT_NO_FATAL_FAILURE(Import(a_));
+  ASSERT_NO_FATAL_FAILURE(WaitUp(b_));
+  ProcessResult login = Login();
+  ASSERT_EQ(login.exit_code, 0) << login.err;
+  for (const char* repo : {"/lib/busybox:1.35", "/other/copysrc:1"}) {
+    ProcessResult push = Kilnctl(a_, {"image", "push", "busybox:1.35", reg_->host() + repo});
+    ASSERT_EQ(push.exit_code, 0) << push.err;
+  }
+  std::string ctx = dir_.path() + "/ctx";
+  ASSERT_EQ(mkdir(ctx.c_str(), 0755), 0);
+  WriteFile(ctx + "/Dockerfile", absl::StrCat("ARG REG=127.0.0.1:1\n"
+                                              "FROM ${REG}/lib/busybox:1.35 AS base\n"
+                                              "COPY --from=",
+                                              reg_->host(),
+                                              "/other/copysrc:1 /bin/busybox /copied\n"
+                                              "RUN test -x /copied\n"));
+  // The ARG's default names no registry at all: only --build-arg makes the ref pullable, so
+  // the pass must expand the ARG as the build does.
+  ProcessResult build = Kilnctl(b_, {"build", "--progress", "plain", "--build-arg",
+                                     "REG=" + reg_->host(), "-t", "out:1", ctx});
+  ASSERT_EQ(build.exit_code, 0) << build.err;
+  ProcessResult ls = Kilnctl(b_, {"image", "ls"});
+  EXPECT_THAT(ls.out, HasSubstr(reg_->host() + "/lib/busybox:1.35"));
+  EXPECT_THAT(ls.out, HasSubstr(reg_->host() + "/other/copysrc:1"));
+
+  // Logged out, the same build (fresh images) is refused by the registry: the credentials were
+  // what made it work.
+  ASSERT_EQ(Kilnctl(b_, {"image", "rm", reg_->host() + "/lib/busybox:1.35"}).exit_code, 0);
+  ProcessResult logout = testing::Run({KilnctlPath(), "logout", reg_->host()}, env_);
+  ASSERT_EQ(logout.exit_code, 0) << logout.err;
+  ProcessResult anon = Kilnctl(b_, {"build", "--progress", "plain", "--no-cache", "--build-arg",
+                                    "REG=" + reg_->host(), "-t", "out:2", ctx});
+  EXPECT_NE(anon.exit_code, 0);
+  EXPECT_THAT(anon.err, HasSubstr("401"));
+  b_.Stop();
+  EXPECT_THAT(build.out + build.err + b_.logs.out + b_.logs.err, Not(HasSubstr(kPassword)));
+}
+
 }  // namespace
 }  // namespace kiln::testing

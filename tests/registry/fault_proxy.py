@@ -44,6 +44,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 "has_auth": "Authorization" in self.headers}) + "\n")
 
     def send_body(self, status, headers, body, length=None):
+        if self.command == "HEAD" and length is None:  # the upstream's length, not the empty body's
+            length = next((v for k, v in headers if k.lower() == "content-length"), len(body))
         self.send_response(status)
         for k, v in headers:
             if k.lower() not in ("content-length", "transfer-encoding", "connection"):

@@ -13,6 +13,7 @@
 #include "base/temp_dir.h"
 #include "cache/fs_content_store.h"
 #include "engine/image/image_store.h"
+#include "engine/image/store_resolver.h"
 #include "engine/oci/manifest.h"
 #include "engine/oci/media_types.h"
 #include "engine/oci/reference.h"
@@ -411,6 +412,97 @@ TEST_F(FaultTest, IndexPlatformSelectionSkipsAttestationsAndListsPlatforms) {
   auto by_digest = PullImage(client, Ref(reg_->host() + "/f/bb@" + digest), *empty.images);
   ASSERT_TRUE(by_digest.ok()) << by_digest.status();
   EXPECT_EQ(by_digest->target.digest.str(), digest);
+}
+
+// The requests a proxy log holds, as "METHOD path" lines, from line `from` on.
+std::vector<std::string> Requests(const std::string& log, size_t from = 0) {
+  std::vector<std::string> out;
+  std::istringstream in(log);
+  std::string line;
+  for (size_t n = 0; std::getline(in, line); ++n) {
+    if (n < from) continue;
+    auto field = [&](const std::string& key) {
+      size_t at = line.find("\"" + key + "\": \"");
+      if (at == std::string::npos) return std::string();
+      at += key.size() + 5;
+      return line.substr(at, line.find('"', at) - at);
+    };
+    out.push_back(field("method") + " " + field("path"));
+  }
+  return out;
+}
+
+TEST_F(FaultTest, PullAlwaysOnAnIndexTagRevalidatesWithOneRequestAndFetchesOnlyWhatIsMissing) {
+  RegistryClient direct(reg_->host(), {}, {});
+  auto m = GetManifest(direct, "f/bb", "1");
+  ASSERT_TRUE(m.ok()) << m.status();
+  oci::Descriptor amd64 = m->descriptor;
+  amd64.platform = oci::Platform{.architecture = "amd64", .os = "linux"};
+  oci::Index index;
+  index.media_type = std::string(oci::kMediaTypeOciIndex);
+  index.manifests = {amd64};
+  ASSERT_TRUE(
+      PutManifest(direct, "f/bb", "idx", oci::kMediaTypeOciIndex, oci::SerializeIndex(index)).ok());
+
+  std::string log_path;
+  auto proxy = reg_->StartProxy("", &log_path);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  std::string ref = absl::StrCat("127.0.0.1:", (*proxy)->port(), "/f/bb:idx");
+  Store store = MakeStore();
+  absl::Mutex mu;
+  ImageTransfer transfer(store.images.get(), &mu, &leases_, {});
+  image::StoreImageResolver inner(store.images.get());
+  std::unique_ptr<ImageResolver> always = transfer.ResolverFor(&inner, PullPolicy::kAlways, {});
+
+  // First use: the tag is not here, so the index, the manifest and every blob come down.
+  auto first = always->Resolve(ref, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->manifest_digest, m->descriptor.digest);
+  size_t seen = Requests(ReadText(log_path)).size();
+  EXPECT_GT(seen, 3u);
+
+  // Unchanged tag: one manifest HEAD and nothing else.
+  auto second = always->Resolve(ref, "");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->manifest_digest, m->descriptor.digest);
+  std::vector<std::string> again = Requests(ReadText(log_path), seen);
+  EXPECT_THAT(again, ::testing::ElementsAre("HEAD /v2/f/bb/manifests/idx"));
+  seen += again.size();
+
+  // The tag moves to a new index that lists the same linux/amd64 manifest (plus an arm64
+  // entry): the new index is fetched, the manifest and the blobs are not.
+  oci::Descriptor arm64 = m->descriptor;
+  arm64.platform = oci::Platform{.architecture = "arm64", .os = "linux"};
+  index.manifests = {arm64, amd64};
+  ASSERT_TRUE(
+      PutManifest(direct, "f/bb", "idx", oci::kMediaTypeOciIndex, oci::SerializeIndex(index)).ok());
+  auto third = always->Resolve(ref, "");
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->manifest_digest, m->descriptor.digest);
+  std::vector<std::string> moved = Requests(ReadText(log_path), seen);
+  EXPECT_THAT(moved,
+              ::testing::ElementsAre("HEAD /v2/f/bb/manifests/idx", "GET /v2/f/bb/manifests/idx"));
+}
+
+TEST_F(FaultTest, SecondPushOfAnUnchangedImageIsOneManifestHead) {
+  std::string log_path;
+  auto proxy = reg_->StartProxy("", &log_path);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  std::string host = absl::StrCat("127.0.0.1:", (*proxy)->port());
+  RegistryClient client(host, {}, {});
+  auto again = PushImage(client, *source_.images, "busybox:1.35", Ref(host + "/f/bb:1"), lease_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->manifest_digest, image_.digest);
+  EXPECT_EQ(again->blobs_uploaded, 0);
+  EXPECT_GT(again->blobs_present, 0);
+  EXPECT_THAT(Requests(ReadText(log_path)), ::testing::ElementsAre("HEAD /v2/f/bb/manifests/1"));
+  // Another tag of the same repository still gets its manifest (the blobs are HEADed).
+  auto tagged = PushImage(client, *source_.images, "busybox:1.35", Ref(host + "/f/bb:2"), lease_);
+  ASSERT_TRUE(tagged.ok()) << tagged.status();
+  EXPECT_EQ(tagged->bytes_uploaded, 0);
+  auto m = GetManifest(client, "f/bb", "2");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->descriptor.digest, image_.digest);
 }
 
 TEST_F(FaultTest, RegistryErrorBodyIsShownVerbatim) {

@@ -84,15 +84,16 @@ int RunBuild(const BuildCmdFlags& flags) {
       if (auto* image = std::get_if<engine::ImageOutput>(&out)) image->push = true;
     }
   }
-  absl::StatusOr<std::vector<engine::RegistryCredential>> credentials = BuildCredentials(*request);
-  ExitIfError(credentials.status());
-  request->credentials = std::move(*credentials);
   absl::StatusOr<ProgressMode> mode = ParseProgressMode(flags.progress);
   ExitIfError(mode.status());
   InterruptHandler interrupts;
   absl::StatusOr<std::unique_ptr<DaemonClient>> client =
       DaemonClient::Connect(ClientOptions{AddrOr(flags.addr)});
   ExitIfError(client.status());
+  absl::StatusOr<std::vector<engine::RegistryCredential>> credentials =
+      BuildCredentials(*request, **client);
+  ExitIfError(credentials.status());
+  request->credentials = std::move(*credentials);
   std::unique_ptr<ProgressWriter> progress = MakeProgressWriter(*mode, stderr);
   TraceRecorder trace;
   std::vector<engine::BuildEvent> warnings;  // build checks (events arrive in order)

@@ -1,66 +1,66 @@
 #include "tools/kilnctl/build_credentials.h"
 
-#include <fstream>
+#include <unistd.h>
+
 #include <set>
-#include <sstream>
+#include <string>
 #include <variant>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
+#include "base/status.h"
 #include "engine/oci/reference.h"
 #include "engine/registry/credentials.h"
 
 namespace kiln::tools {
+namespace {
 
-std::vector<std::string> FromReferences(std::string_view dockerfile) {
-  std::vector<std::string> refs;
-  std::set<std::string> stages;
-  for (absl::string_view line :
-       absl::StrSplit(absl::string_view(dockerfile.data(), dockerfile.size()), '\n')) {
-    std::vector<absl::string_view> words =
-        absl::StrSplit(absl::StripAsciiWhitespace(line), absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (words.empty() || absl::AsciiStrToLower(words[0]) != "from") continue;
-    size_t i = 1;
-    while (i < words.size() && absl::StartsWith(words[i], "--")) ++i;
-    if (i >= words.size()) continue;
-    std::string image(words[i]);
-    if (i + 2 < words.size() && absl::AsciiStrToLower(words[i + 1]) == "as") {
-      stages.insert(absl::AsciiStrToLower(words[i + 2]));
-    }
-    if (image.find('$') != std::string::npos || stages.count(image) != 0 || image == "scratch") {
-      continue;
-    }
-    refs.push_back(std::move(image));
+bool AnyFile(const engine::registry::CredentialFiles& files) {
+  for (const std::string* path : {&files.auth_file, &files.docker_config, &files.podman_auth}) {
+    if (!path->empty() && access(path->c_str(), F_OK) == 0) return true;
   }
-  return refs;
+  return false;
 }
 
+}  // namespace
+
 absl::StatusOr<std::vector<engine::RegistryCredential>> BuildCredentials(
-    const engine::BuildRequest& request) {
-  std::string dir = request.dockerfile_dir.empty() ? request.context_dir : request.dockerfile_dir;
-  std::string name = request.dockerfile_name.empty() ? "Dockerfile" : request.dockerfile_name;
-  std::ifstream in(name[0] == '/' ? name : dir + "/" + name);
-  if (!in) return std::vector<engine::RegistryCredential>();
-  std::stringstream text;
-  text << in.rdbuf();
-  std::set<std::string> domains;
-  std::vector<engine::RegistryCredential> out;
+    const engine::BuildRequest& request, DaemonClient& client) {
   engine::registry::CredentialFiles files = engine::registry::CredentialFiles::FromEnvironment();
-  std::vector<std::string> refs = FromReferences(text.str());
-  for (const engine::Output& out : request.exports) {  // pushed outputs
-    const auto* image = std::get_if<engine::ImageOutput>(&out);
+  std::vector<engine::RegistryCredential> out;
+  if (!AnyFile(files)) return out;
+
+  engine::BuildRequest scan;
+  scan.context_dir = request.context_dir;
+  scan.dockerfile_dir = request.dockerfile_dir;
+  scan.dockerfile_name = request.dockerfile_name;
+  scan.target = request.target;
+  scan.build_args = request.build_args;
+  scan.platform = request.platform;
+  scan.pull = request.pull;
+  scan.registries_only = true;
+  absl::StatusOr<engine::BuildResult> found = client.Solve(scan, [](const engine::BuildEvent&) {});
+  if (!found.ok()) return found.status();
+
+  // Repositories as "domain/path": credential files may hold namespace keys.
+  std::set<std::string> repos(found->repositories.begin(), found->repositories.end());
+  for (const engine::Output& output : request.exports) {
+    const auto* image = std::get_if<engine::ImageOutput>(&output);
     if (image == nullptr || !image->push) continue;
-    refs.insert(refs.end(), image->names.begin(), image->names.end());
+    for (const std::string& name : image->names) {
+      absl::StatusOr<engine::oci::Reference> parsed = engine::oci::NormalizeReference(name);
+      if (parsed.ok()) repos.insert(parsed->domain + "/" + parsed->path);
+    }
   }
-  for (const std::string& ref : refs) {
-    absl::StatusOr<engine::oci::Reference> parsed = engine::oci::NormalizeReference(ref);
-    if (!parsed.ok() || !domains.insert(parsed->domain).second) continue;
-    absl::StatusOr<engine::registry::AuthConfig> auth =
-        engine::registry::LookupCredentials(files, parsed->domain, parsed->path);
+  std::set<std::string> done;  // one credential per registry: the first repository's
+  for (const std::string& repo : repos) {
+    size_t slash = repo.find('/');
+    std::string domain = repo.substr(0, slash);
+    if (done.count(domain) != 0) continue;
+    absl::StatusOr<engine::registry::AuthConfig> auth = engine::registry::LookupCredentials(
+        files, domain, slash == std::string::npos ? "" : repo.substr(slash + 1));
     if (!auth.ok()) return auth.status();
     if (auth->empty()) continue;
-    out.push_back({parsed->domain, auth->username, auth->password, auth->identity_token});
+    done.insert(domain);
+    out.push_back({domain, auth->username, auth->password, auth->identity_token});
   }
   return out;
 }

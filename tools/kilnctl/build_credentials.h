@@ -1,28 +1,26 @@
-// The registry credentials a build may need, read on the client side: the registries named by
-// the Dockerfile's FROM lines (stage names and refs with unexpanded ARGs are skipped) and by
-// pushed outputs (type=registry, push=true, --push), each looked up in the user's
-// Docker/Podman credential files. Only those registries' credentials are sent to kilnd, with
-// that one build.
+// The registry credentials one build needs, read on the client side and scoped to that build
+// (as buildctl's session does): kilnd's registries-only pass (BuildRequest::registries_only:
+// the real frontend with ARGs expanded, named stages, --target, COPY --from=image and RUN
+// --mount=from=image; engine/registry/registry_scan.h) names the registries the build's images
+// would come from under its pull policy, and pushed outputs (type=registry, push=true, --push)
+// add theirs. Each is looked up in the user's Docker/Podman credential files; only those
+// registries' credentials go to kilnd, with that one build. Without any credential file there
+// is nothing to send and no extra request is made.
 #ifndef KILN_TOOLS_KILNCTL_BUILD_CREDENTIALS_H_
 #define KILN_TOOLS_KILNCTL_BUILD_CREDENTIALS_H_
 
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/build/engine.h"
+#include "tools/kilnctl/client.h"
 
 namespace kiln::tools {
 
-// The image references of `dockerfile`'s FROM lines that are not earlier stage names.
-std::vector<std::string> FromReferences(std::string_view dockerfile);
-
-// Credentials for the registries of `request`'s Dockerfile (read from its dockerfile_dir /
-// dockerfile_name) and pushed outputs. A Dockerfile that cannot be read gives none (the build
-// reports it).
+// Errors: the registries-only pass's (a Dockerfile error shows here, as the build would
+// report it); a malformed credential file or a failing helper.
 absl::StatusOr<std::vector<engine::RegistryCredential>> BuildCredentials(
-    const engine::BuildRequest& request);
+    const engine::BuildRequest& request, DaemonClient& client);
 
 }  // namespace kiln::tools
 
