@@ -296,7 +296,8 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   std::set<base::Digest> vertex_digests;
   for (const solver::VertexRef& v : vertices) vertex_digests.insert(v->digest());
   std::unique_ptr<remotecache::BuildSession> rcache =
-      remote_seam_->BeginBuild(req.cache_imports, req.cache_exports, std::move(vertex_digests));
+      remote_seam_->BeginBuild(req.cache_imports, req.cache_exports, std::move(vertex_digests),
+                               RegistryClientsFor(*transfer_, req));
   auto cache_note = [&](const std::string& name) {
     std::vector<std::string> lines = rcache->TakeWarnings();
     for (std::string& w : lines) w = "WARN: " + w;

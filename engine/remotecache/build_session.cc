@@ -33,15 +33,20 @@ snapshotter::Compression CompressionOf(const CacheExport& spec) {
 
 }  // namespace
 
-std::unique_ptr<CacheStore> StoreFor(const CacheImport& spec) {
+std::unique_ptr<CacheStore> StoreFor(const CacheImport& spec, const RegistryClientFactory& clients,
+                                     cache::ContentStore* scratch) {
   if (spec.type == CacheType::kLocal) return LocalCacheStore(spec.src);
-  return std::make_unique<UnsupportedStore>(spec.Source(), "registry caches are not supported yet");
+  if (!clients) return std::make_unique<UnsupportedStore>(spec.Source(), "no registry access");
+  return RegistryCacheStore(spec.ref, clients, scratch);
 }
 
-std::unique_ptr<CacheStore> StoreFor(const CacheExport& spec) {
+std::unique_ptr<CacheStore> StoreFor(const CacheExport& spec, const RegistryClientFactory& clients,
+                                     cache::ContentStore* scratch) {
   if (spec.type == CacheType::kLocal) return LocalCacheStore(spec.dest);
-  return std::make_unique<UnsupportedStore>("registry:" + spec.ref,
-                                            "registry caches are not supported yet");
+  if (!clients) {
+    return std::make_unique<UnsupportedStore>("registry:" + spec.ref, "no registry access");
+  }
+  return RegistryCacheStore(spec.ref, clients, scratch);
 }
 
 BuildSession::~BuildSession() { seam_->Unregister(this); }
@@ -119,7 +124,7 @@ absl::Status BuildSession::Export(const std::string& top,
         steps.push_back(s);
       }
     }
-    std::unique_ptr<CacheStore> store = StoreFor(spec);
+    std::unique_ptr<CacheStore> store = StoreFor(spec, clients_, w.content);
     absl::Status st = [&]() -> absl::Status {
       cache::Lease hold = w.leases != nullptr ? w.leases->NewLease() : cache::Lease();
       KILN_ASSIGN_OR_RETURN(CacheDescription d,

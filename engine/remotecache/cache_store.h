@@ -9,6 +9,7 @@
 #ifndef KILN_ENGINE_REMOTECACHE_CACHE_STORE_H_
 #define KILN_ENGINE_REMOTECACHE_CACHE_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cache/content_store.h"
+#include "engine/registry/client.h"
 #include "engine/remotecache/description.h"
 
 namespace kiln::engine::remotecache {
@@ -37,6 +39,17 @@ class CacheStore {
 // A cache in an OCI image layout directory (index.json, oci-layout, blobs/sha256/...). Reads
 // happen below the directory's fd (no symlink leaves it); Write creates it if missing.
 std::unique_ptr<CacheStore> LocalCacheStore(std::string dir);
+
+// A client for a registry domain, with the build's credentials and kilnd's host options.
+using RegistryClientFactory =
+    std::function<std::unique_ptr<registry::RegistryClient>(const std::string& domain)>;
+
+// A cache in a registry: the manifest tagged `ref` (REG/REPO:TAG). Write skips blobs the
+// registry has (HEAD). Read puts the description blob in `scratch` (the engine's content
+// store; not owned). Errors: the registry's (engine/registry/errors.h); a tag holding
+// something else than a Kiln cache is InvalidArgument; a missing tag reads as nullopt.
+std::unique_ptr<CacheStore> RegistryCacheStore(std::string ref, RegistryClientFactory clients,
+                                               cache::ContentStore* scratch);
 
 }  // namespace kiln::engine::remotecache
 

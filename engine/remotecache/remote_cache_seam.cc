@@ -148,14 +148,16 @@ int64_t RemoteCacheSeam::CreatedOf(const std::string& snapshot) const {
 
 std::unique_ptr<BuildSession> RemoteCacheSeam::BeginBuild(const std::vector<CacheImport>& imports,
                                                           std::vector<CacheExport> exports,
-                                                          std::set<base::Digest> vertices) {
+                                                          std::set<base::Digest> vertices,
+                                                          RegistryClientFactory clients) {
   std::unique_ptr<BuildSession> s(new BuildSession(this));
+  s->clients_ = clients;
   s->vertices_ = std::move(vertices);
   s->exports_ = std::move(exports);
   for (const CacheImport& spec : imports) {
     auto imp = std::make_shared<ImportedCache>();
     imp->source = spec.Source();
-    std::unique_ptr<CacheStore> store = StoreFor(spec);
+    std::unique_ptr<CacheStore> store = StoreFor(spec, clients, worker_->content);
     absl::StatusOr<std::optional<CacheDescription>> d = store->Read();
     if (!d.ok()) {
       s->Warn(absl::StrCat("import cache ", imp->source, ": ignored: ", d.status().message()));

@@ -73,6 +73,7 @@ class BuildSession {
   RemoteCacheSeam* seam_;
   std::set<base::Digest> vertices_;  // the digests of the build's vertices (immutable)
   std::vector<CacheExport> exports_;
+  RegistryClientFactory clients_;
   std::vector<std::shared_ptr<ImportedCache>> imports_;
   absl::Mutex mu_;
   std::vector<std::string> warnings_ ABSL_GUARDED_BY(mu_);
@@ -96,12 +97,13 @@ class RemoteCacheSeam : public solver::CacheSeam {
   absl::Status Save(const base::Digest& key, const solver::ResultRef& result,
                     const solver::Vertex& vertex) override;
 
-  // Registers a build: reads every import (only manifests and descriptions; an unreadable one
-  // is a warning) and keeps the exports for BuildSession::Export. `vertices` are the digests
-  // of the build's vertices. The session unregisters on destruction.
+  // Registers a build: reads every import (registry ones through `clients`) (only manifests and
+  // descriptions; an unreadable one is a warning) and keeps the exports for BuildSession::Export.
+  // `vertices` are the digests of the build's vertices. The session unregisters on destruction.
   std::unique_ptr<BuildSession> BeginBuild(const std::vector<CacheImport>& imports,
                                            std::vector<CacheExport> exports,
-                                           std::set<base::Digest> vertices);
+                                           std::set<base::Digest> vertices,
+                                           RegistryClientFactory clients = {});
 
   // The image creation time of an imported result's snapshot (what the exporting machine's
   // image said), or nullopt for a snapshot not materialized from an import.

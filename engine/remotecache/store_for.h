@@ -9,8 +9,11 @@
 
 namespace kiln::engine::remotecache {
 
-std::unique_ptr<CacheStore> StoreFor(const CacheImport& spec);
-std::unique_ptr<CacheStore> StoreFor(const CacheExport& spec);
+// `clients` and `scratch` serve registry stores (see RegistryCacheStore).
+std::unique_ptr<CacheStore> StoreFor(const CacheImport& spec, const RegistryClientFactory& clients,
+                                     cache::ContentStore* scratch);
+std::unique_ptr<CacheStore> StoreFor(const CacheExport& spec, const RegistryClientFactory& clients,
+                                     cache::ContentStore* scratch);
 
 }  // namespace kiln::engine::remotecache
 

@@ -1,6 +1,7 @@
-// Remote cache through a local directory (--export-cache type=local / --import-cache), with
-// real kilnd daemons: each has its own state dir, so each is a separate machine. Two checkouts
-// of one project sit at different paths, the second owned by another uid.
+// Remote cache through a local directory (--export-cache type=local / --import-cache) and a
+// registry (type=registry, Debian's docker-registry on loopback), with real kilnd daemons: each has
+// its own state dir, so each is a separate machine. Two checkouts of one project sit at different
+// paths, the second owned by another uid.
 #include <signal.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/daemon/test_util.h"
+#include "tests/registry/test_registry.h"
 
 namespace kiln::testing {
 namespace {
@@ -61,7 +63,7 @@ struct Built {
   std::string Digest() const { return meta.value("containerimage.digest", std::string()); }
 };
 
-class RemoteCacheLocalTest : public ::testing::Test {
+class RemoteCacheE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto dir = base::TempDir::Create("kiln-rcache-");
@@ -157,7 +159,7 @@ bool CachedStep(const std::map<std::string, bool>& steps, const std::string& par
   return false;
 }
 
-TEST_F(RemoteCacheLocalTest, SecondMachineBuildsFullyCachedWithTheSameDigest) {
+TEST_F(RemoteCacheE2eTest, SecondMachineBuildsFullyCachedWithTheSameDigest) {
   std::string cache = dir_.path() + "/shared-cache";
   std::string ctx_a = Checkout("alice/src/project");
   std::string ctx_b = Checkout("ci/runner-7/work/checkout");
@@ -208,7 +210,7 @@ TEST_F(RemoteCacheLocalTest, SecondMachineBuildsFullyCachedWithTheSameDigest) {
   EXPECT_FALSE(CachedStep(steps, "RUN cat")) << changed.run.err;
 }
 
-TEST_F(RemoteCacheLocalTest, ModeMinExportsOnlyTheFinalImagesSteps) {
+TEST_F(RemoteCacheE2eTest, ModeMinExportsOnlyTheFinalImagesSteps) {
   std::string cache = dir_.path() + "/min-cache";
   std::string ctx = Checkout("project");
   Daemon& a = Machine("machine-a");
@@ -230,7 +232,7 @@ TEST_F(RemoteCacheLocalTest, ModeMinExportsOnlyTheFinalImagesSteps) {
   EXPECT_EQ(built_b.Digest(), built_a.Digest());
 }
 
-TEST_F(RemoteCacheLocalTest, BrokenCachesWarnAndBuildNormally) {
+TEST_F(RemoteCacheE2eTest, BrokenCachesWarnAndBuildNormally) {
   std::string cache = dir_.path() + "/good-cache";
   std::string ctx = Checkout("project");
   Daemon& a = Machine("machine-a");
@@ -278,6 +280,59 @@ TEST_F(RemoteCacheLocalTest, BrokenCachesWarnAndBuildNormally) {
     EXPECT_THAT(built.run.err, HasSubstr(c.warning)) << built.run.err;
     EXPECT_EQ(ReadFile(out + "/app/all.txt"), "app v1\nbbnbnb\n") << c.dir;
   }
+}
+
+TEST_F(RemoteCacheE2eTest, RegistryCacheImportsExportsAndMerges) {
+  auto reg = tests::TestRegistry::Start();
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  std::string ref = (*reg)->host() + "/cache/app:main";
+  std::string ctx1 = Checkout("one");
+  std::string ctx2 = Checkout("two");
+  WriteFile(ctx2 + "/gen.txt", "avocado\n");
+  WriteFile(ctx2 + "/app.txt", "app two\n");
+
+  // Two builds of different projects export to one ref: the second merges, keeping both.
+  Daemon& a = Machine("machine-a");
+  Built one = Build(a, ctx1, {"--export-cache", "type=registry,ref=" + ref + ",mode=max"});
+  ASSERT_EQ(one.run.exit_code, 0) << one.run.err;
+  Built two = Build(a, ctx2, {"--cache-to", "type=registry,ref=" + ref + ",mode=max"});
+  ASSERT_EQ(two.run.exit_code, 0) << two.run.err;
+
+  Daemon& b = Machine("machine-b");
+  for (const auto& [ctx, digest] : {std::pair{ctx1, one.Digest()}, std::pair{ctx2, two.Digest()}}) {
+    Built built = Build(b, ctx, {"--import-cache", "type=registry,ref=" + ref});
+    ASSERT_EQ(built.run.exit_code, 0) << built.run.err;
+    for (const auto& [name, cached] : built.Cached()) {
+      if (!absl::StrContains(name, "load build context")) {
+        EXPECT_TRUE(cached) << ctx << ": " << name << "\n" << built.run.err;
+      }
+    }
+    EXPECT_EQ(built.Digest(), digest) << ctx;
+    EXPECT_THAT(built.run.err, Not(HasSubstr("WARN"))) << built.run.err;
+  }
+
+  // A ref holding a normal image, and a tag that does not exist: a warning, a normal build.
+  ProcessResult push = Kilnctl(a, {"image", "push", "app:1", (*reg)->host() + "/plain/app:1"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  Daemon& c = Machine("machine-c");
+  std::string out = c.dir + "/out";
+  Built plain = Build(c, ctx1,
+                      {"--cache-from", (*reg)->host() + "/plain/app:1", "--cache-from",
+                       (*reg)->host() + "/cache/none:x", "--output", "type=local,dest=" + out});
+  ASSERT_EQ(plain.run.exit_code, 0) << plain.run.err;
+  EXPECT_THAT(plain.run.err, HasSubstr("not a Kiln cache")) << plain.run.err;
+  EXPECT_THAT(plain.run.err, HasSubstr("no cache there")) << plain.run.err;
+  EXPECT_EQ(ReadFile(out + "/app/all.txt"), "app v1\nbbnbnb\n");
+
+  // The registry down: an export fails the build with the reason, unless ignore-error=true.
+  (*reg)->Stop();
+  Built down = Build(a, ctx1, {"--export-cache", "type=registry,ref=" + ref});
+  EXPECT_NE(down.run.exit_code, 0);
+  EXPECT_THAT(down.run.err, HasSubstr("export cache registry:" + ref)) << down.run.err;
+  Built ignored =
+      Build(a, ctx1, {"--export-cache", "type=registry,ref=" + ref + ",ignore-error=true"});
+  EXPECT_EQ(ignored.run.exit_code, 0) << ignored.run.err;
+  EXPECT_THAT(ignored.run.err, HasSubstr("ignore-error=true")) << ignored.run.err;
 }
 
 }  // namespace
