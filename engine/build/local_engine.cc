@@ -307,7 +307,12 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   absl::StatusOr<solver::SolveResult> solve = solver_->Solve(sreq);
   cache_note("[internal] import cache layers");
   (void)checksums_->SaveAll();  // keep what was hashed even when the build failed
-  if (!solve.ok()) return solve.status();
+  if (!solve.ok()) {
+    // on-failure=true exports keep the finished steps; the build's own error is what it returns.
+    rcache->ExportAfterFailure(SourceDateEpoch(req));
+    cache_note("[internal] export cache");
+    return solve.status();
+  }
   solver::SolveResult& solved = *solve;
   auto* top = dynamic_cast<const SnapshotResult*>(solved.outputs.at(0).get());
   if (top == nullptr) return absl::InternalError("build: the final step did not produce a filesystem");

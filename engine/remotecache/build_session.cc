@@ -104,6 +104,16 @@ absl::StatusOr<CacheDescription> Describe(RemoteCacheSeam& seam,
 
 absl::Status BuildSession::Export(const std::string& top,
                                   std::optional<int64_t> source_date_epoch) {
+  return ExportSteps(top, /*failed=*/false, source_date_epoch);
+}
+
+void BuildSession::ExportAfterFailure(std::optional<int64_t> source_date_epoch) {
+  absl::Status st = ExportSteps("", /*failed=*/true, source_date_epoch);
+  if (!st.ok()) Warn(std::string(st.message()));
+}
+
+absl::Status BuildSession::ExportSteps(const std::string& top, bool failed,
+                                       std::optional<int64_t> source_date_epoch) {
   if (exports_.empty()) return absl::OkStatus();
   std::vector<RecordedStep> all;
   {
@@ -117,9 +127,10 @@ absl::Status BuildSession::Export(const std::string& top,
   }
   const Worker& w = seam_->worker();
   for (const CacheExport& spec : exports_) {
+    if (failed && !spec.on_failure) continue;
     std::vector<RecordedStep> steps;
     for (const RecordedStep& s : all) {
-      if (spec.mode == CacheMode::kMax || final_chain.contains(s.snapshot) ||
+      if (failed || spec.mode == CacheMode::kMax || final_chain.contains(s.snapshot) ||
           (s.snapshot.empty() && top.empty())) {
         steps.push_back(s);
       }

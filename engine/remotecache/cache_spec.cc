@@ -52,15 +52,15 @@ absl::StatusOr<CacheExport> ParseCacheExport(const CacheSpecText& spec) {
                    absl::StrCat("compression=", value, ", expected gzip, zstd or uncompressed"));
       }
       out.compression = value;
-    } else if (key == "ignore-error") {
+    } else if (key == "ignore-error" || key == "on-failure") {
       auto b = Bool(kFlag, spec, key, value);
       if (!b.ok()) return b.status();
-      out.ignore_error = *b;
+      (key == "ignore-error" ? out.ignore_error : out.on_failure) = *b;
     } else {
       return Bad(kFlag, spec,
                  absl::StrCat("unknown field '", key, "', expected ",
                               out.type == CacheType::kLocal ? "dest=DIR" : "ref=REG/REPO:TAG",
-                              ", mode=, compression=, ignore-error="));
+                              ", mode=, compression=, ignore-error=, on-failure="));
     }
   }
   if (out.type == CacheType::kLocal && (out.dest.empty() || out.dest[0] != '/')) {
@@ -110,6 +110,7 @@ CacheSpecText ToText(const CacheExport& spec) {
   t.attrs["mode"] = spec.mode == CacheMode::kMax ? "max" : "min";
   t.attrs["compression"] = spec.compression;
   t.attrs["ignore-error"] = spec.ignore_error ? "true" : "false";
+  t.attrs["on-failure"] = spec.on_failure ? "true" : "false";
   return t;
 }
 

@@ -29,6 +29,9 @@ struct CacheExport {
   CacheMode mode = CacheMode::kMin;
   std::string compression = "gzip";  // gzip | zstd | uncompressed
   bool ignore_error = false;         // a failed export is a warning, not a failed build
+  // A failed build still exports the steps that finished (every one of them, whatever the
+  // mode: without a final image there is no "final image's steps").
+  bool on_failure = false;
 };
 
 struct CacheImport {

@@ -63,9 +63,14 @@ class BuildSession {
   // is the build's (it selects the same layer blobs as the image). An export error fails
   // unless its ignore-error=true (then a warning).
   absl::Status Export(const std::string& top, std::optional<int64_t> source_date_epoch);
+  // After a failed build: the exports with on-failure=true write every step that finished.
+  // Their errors become warnings (the build's own error is what matters).
+  void ExportAfterFailure(std::optional<int64_t> source_date_epoch);
 
  private:
   friend class RemoteCacheSeam;
+  absl::Status ExportSteps(const std::string& top, bool failed,
+                           std::optional<int64_t> source_date_epoch);
   explicit BuildSession(RemoteCacheSeam* seam) : seam_(seam) {}
   void Warn(std::string w);
   void Record(const RecordedStep& step);

@@ -282,6 +282,29 @@ TEST_F(RemoteCacheE2eTest, BrokenCachesWarnAndBuildNormally) {
   }
 }
 
+TEST_F(RemoteCacheE2eTest, OnFailureExportsTheStepsThatFinished) {
+  std::string cache = dir_.path() + "/failed-cache";
+  std::string ctx = Checkout("project");
+  WriteFile(ctx + "/Dockerfile", std::string(kDockerfile) + "RUN exit 3\n");
+  Daemon& a = Machine("machine-a");
+  Built plain = Build(a, ctx, {"--export-cache", "type=local,dest=" + cache + ",mode=max"});
+  ASSERT_NE(plain.run.exit_code, 0) << plain.run.err;
+  EXPECT_NE(access((cache + "/index.json").c_str(), F_OK), 0) << "exported without on-failure";
+  Built failed = Build(a, ctx, {"--export-cache", "type=local,dest=" + cache + ",on-failure=true"});
+  ASSERT_NE(failed.run.exit_code, 0) << failed.run.err;
+  EXPECT_THAT(failed.run.err, HasSubstr("exit")) << failed.run.err;
+
+  // Machine B, with the failing step fixed: everything before it comes from the cache.
+  WriteFile(ctx + "/Dockerfile", std::string(kDockerfile) + "RUN exit 0\n");
+  Daemon& b = Machine("machine-b");
+  Built fixed = Build(b, ctx, {"--import-cache", "type=local,src=" + cache});
+  ASSERT_EQ(fixed.run.exit_code, 0) << fixed.run.err;
+  auto steps = fixed.Cached();
+  EXPECT_TRUE(CachedStep(steps, "RUN sed")) << fixed.run.err;
+  EXPECT_TRUE(CachedStep(steps, "RUN cat")) << fixed.run.err;
+  EXPECT_FALSE(CachedStep(steps, "RUN exit 0")) << fixed.run.err;
+}
+
 TEST_F(RemoteCacheE2eTest, RegistryCacheImportsExportsAndMerges) {
   auto reg = tests::TestRegistry::Start();
   ASSERT_TRUE(reg.ok()) << reg.status();
