@@ -57,8 +57,9 @@ void PutU64(std::string& out, uint64_t v) {
 }
 
 // Entry digest per the recipe in checksum_cache.h (one-shot XXH3-128, no hasher state).
+// Without `ownership`, uid and gid are hashed as 0 (ChecksumCacheOptions::hash_ownership).
 ChecksumEntry MakeEntry(std::string rel, const struct stat& st, base::Xxh128 content,
-                        std::string_view link) {
+                        std::string_view link, bool ownership) {
   ChecksumEntry e;
   e.type = TypeOf(st.st_mode);
   thread_local std::string buf;
@@ -67,8 +68,8 @@ ChecksumEntry MakeEntry(std::string rel, const struct stat& st, base::Xxh128 con
   buf += rel;
   buf.push_back(e.type);
   PutU32(buf, static_cast<uint32_t>(st.st_mode & 07777));
-  PutU32(buf, st.st_uid);
-  PutU32(buf, st.st_gid);
+  PutU32(buf, ownership ? st.st_uid : 0);
+  PutU32(buf, ownership ? st.st_gid : 0);
   if (e.type == 'f') {
     PutU64(buf, content.high);
     PutU64(buf, content.low);
@@ -125,8 +126,9 @@ absl::StatusOr<std::string> Normalize(std::string_view p) {
 class Pass {
  public:
   Pass(const ChecksumState& state, base::ThreadPool& pool, const ChecksumExcludeFn& exclude,
-       absl::Duration racy_window, Counters& counters)
-      : state_(state),
+       absl::Duration racy_window, bool ownership, Counters& counters)
+      : ownership_(ownership),
+        state_(state),
         pool_(pool),
         exclude_(exclude),
         racy_ns_(absl::ToInt64Nanoseconds(racy_window)),
@@ -159,6 +161,7 @@ class Pass {
   void ReadDir(const SharedFd& dir, const std::string& rel);
   void HashFile(SharedFd dir, std::string name, std::string rel);
 
+  const bool ownership_;
   const ChecksumState& state_;
   base::ThreadPool& pool_;
   const ChecksumExcludeFn& exclude_;
@@ -205,7 +208,7 @@ void Pass::AddTop(int root_fd, const std::string& rel) {
     UniqueFd fd(::openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     struct stat st;
     if (!fd || ::fstat(fd.get(), &st) != 0) return Fail(base::ErrnoError("checksum '.'"));
-    Emit({MakeEntry(".", st, {}, {})});
+    Emit({MakeEntry(".", st, {}, {}, ownership_)});
     SharedFd dir = std::make_shared<const UniqueFd>(std::move(fd));
     return ReadDir(dir, ".");
   }
@@ -243,7 +246,7 @@ void Pass::AddTop(int root_fd, const std::string& rel) {
 void Pass::Handle(const SharedFd& dir, const std::string& name, std::string rel,
                   const struct stat& st, std::vector<ChecksumEntry>* out) {
   if (S_ISDIR(st.st_mode)) {
-    out->push_back(MakeEntry(rel, st, {}, {}));
+    out->push_back(MakeEntry(rel, st, {}, {}, ownership_));
     Spawn([this, dir, name, rel = std::move(rel)]() mutable {
       WalkDir(std::move(dir), std::move(name), std::move(rel));
     });
@@ -251,19 +254,19 @@ void Pass::Handle(const SharedFd& dir, const std::string& name, std::string rel,
     char buf[4096];
     ssize_t n = ::readlinkat(dir->get(), name.c_str(), buf, sizeof(buf));
     if (n < 0) return Fail(base::ErrnoError(absl::StrCat("checksum '", rel, "': readlink")));
-    out->push_back(
-        MakeEntry(std::move(rel), st, {}, std::string_view(buf, static_cast<size_t>(n))));
+    out->push_back(MakeEntry(std::move(rel), st, {}, std::string_view(buf, static_cast<size_t>(n)),
+                             ownership_));
   } else if (S_ISREG(st.st_mode)) {
     auto it = state_.find(rel);
     if (it != state_.end() && !it->second.racy && it->second.Matches(st)) {
-      out->push_back(MakeEntry(std::move(rel), st, it->second.hash, {}));
+      out->push_back(MakeEntry(std::move(rel), st, it->second.hash, {}, ownership_));
       return;
     }
     Spawn([this, dir, name, rel = std::move(rel)]() mutable {
       HashFile(std::move(dir), std::move(name), std::move(rel));
     });
   } else {
-    out->push_back(MakeEntry(std::move(rel), st, {}, {}));
+    out->push_back(MakeEntry(std::move(rel), st, {}, {}, ownership_));
   }
 }
 
@@ -334,7 +337,7 @@ void Pass::HashFile(SharedFd dir, std::string name, std::string rel) {
   bool changed_meanwhile = !rec.Matches(after) || total != before.st_size;
   int64_t newest = std::max(rec.mtime_ns, rec.ctime_ns);
   rec.racy = changed_meanwhile || newest > hashed_at - racy_ns_;
-  ChecksumEntry entry = MakeEntry(rel, before, content, {});
+  ChecksumEntry entry = MakeEntry(rel, before, content, {}, ownership_);
   absl::MutexLock lock(&mu_);
   entries_.push_back(std::move(entry));
   updates_.emplace_back(std::move(rel), rec);
@@ -392,7 +395,7 @@ absl::StatusOr<ChecksumResult> ChecksumCacheImpl::Checksum(int root_fd,
   bool has_root = std::find(rels.begin(), rels.end(), ".") != rels.end();
   if (has_root) rels = {"."};  // the root covers everything else
   absl::MutexLock lock(&mu_);
-  Pass pass(state_, pool_, exclude, options_.racy_window, counters_);
+  Pass pass(state_, pool_, exclude, options_.racy_window, options_.hash_ownership, counters_);
   for (const std::string& rel : rels) pass.AddTop(root_fd, rel);
   pool_.WaitIdle();
   KILN_RETURN_IF_ERROR(pass.status());

@@ -9,7 +9,8 @@
 // fstatat per entry, and no file is opened.
 //
 // Entry digest (what a COPY cache key covers), XXH3-128 over, little-endian:
-//   u32 len(path) path, u8 type, u32 mode&07777, u32 uid, u32 gid, then by type:
+//   u32 len(path) path, u8 type, u32 mode&07777, u32 uid, u32 gid (0, 0 without
+//   ChecksumCacheOptions::hash_ownership), then by type:
 //   'f': 16-byte content hash (high, low) · 'l': u32 len(target) target · 'c'/'b': u64 rdev
 // Never mtime. Combined digest: XXH3-128 over the entry digests in path order.
 //
@@ -68,6 +69,10 @@ using ChecksumExcludeFn = std::function<bool(std::string_view relpath, bool is_d
 struct ChecksumCacheOptions {
   size_t threads = 0;  // 0 = one per core
   absl::Duration racy_window = absl::Seconds(1);
+  // false: entry digests hash uid and gid as 0. For a build context, whose owners on the
+  // client never reach an image (COPY gives files to root or to --chown), so checkouts owned
+  // by different users on different machines have the same keys.
+  bool hash_ownership = true;
 };
 
 // The combined digest of `entries` (sorted by path): XXH3-128 over their entry digests in

@@ -66,7 +66,10 @@ absl::StatusOr<cache::ChecksumCache*> ContextChecksums::For(const std::string& c
     return base::ErrnoError(absl::StrCat("create '", dir_, "'"));
   }
   std::string path = absl::StrCat(dir_, "/", base::Digest::Of(context_dir).hex());
-  KILN_ASSIGN_OR_RETURN(std::unique_ptr<cache::ChecksumCache> c, cache::ChecksumCache::Open(path));
+  cache::ChecksumCacheOptions options;
+  options.hash_ownership = false;  // the client's owners never reach an image
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<cache::ChecksumCache> c,
+                        cache::ChecksumCache::Open(path, options));
   cache::ChecksumCache* raw = c.get();
   caches_.emplace(context_dir, std::move(c));
   return raw;

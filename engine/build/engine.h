@@ -21,6 +21,7 @@
 #include "base/digest.h"
 #include "engine/build/events.h"
 #include "engine/build/output.h"
+#include "engine/remotecache/cache_spec.h"
 
 namespace kiln::engine {
 
@@ -70,6 +71,9 @@ struct BuildRequest {
   std::map<std::string, std::string> build_args;
   // May be empty (build only, results stay in the cache). kilnd parses them (ParseOutput).
   std::vector<Output> exports;
+  // --export-cache / --import-cache (imports are asked in order); kilnd parses them.
+  std::vector<remotecache::CacheExport> cache_exports;
+  std::vector<remotecache::CacheImport> cache_imports;
   bool no_cache = false;
   size_t max_parallelism = 0;       // 0 = the engine's
   std::string network;              // default | none | host; empty = the engine's default

@@ -116,6 +116,7 @@ absl::StatusOr<BuiltImage> AssembleImage(const Worker& worker, LayerStore& layer
   // Without SOURCE_DATE_EPOCH the image is dated by its top snapshot's creation, so a fully
   // cached rebuild gives the same image digest.
   std::optional<int64_t> created = spec.source_date_epoch;
+  if (!created) created = spec.created;
   if (!created && !spec.top_snapshot.empty()) {
     auto info = worker.snapshots->Stat(spec.top_snapshot);
     if (info.ok()) created = absl::ToUnixSeconds(info->created);

@@ -32,6 +32,9 @@ struct ImageSpec {
   // that never leave the machine; an oci/docker export asks for gzip or zstd explicitly).
   std::optional<snapshotter::Compression> compression = snapshotter::Compression::kGzip;
   std::optional<int64_t> source_date_epoch;
+  // Without source_date_epoch: the image's date, when the top snapshot was imported from a
+  // remote cache (the exporting machine's date); nullopt = the top snapshot's creation.
+  std::optional<int64_t> created;
 };
 
 struct BuiltImage {

@@ -49,6 +49,7 @@
 #include "engine/image/store_resolver.h"
 #include "engine/oci/manifest.h"
 #include "engine/oci/media_types.h"
+#include "engine/remotecache/remote_cache_seam.h"
 #include "engine/solver/cancellation.h"
 #include "engine/solver/solver.h"
 #include "sandbox/cancel.h"
@@ -159,6 +160,7 @@ class LocalEngine : public Engine {
   std::unique_ptr<SandboxExecutor> executor_;  // RUN, through sandbox_
   std::unique_ptr<MountTreeAccess> trees_;     // snapshot trees, mounted in tmp/
   std::unique_ptr<SnapshotCacheSeam> seam_;
+  std::unique_ptr<remotecache::RemoteCacheSeam> remote_seam_;  // seam_ plus imported caches
   std::unique_ptr<solver::Solver> solver_;
   std::unique_ptr<SnapshotterRemover> remover_;
   std::unique_ptr<EngineGcReferences> gc_refs_;
@@ -225,7 +227,9 @@ absl::StatusOr<std::unique_ptr<Engine>> LocalEngine::Open(const EngineOptions& o
   sopts.max_parallelism = options.max_parallelism != 0
                               ? options.max_parallelism
                               : std::max<size_t>(4, 2 * std::thread::hardware_concurrency());
-  sopts.cache = e->seam_.get();
+  e->remote_seam_ = std::make_unique<remotecache::RemoteCacheSeam>(
+      e->seam_.get(), &e->worker_, e->layers_.get(), e->index_.get(), root + "/remotecache");
+  sopts.cache = e->remote_seam_.get();
   e->solver_ = std::make_unique<solver::Solver>(sopts);
   e->remover_ = std::make_unique<SnapshotterRemover>(e->snapshots_.get());
   cache::GcOptions gco;
@@ -297,14 +301,34 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   if (!req.network.empty()) sreq.options.attrs[kNetworkAttr] = req.network;
   sreq.progress = [&bridge](const solver::ProgressEvent& e) { bridge.OnEvent(e); };
   sreq.cancel = cancel;
+  std::set<base::Digest> vertex_digests;
+  for (const solver::VertexRef& v : vertices) vertex_digests.insert(v->digest());
+  std::unique_ptr<remotecache::BuildSession> rcache =
+      remote_seam_->BeginBuild(req.cache_imports, req.cache_exports, std::move(vertex_digests),
+                               RegistryClientsFor(*transfer_, req));
+  auto cache_note = [&](const std::string& name) {
+    std::vector<std::string> lines = rcache->TakeWarnings();
+    for (std::string& w : lines) w = "WARN: " + w;
+    if (!lines.empty()) bridge.Note(name, lines);
+  };
+  cache_note("[internal] import cache");
   absl::StatusOr<solver::SolveResult> solve = solver_->Solve(sreq);
+  cache_note("[internal] import cache layers");
   (void)checksums_->SaveAll();  // keep what was hashed even when the build failed
-  if (!solve.ok()) return solve.status();
+  if (!solve.ok()) {
+    // on-failure=true exports keep the finished steps; the build's own error is what it returns.
+    rcache->ExportAfterFailure(SourceDateEpoch(req));
+    cache_note("[internal] export cache");
+    return solve.status();
+  }
   solver::SolveResult& solved = *solve;
   auto* top = dynamic_cast<const SnapshotResult*>(solved.outputs.at(0).get());
   if (top == nullptr) return absl::InternalError("build: the final step did not produce a filesystem");
 
   BuildResult result;
+  // Before the image, so the image reuses the layers the cache export compressed.
+  KILN_RETURN_IF_ERROR(rcache->Export(top->snapshot(), SourceDateEpoch(req)));
+  cache_note("[internal] export cache");
   result.steps = bridge.Timings();
   for (const auto& s : result.steps) {
     ++result.steps_total;
@@ -325,6 +349,7 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   }
   spec.compression = compression;
   spec.source_date_epoch = SourceDateEpoch(req);
+  spec.created = remote_seam_->ImportedCreated(spec.top_snapshot);
   KILN_ASSIGN_OR_RETURN(BuiltImage built, AssembleImage(worker_, *layers_, spec, &lease));
   for (const Output& out : req.exports) {
     // An image output is stored before the lease that holds the blobs goes: a prune that
@@ -377,14 +402,17 @@ absl::Status LocalEngine::RemoveImage(const std::string& ref) { return images_->
 absl::StatusOr<std::vector<UsageRecord>> LocalEngine::DiskUsage() {
   KILN_ASSIGN_OR_RETURN(std::vector<cache::DiskUsageEntry> rows, gc_->DiskUsage());
   std::map<std::string, std::string> descriptions;
+  std::set<std::string> imported;  // records materialized from --import-cache
   KILN_RETURN_IF_ERROR(index_->Walk([&](const cache::CacheKey& k, const cache::CacheRecord& r) {
     if (auto it = r.extra.find("description"); it != r.extra.end()) descriptions[k.str()] = it->second;
+    if (r.extra.contains("imported")) imported.insert(k.str());
   }));
   std::vector<UsageRecord> out;
   for (const auto& row : rows) {
     UsageRecord u;
     u.id = row.key.str();
     u.kind = row.snapshot.rfind("layer-", 0) == 0 ? "image-layer" : "snapshot";
+    if (imported.contains(u.id)) u.kind = "imported";
     u.description = descriptions[u.id];
     u.size_bytes = row.size;
     u.last_used_unix = absl::ToUnixSeconds(row.last_used);

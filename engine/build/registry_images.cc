@@ -74,6 +74,13 @@ absl::StatusOr<std::unique_ptr<ImageResolver>> BuildResolver(registry::ImageTran
   return transfer.ResolverFor(inner, *policy, CredentialsOf(request.credentials));
 }
 
+std::function<std::unique_ptr<registry::RegistryClient>(const std::string& domain)>
+RegistryClientsFor(registry::ImageTransfer& transfer, const BuildRequest& request) {
+  return [&transfer, creds = CredentialsOf(request.credentials)](const std::string& domain) {
+    return transfer.Client(domain, creds);
+  };
+}
+
 absl::Status PushExport(registry::ImageTransfer& transfer, const ImageOutput& output,
                         const BuildRequest& request) {
   for (const std::string& ref : output.names) {

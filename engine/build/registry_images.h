@@ -4,6 +4,7 @@
 #ifndef KILN_ENGINE_BUILD_REGISTRY_IMAGES_H_
 #define KILN_ENGINE_BUILD_REGISTRY_IMAGES_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,10 @@ absl::StatusOr<std::unique_ptr<ImageResolver>> BuildResolver(registry::ImageTran
 
 // Pushes every name of a stored image output (push=true or type=registry) with `request`'s
 // credentials; the output's compression= (zstd) applies to layers stored uncompressed.
+// Registry clients for a build's remote cache stores, with the request's credentials.
+std::function<std::unique_ptr<registry::RegistryClient>(const std::string& domain)>
+RegistryClientsFor(registry::ImageTransfer& transfer, const BuildRequest& request);
+
 absl::Status PushExport(registry::ImageTransfer& transfer, const ImageOutput& output,
                         const BuildRequest& request);
 

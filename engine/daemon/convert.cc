@@ -61,6 +61,22 @@ BuildEvent FromProto(const v1::BuildEvent& event) {
   return out;
 }
 
+namespace {
+
+void ToProto(const remotecache::CacheSpecText& spec, v1::Export* out) {
+  out->set_type(spec.type);
+  for (const auto& [key, value] : spec.attrs) (*out->mutable_attrs())[key] = value;
+}
+
+remotecache::CacheSpecText FromProto(const v1::Export& e) {
+  remotecache::CacheSpecText spec;
+  spec.type = e.type();
+  for (const auto& [key, value] : e.attrs()) spec.attrs[key] = value;
+  return spec;
+}
+
+}  // namespace
+
 void ToProto(const BuildRequest& request, v1::SolveRequest* out) {
   out->set_frontend("dockerfile.v0");
   out->set_context_dir(request.context_dir);
@@ -83,6 +99,10 @@ void ToProto(const BuildRequest& request, v1::SolveRequest* out) {
   out->set_check_only(request.check_only);
   out->set_pull(request.pull);
   out->set_registries_only(request.registries_only);
+  for (const auto& spec : request.cache_exports)
+    ToProto(remotecache::ToText(spec), out->add_cache_exports());
+  for (const auto& spec : request.cache_imports)
+    ToProto(remotecache::ToText(spec), out->add_cache_imports());
   ToProto(request.credentials, out->mutable_credentials());
 }
 
@@ -110,6 +130,17 @@ absl::StatusOr<BuildRequest> FromProto(const v1::SolveRequest& request) {
   out.check_only = request.check_only();
   out.pull = request.pull();
   out.registries_only = request.registries_only();
+  // Parsed here, before any step runs: a bad --export-cache fails the Solve at once.
+  for (const v1::Export& e : request.cache_exports()) {
+    absl::StatusOr<remotecache::CacheExport> spec = remotecache::ParseCacheExport(FromProto(e));
+    if (!spec.ok()) return spec.status();
+    out.cache_exports.push_back(*std::move(spec));
+  }
+  for (const v1::Export& e : request.cache_imports()) {
+    absl::StatusOr<remotecache::CacheImport> spec = remotecache::ParseCacheImport(FromProto(e));
+    if (!spec.ok()) return spec.status();
+    out.cache_imports.push_back(*std::move(spec));
+  }
   out.credentials = FromProto(request.credentials());
   return out;
 }

@@ -56,6 +56,12 @@ class ImageTransfer {
   std::unique_ptr<ImageResolver> ResolverFor(ImageResolver* inner, PullPolicy policy,
                                              CredentialMap credentials);
 
+  // A client for `domain` with kilnd's options for it and `credentials` (remote cache stores).
+  std::unique_ptr<RegistryClient> Client(const std::string& domain,
+                                         const CredentialMap& credentials) const {
+    return ClientFor(domain, OptionsFor(domain), credentials);
+  }
+
   // The remote descriptor of `ref` (HEAD), trying mirrors like Pull.
   absl::StatusOr<oci::Descriptor> Resolve(const oci::Reference& ref,
                                           const CredentialMap& credentials);

@@ -224,6 +224,26 @@ TEST_F(ChecksumCacheTest, ModeCountsMtimeDoesNot) {
   EXPECT_EQ(ByPath(r2)["f"].content, ByPath(r0)["f"].content);
 }
 
+TEST_F(ChecksumCacheTest, OwnershipCountsUnlessTheOptionLeavesItOut) {
+  // Needs root to give the file away (tests run as root; the file is in this test's temp dir).
+  ASSERT_EQ(::geteuid(), 0u) << "run as root";
+  WriteFile("f", "content");
+  auto with = Open();
+  ChecksumCacheOptions opts;
+  opts.hash_ownership = false;
+  auto without_or = ChecksumCache::Open(dir_.path() + "/state/no-owner.csc", opts);
+  ASSERT_TRUE(without_or.ok()) << without_or.status();
+  std::unique_ptr<ChecksumCache> without = std::move(*without_or);
+  ChecksumResult w0 = Sum(with.get());
+  ChecksumResult n0 = Sum(without.get());
+  ASSERT_EQ(::lchown((ctx_ + "/f").c_str(), 4242, 4343), 0);
+  ASSERT_EQ(::lchown(ctx_.c_str(), 4242, 4343), 0);
+  EXPECT_NE(Sum(with.get()).combined, w0.combined);
+  EXPECT_EQ(Sum(without.get()).combined, n0.combined);
+  ASSERT_EQ(::chmod((ctx_ + "/f").c_str(), 0600), 0);  // the mode still counts
+  EXPECT_NE(Sum(without.get()).combined, n0.combined);
+}
+
 TEST_F(ChecksumCacheTest, PersistsAcrossRestartAndSurvivesCorruptState) {
   MakeTree();
   ChecksumResult first;

@@ -140,6 +140,13 @@ CommandRegistrar registrar(10, [](CLI::App& root) {
                   "type=docker,dest=out.tar,name=REF | type=local,dest=DIR; image, oci and "
                   "docker take compression=gzip|zstd|uncompressed")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+  cmd->add_option("--export-cache,--cache-to", b.cache_exports,
+                  "Export the build cache: type=local,dest=DIR | type=registry,ref=REF; "
+                  "mode=min|max, compression=gzip|zstd|uncompressed, ignore-error=true")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+  cmd->add_option("--import-cache,--cache-from", b.cache_imports,
+                  "Import a build cache (in order): type=local,src=DIR | type=registry,ref=REF | REF")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
   cmd->add_option("--secret", b.secrets,
                   "Secret for RUN --mount=type=secret: id=ID,src=PATH (read by kilnd)")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);

@@ -128,6 +128,50 @@ absl::StatusOr<Output> ParseOutputSpec(std::string_view spec, const std::string&
   return engine::ParseOutput(split);
 }
 
+namespace {
+
+absl::StatusOr<engine::remotecache::CacheSpecText> SplitCacheFlag(std::string_view spec,
+                                                                  std::string_view flag,
+                                                                  const std::string& cwd) {
+  engine::remotecache::CacheSpecText out;
+  if (spec.find('=') == std::string_view::npos && !spec.empty()) {
+    out.type = "registry";
+    out.attrs["ref"] = std::string(spec);
+    return out;
+  }
+  for (absl::string_view field : absl::StrSplit(base::AsAbsl(spec), ',', absl::SkipEmpty())) {
+    KILN_ASSIGN_OR_RETURN(auto kv, KeyValue(std::string_view(field.data(), field.size()),
+                                            absl::StrCat(base::AsAbsl(flag), " field")));
+    if (kv.first == "type") {
+      out.type = kv.second;
+    } else {
+      bool path = kv.first == "dest" || kv.first == "src";
+      out.attrs[kv.first] = path ? Absolute(kv.second, cwd) : kv.second;
+    }
+  }
+  if (out.type.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad ", base::AsAbsl(flag), " '", base::AsAbsl(spec),
+                     "': no type=; expected type=local or type=registry, e.g. type=local,",
+                     flag == "--export-cache" ? "dest=DIR" : "src=DIR"));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<engine::remotecache::CacheExport> ParseCacheExportFlag(std::string_view spec,
+                                                                      const std::string& cwd) {
+  KILN_ASSIGN_OR_RETURN(auto text, SplitCacheFlag(spec, "--export-cache", cwd));
+  return engine::remotecache::ParseCacheExport(text);
+}
+
+absl::StatusOr<engine::remotecache::CacheImport> ParseCacheImportFlag(std::string_view spec,
+                                                                      const std::string& cwd) {
+  KILN_ASSIGN_OR_RETURN(auto text, SplitCacheFlag(spec, "--import-cache", cwd));
+  return engine::remotecache::ParseCacheImport(text);
+}
+
 absl::StatusOr<std::pair<std::string, std::string>> ParseSecretSpec(std::string_view spec,
                                                                     const std::string& cwd) {
   std::string id, src;
@@ -185,6 +229,14 @@ absl::StatusOr<BuildRequest> MakeBuildRequest(const BuildFlags& flags, const std
   for (const std::string& output : flags.outputs) {
     KILN_ASSIGN_OR_RETURN(Output parsed, ParseOutputSpec(output, cwd));
     request.exports.push_back(std::move(parsed));
+  }
+  for (const std::string& spec : flags.cache_exports) {
+    KILN_ASSIGN_OR_RETURN(auto parsed, ParseCacheExportFlag(spec, cwd));
+    request.cache_exports.push_back(std::move(parsed));
+  }
+  for (const std::string& spec : flags.cache_imports) {
+    KILN_ASSIGN_OR_RETURN(auto parsed, ParseCacheImportFlag(spec, cwd));
+    request.cache_imports.push_back(std::move(parsed));
   }
   for (const std::string& secret : flags.secrets) {
     KILN_ASSIGN_OR_RETURN(auto id_path, ParseSecretSpec(secret, cwd));

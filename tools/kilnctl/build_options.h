@@ -27,6 +27,8 @@ struct BuildFlags {
   std::string network;               // --network=default|none|host (every RUN without its own)
   std::vector<std::string> allow;    // --allow network.host
   bool no_cache = false;
+  std::vector<std::string> cache_exports;  // --export-cache / --cache-to
+  std::vector<std::string> cache_imports;  // --import-cache / --cache-from
   // short form
   std::string file;                     // -f PATH (relative to cwd)
   std::vector<std::string> tags;        // -t NAME (each => type=image,name=NAME)
@@ -42,6 +44,14 @@ absl::StatusOr<engine::ExportSpec> SplitOutputFlag(std::string_view spec, const 
 // SplitOutputFlag, then engine::ParseOutput (the parser kilnd runs too), so a bad --output
 // fails before anything is sent. InvalidArgument naming the flag and what was expected.
 absl::StatusOr<Output> ParseOutputSpec(std::string_view spec, const std::string& cwd);
+
+// Parses one --export-cache / --import-cache value ("type=local,dest=DIR,mode=max"; a bare
+// "REF" is type=registry,ref=REF as buildx takes it); dest= and src= are made absolute against
+// `cwd`. InvalidArgument naming the flag and what was expected.
+absl::StatusOr<engine::remotecache::CacheExport> ParseCacheExportFlag(std::string_view spec,
+                                                                      const std::string& cwd);
+absl::StatusOr<engine::remotecache::CacheImport> ParseCacheImportFlag(std::string_view spec,
+                                                                      const std::string& cwd);
 
 // Parses one --secret value, buildctl's "id=ID,src=PATH" (also "source="; "type=file" is
 // accepted; the id defaults to the file's name). Returns {id, absolute path}. InvalidArgument
