@@ -83,6 +83,22 @@ std::string Affects(const std::vector<std::string>& chain) {
 
 }  // namespace
 
+absl::Status LocalSnapshotter::DropVanished(
+    VerifyOutcome* out, std::vector<std::string>* broken,
+    const absl::flat_hash_map<std::string, const SnapshotRecord*>& checked) {
+  if (out->problems.empty()) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(MetadataStore::Txn txn, meta_->Begin(false));
+  absl::flat_hash_set<std::string> gone;
+  for (const VerifyProblem& p : out->problems) {
+    KILN_ASSIGN_OR_RETURN(std::optional<SnapshotRecord> now, txn.Get(p.key));
+    auto it = checked.find(p.key);
+    if (!now || it == checked.end() || now->id != it->second->id) gone.insert(p.key);
+  }
+  std::erase_if(out->problems, [&](const VerifyProblem& p) { return gone.contains(p.key); });
+  std::erase_if(*broken, [&](const std::string& k) { return gone.contains(k); });
+  return absl::OkStatus();
+}
+
 absl::Status LocalSnapshotter::FixChildCounts(
     const std::vector<std::pair<std::string, uint32_t>>& fixes) {
   absl::MutexLock lock(&mu_);
@@ -144,6 +160,9 @@ absl::StatusOr<VerifyOutcome> LocalSnapshotter::Verify(bool repair) {
       count_fixes.emplace_back(r.info.name, want);
     }
   }
+  // A snapshot removed meanwhile (a build dropping its active snapshot deletes the record,
+  // then the dir) is not a problem: keep only those whose record is still the one checked.
+  KILN_RETURN_IF_ERROR(DropVanished(&out, &broken, by_key));
   if (!repair) return out;
   if (!count_fixes.empty()) {
     absl::Status s = FixChildCounts(count_fixes);
