@@ -56,7 +56,7 @@ printf 'FROM busybox:1.35\nRUN echo start > /start\nRUN dd if=/dev/zero of=/big 
 out=$(k build --progress plain "$T/big" 2>&1) && die "the overflowing build succeeded"
 full_kb=$(used_kb)
 grep -qi "no space left on device" <<<"$out" || die "no 'no space left on device' in: $out"
-grep -q "RUN dd if=/dev/zero" <<<"$(tail -15 <<<"$out")" || die "the error does not name the step: $out"
+grep -qE "^ERROR: .*step '.*RUN dd if=/dev/zero" <<<"$out" || die "the error does not name the step: $out"
 k image ls >/dev/null || die "kilnd does not answer after the full disk"
 kill -0 "$KPID" || die "kilnd died"
 
@@ -71,4 +71,4 @@ k build --progress plain -t fits:1 "$T/small" >"$T/small.log" 2>&1 || die "the b
 v=$(k debug verify 2>&1) || die "debug verify after the build: $v"
 echo "full_disk: 96 MB tmpfs: ${base_kb} KB used with busybox, ${full_kb} KB after the overflow," \
   "${pruned_kb} KB after prune --all; the next build fit; verify clean"
-echo "full_disk: the error: $(grep -i 'no space' <<<"$out" | tail -1)"
+echo "full_disk: the error:"; grep -iE "error|no space" <<<"$out" | tail -4
