@@ -54,4 +54,16 @@ absl::StatusOr<VerifyReport> VerifyStores(const EngineStores& stores, bool repai
   return report;
 }
 
+absl::StatusOr<int> DropRecordsWithoutSnapshot(const EngineStores& stores) {
+  if (stores.snapshots == nullptr || stores.index == nullptr) return 0;
+  snapshotter::Snapshotter* snapshots = stores.snapshots;
+  auto committed = [snapshots](const std::string& key) {
+    absl::StatusOr<snapshotter::Info> info = snapshots->Stat(key);
+    return info.ok() && info->kind == snapshotter::Kind::kCommitted;
+  };
+  KILN_ASSIGN_OR_RETURN(cache::VerifyOutcome out,
+                        cache::VerifyCacheIndex(*stores.index, committed, stores.leases, true));
+  return static_cast<int>(out.problems.size());
+}
+
 }  // namespace kiln::engine::daemon

@@ -31,6 +31,11 @@ struct VerifyReport {
 absl::StatusOr<VerifyReport> VerifyStores(const EngineStores& stores, bool repair,
                                           int builds_running);
 
+// Startup recovery, before any build runs: drops the cache records whose snapshot is gone (what
+// a prune killed between removing a snapshot and its record leaves; Lookup would treat them as
+// misses anyway). Returns how many went.
+absl::StatusOr<int> DropRecordsWithoutSnapshot(const EngineStores& stores);
+
 }  // namespace kiln::engine::daemon
 
 #endif  // KILN_ENGINE_DAEMON_VERIFY_H_

@@ -207,13 +207,11 @@ TEST_F(VerifyTest, CacheRecordNamingAMissingSnapshot) {
     }
     ASSERT_TRUE(txn->Commit().ok());
   });
+  // A prune killed between removing a snapshot and its record leaves this (found by
+  // tests/chaos/kill9.sh): the new kilnd drops such records when it starts.
   ProcessResult v = Verify();
-  EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
-  EXPECT_TRUE(absl::StrContains(v.out, "names snapshot '" + key + "', which is not")) << v.out;
-  ProcessResult r = Verify(/*repair=*/true);
-  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_TRUE(absl::StrContains(r.out, "repaired")) << r.out;
-  EXPECT_EQ(Verify().exit_code, 0);
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_FALSE(absl::StrContains(v.out, key)) << v.out;
   ProcessResult again = Build();
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(CountCached(again.err + again.out), 2) << again.err;
