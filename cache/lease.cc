@@ -76,6 +76,11 @@ int64_t LeaseManager::Count(LeaseKind kind, const std::string& id) const {
   return it == counts_.end() ? 0 : it->second;
 }
 
+std::vector<std::pair<LeaseManager::Item, int64_t>> LeaseManager::Holds() const {
+  absl::MutexLock lock(&mu_);
+  return {counts_.begin(), counts_.end()};
+}
+
 std::optional<LeaseManager::RemovalGuard> LeaseManager::TryBeginRemoval(LeaseKind kind,
                                                                         const std::string& id) {
   absl::MutexLock lock(&mu_);

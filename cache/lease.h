@@ -89,6 +89,8 @@ class LeaseManager {
   bool IsHeld(LeaseKind kind, const std::string& id) const { return Count(kind, id) > 0; }
   bool IsSnapshotHeld(const std::string& key) const { return IsHeld(LeaseKind::kSnapshot, key); }
   bool IsBlobHeld(const base::Digest& d) const { return IsHeld(LeaseKind::kBlob, d.str()); }
+  // Every held item with its count, in no particular order (for `debug verify`).
+  std::vector<std::pair<Item, int64_t>> Holds() const;
 
   // nullopt if the item is held (or already being removed); otherwise a guard.
   std::optional<RemovalGuard> TryBeginRemoval(LeaseKind kind, const std::string& id);

@@ -178,7 +178,13 @@ absl::Status LocalSnapshotter::RecoverAll() {
     }
   }
   for (const std::string& name : orphans) KILN_RETURN_IF_ERROR(base::RemoveTreeAt(dir.get(), name));
-  for (const auto& [id, r] : by_id) KILN_RETURN_IF_ERROR(RecoverLayer(r));
+  for (const auto& [id, r] : by_id) {
+    // A record whose directory went (removed by hand, a damaged disk) must not keep the
+    // daemon from starting: `kilnctl debug verify` reports it and --repair drops it.
+    struct stat st;
+    if (::fstatat(dir.get(), absl::StrCat(id).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    KILN_RETURN_IF_ERROR(RecoverLayer(r));
+  }
   return absl::OkStatus();
 }
 

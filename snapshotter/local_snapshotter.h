@@ -85,6 +85,8 @@ class LocalSnapshotter : public Snapshotter {
   absl::Status Commit(std::string_view name, std::string_view key, const Labels& labels) override;
   absl::Status Remove(std::string_view key) override;
   absl::Status Walk(const WalkFn& fn, const WalkFilter& filter) override;
+  // Defined in local_verify.cc.
+  absl::StatusOr<VerifyOutcome> Verify(bool repair) override;
 
   const std::string& root() const { return root_; }
 
@@ -146,6 +148,12 @@ class LocalSnapshotter : public Snapshotter {
   // syncfs (when contents may be unflushed), LMDB sync, marker "closed".
   absl::Status MarkClosed();
   void Release(std::string_view key, std::string_view pinned_parent);
+  // Drops from `out` and `broken` the problems of snapshots whose record is gone or replaced
+  // since `checked` was read (local_verify.cc).
+  absl::Status DropVanished(VerifyOutcome* out, std::vector<std::string>* broken,
+                            const absl::flat_hash_map<std::string, const SnapshotRecord*>& checked);
+  // Rewrites the child counts of `fixes` (key -> count) in one transaction (local_verify.cc).
+  absl::Status FixChildCounts(const std::vector<std::pair<std::string, uint32_t>>& fixes);
   // Removes <root>/snapshots/<id> (working from fds, never following symlinks).
   absl::Status RemoveSnapshotDir(uint64_t id) const;
 

@@ -57,6 +57,19 @@ struct DiskUsage {
   int64_t inodes = 0;  // distinct inodes, including the layer's root directory
 };
 
+// One inconsistency Snapshotter::Verify found (see there).
+struct VerifyProblem {
+  std::string key;      // the snapshot's key or name
+  std::string problem;  // what is wrong
+  std::string affects;  // what depends on it
+  bool repaired = false;
+};
+
+struct VerifyOutcome {
+  int64_t checked = 0;  // snapshots looked at
+  std::vector<VerifyProblem> problems;
+};
+
 // Called for each snapshot by Walk; a non-OK status stops the walk and is returned by Walk.
 using WalkFn = std::function<absl::Status(const Info&)>;
 // Selects snapshots for Walk; an empty filter selects all.
@@ -103,6 +116,16 @@ class Snapshotter {
   // from `fn`. `filter` runs under the snapshotter's read transaction and must not call back
   // into it; `fn` runs without locks and may.
   virtual absl::Status Walk(const WalkFn& fn, const WalkFilter& filter = {}) = 0;
+
+  // Checks every snapshot's record against its directories on disk, its parent (exists, is
+  // committed) and its count of children; snapshots being prepared or committed right now are
+  // skipped. With `repair`, a broken snapshot is removed together with every snapshot stacked
+  // on it (children first; one in use stays, unrepaired), and wrong child counts are
+  // rewritten; nothing else is touched. Unimplemented by snapshotters without records.
+  virtual absl::StatusOr<VerifyOutcome> Verify(bool repair) {
+    (void)repair;
+    return absl::UnimplementedError("verify snapshots: not supported by this snapshotter");
+  }
 };
 
 }  // namespace kiln::snapshotter

@@ -17,17 +17,31 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/digest.h"
 #include "engine/build/events.h"
 #include "engine/build/output.h"
 #include "engine/remotecache/cache_spec.h"
 
+namespace kiln::cache {
+class CacheIndex;
+class ContentStore;
+class LeaseManager;
+}  // namespace kiln::cache
+namespace kiln::snapshotter {
+class Snapshotter;
+}  // namespace kiln::snapshotter
+
 namespace kiln::engine {
 
 namespace solver {
 class Cancellation;
 }  // namespace solver
+namespace image {
+class ImageStore;
+}  // namespace image
+class LayerStore;
 
 // Options for one registry host (kilnd's [registry."host"] table).
 struct RegistryHostConfig {
@@ -176,6 +190,20 @@ struct WorkerInfo {
   std::vector<std::pair<std::string, std::string>> facts;  // ordered key -> value
 };
 
+// The stores behind an engine, for `kilnctl debug verify` (engine/daemon/verify.h). Not owned;
+// valid while the engine is. A null member is a store this engine does not have.
+struct EngineStores {
+  cache::ContentStore* content = nullptr;
+  snapshotter::Snapshotter* snapshots = nullptr;
+  cache::CacheIndex* index = nullptr;
+  image::ImageStore* images = nullptr;
+  LayerStore* layers = nullptr;
+  cache::LeaseManager* leases = nullptr;
+  // Held while the stores are checked or repaired: it keeps prunes, imports and pulls out
+  // (builds never take it; leases keep a repair off what they use).
+  absl::Mutex* exclusive = nullptr;
+};
+
 class Engine {
  public:
   static absl::StatusOr<std::unique_ptr<Engine>> Open(const EngineOptions& options);
@@ -213,6 +241,8 @@ class Engine {
   // Prunes are serialized among themselves.
   virtual absl::StatusOr<PruneReport> Prune(const PruneOptions& options) = 0;
   virtual WorkerInfo Workers() = 0;
+  // The engine's stores (for debug verify); all null by default.
+  virtual EngineStores Stores() { return {}; }
 
   // Runs an image from the store in the sandbox: its ENTRYPOINT + CMD (or ENTRYPOINT + args
   // when args are given), ENV (plus `env` overrides), WORKDIR and USER. Returns the process's

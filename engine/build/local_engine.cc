@@ -118,6 +118,10 @@ class LocalEngine : public Engine {
   absl::StatusOr<std::vector<UsageRecord>> DiskUsage() override;
   absl::StatusOr<PruneReport> Prune(const PruneOptions& options) override;
   WorkerInfo Workers() override;
+  EngineStores Stores() override {
+    return EngineStores{content_.get(), snapshots_.get(), index_.get(), images_.get(),
+                        layers_.get(),  &leases_,        &prune_mu_};
+  }
   absl::StatusOr<int> RunImage(const std::string& ref, const RunOptions& options) override;
 
  private:

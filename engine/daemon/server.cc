@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "engine/daemon/socket.h"
+#include "engine/daemon/verify.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_posix.h"
@@ -39,6 +40,8 @@ DaemonServer::DaemonServer(ServerOptions options, base::UniqueFd listen_fd)
 
 absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Start(Engine* engine,
                                                                   ServerOptions options) {
+  // Best effort: a record left without its snapshot is a cache miss either way.
+  (void)DropRecordsWithoutSnapshot(engine->Stores());
   ListenOptions listen;
   if (!options.allow_uids.empty()) {
     listen.socket_mode = 0666;

@@ -13,6 +13,7 @@
 #include "engine/daemon/build_file_check.h"
 #include "engine/daemon/convert.h"
 #include "engine/daemon/registry_convert.h"
+#include "engine/daemon/verify.h"
 #include "engine/solver/cancellation.h"
 
 namespace kiln::engine::daemon {
@@ -30,8 +31,7 @@ constexpr absl::Duration kCancelPoll = absl::Milliseconds(50);
 constexpr size_t kMaxMessageBytes = 1 << 20;  // well under gRPC's 4 MiB default limit
 
 // Sends `batch` in messages of about kMaxMessageBytes. False if the client is gone.
-bool WriteBatch(const std::vector<BuildEvent>& batch,
-                grpc::ServerWriter<v1::SolveStatus>* writer) {
+bool WriteBatch(const std::vector<BuildEvent>& batch, grpc::ServerWriter<v1::SolveStatus>* writer) {
   v1::SolveStatus status;
   size_t bytes = 0;
   for (const BuildEvent& event : batch) {
@@ -65,8 +65,8 @@ int ControlService::ActiveBuilds() const {
 absl::StatusOr<PeerCredentials> ControlService::Authorize(grpc::ServerContext* ctx) const {
   std::optional<PeerCredentials> peer = peers_->Lookup(ctx->peer());
   if (!peer.has_value()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "kilnd: connection '", ctx->peer(), "' has no verified peer credentials; refused"));
+    return absl::PermissionDeniedError(absl::StrCat("kilnd: connection '", ctx->peer(),
+                                                    "' has no verified peer credentials; refused"));
   }
   if (!peer->allowed) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -196,8 +196,8 @@ grpc::Status ControlService::Solve(grpc::ServerContext* ctx, const v1::SolveRequ
   auto peer = Authorize(ctx);
   if (!peer.ok()) return ToGrpc(peer.status());
   if (!req->frontend().empty() && req->frontend() != "dockerfile.v0") {
-    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
-        "solve: unknown frontend '", req->frontend(), "', expected dockerfile.v0")));
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("solve: unknown frontend '", req->frontend(), "', expected dockerfile.v0")));
   }
   absl::StatusOr<BuildRequest> parsed = FromProto(*req);
   if (!parsed.ok()) return ToGrpc(parsed.status());
@@ -294,6 +294,30 @@ grpc::Status ControlService::ImagePush(grpc::ServerContext* ctx, const v1::Image
   absl::StatusOr<ImagePushResult> result = engine_->PushImage(FromProto(*req));
   if (!result.ok()) return ToGrpc(result.status());
   ToProto(*result, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::DebugVerify(grpc::ServerContext* ctx,
+                                         const v1::DebugVerifyRequest* req,
+                                         v1::DebugVerifyResponse* resp) {
+  auto peer = Authorize(ctx);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<VerifyReport> report =
+      VerifyStores(engine_->Stores(), req->repair(), ActiveBuilds());
+  if (!report.ok()) return ToGrpc(report.status());
+  for (const auto& [store, checked] : report->checked) {
+    v1::VerifyCount* c = resp->add_checked();
+    c->set_store(store);
+    c->set_checked(checked);
+  }
+  for (const cache::VerifyProblem& p : report->problems) {
+    v1::VerifyProblem* out = resp->add_problems();
+    out->set_store(p.store);
+    out->set_object(p.object);
+    out->set_problem(p.problem);
+    out->set_affects(p.affects);
+    out->set_repaired(p.repaired);
+  }
   return grpc::Status::OK;
 }
 

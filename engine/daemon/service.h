@@ -70,6 +70,8 @@ class ControlService final : public v1::Control::Service {
                          v1::ImagePushResponse* resp) override;
   grpc::Status ImageRemove(grpc::ServerContext* ctx, const v1::ImageRemoveRequest* req,
                            v1::ImageRemoveResponse* resp) override;
+  grpc::Status DebugVerify(grpc::ServerContext* ctx, const v1::DebugVerifyRequest* req,
+                           v1::DebugVerifyResponse* resp) override;
 
  private:
   // The caller's credentials if it may use the daemon; PermissionDenied otherwise.

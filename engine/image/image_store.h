@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
 #include "cache/content_store.h"
+#include "cache/verify.h"
 #include "engine/image/importer.h"
 #include "engine/oci/descriptor.h"
 #include "engine/oci/platform_image.h"
@@ -76,6 +77,11 @@ class ImageStore {
   // Adds to `live` every blob a stored image reaches: index -> manifests -> config + layers.
   // A missing or unparsable document is skipped (what it would reach stays unmarked).
   absl::Status MarkReachable(absl::flat_hash_set<base::Digest>* live);
+  // Checks every ref against the blobs it reaches: its target, and through indexes and
+  // manifests every config and layer, must be in the content store and every index or
+  // manifest must parse. With `repair`, a ref that fails is removed (its image must be pulled,
+  // imported or built again); blobs are left to GC. Defined in image_verify.cc.
+  absl::StatusOr<cache::VerifyOutcome> Verify(bool repair);
   // Bumped after each Put that changes the table (never decreases).
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
 

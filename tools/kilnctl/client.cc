@@ -27,8 +27,8 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/create_channel_posix.h"
-#include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 extern char** environ;
 
@@ -53,8 +53,8 @@ std::string Tail(const std::string& path, int lines) {
   std::vector<std::string> all;
   for (std::string line; std::getline(in, line);) all.push_back(line);
   std::string out;
-  for (size_t i = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
-       i < all.size(); ++i) {
+  for (size_t i = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0; i < all.size();
+       ++i) {
     absl::StrAppend(&out, "  ", all[i], "\n");
   }
   return out;
@@ -70,8 +70,7 @@ absl::StatusOr<pid_t> SpawnKilnd(const std::string& kilnd, const std::string& lo
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0600);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -95,8 +94,8 @@ absl::Status WaitForDaemon(const std::string& socket_path, pid_t pid, const std:
   bool exited = false;
   while (absl::Now() < deadline) {
     if (d::ConnectUnixSocket(socket_path).ok()) {
-      auto channel = grpc::CreateChannel(d::GrpcTarget(socket_path),
-                                         grpc::InsecureChannelCredentials());
+      auto channel =
+          grpc::CreateChannel(d::GrpcTarget(socket_path), grpc::InsecureChannelCredentials());
       auto control = v1::Control::NewStub(channel);
       grpc::ClientContext ctx;
       SetDeadline(ctx, absl::Seconds(5));
@@ -152,9 +151,9 @@ absl::StatusOr<std::string> FindKilnd() {
   for (const std::string& candidate : tried) {
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
-  return absl::NotFoundError(absl::StrCat(
-      "find kilnd: not next to kilnctl nor in $PATH (tried ", absl::StrJoin(tried, ", "),
-      "); set $KILN_KILND or start it yourself"));
+  return absl::NotFoundError(absl::StrCat("find kilnd: not next to kilnctl nor in $PATH (tried ",
+                                          absl::StrJoin(tried, ", "),
+                                          "); set $KILN_KILND or start it yourself"));
 }
 
 DaemonClient::DaemonClient(std::string socket_path, bool started, base::UniqueFd conn)
@@ -169,8 +168,7 @@ DaemonClient::DaemonClient(std::string socket_path, bool started, base::UniqueFd
       grpc::CreateCustomInsecureChannelFromFd(d::GrpcTarget(socket_path_), conn_fd_, args));
 }
 
-absl::StatusOr<std::unique_ptr<DaemonClient>> DaemonClient::Connect(
-    const ClientOptions& options) {
+absl::StatusOr<std::unique_ptr<DaemonClient>> DaemonClient::Connect(const ClientOptions& options) {
   bool explicit_addr = !options.addr.empty();
   std::string socket_path = d::DefaultPathsFor(getuid()).socket;
   if (explicit_addr) {
@@ -185,9 +183,9 @@ absl::StatusOr<std::unique_ptr<DaemonClient>> DaemonClient::Connect(
           OwnerText(socket_path), "; use your own daemon (run `kilnd`, or omit --addr)"));
     }
     if (explicit_addr || !options.auto_start) {
-      return absl::UnavailableError(absl::StrCat(
-          "no kilnd answers at 'unix://", socket_path, "' (", probe.status().message(),
-          "); start one with: kilnd --addr unix://", socket_path));
+      return absl::UnavailableError(
+          absl::StrCat("no kilnd answers at 'unix://", socket_path, "' (", probe.status().message(),
+                       "); start one with: kilnd --addr unix://", socket_path));
     }
     KILN_RETURN_IF_ERROR(AutoStart(socket_path, options));
     started = true;
@@ -211,6 +209,15 @@ absl::StatusOr<v1::InfoResponse> DaemonClient::Info() {
   grpc::ClientContext ctx;
   v1::InfoResponse resp;
   KILN_RETURN_IF_ERROR(d::FromGrpc(control_->Info(&ctx, v1::InfoRequest(), &resp)));
+  return resp;
+}
+
+absl::StatusOr<v1::DebugVerifyResponse> DaemonClient::DebugVerify(bool repair) {
+  grpc::ClientContext ctx;
+  v1::DebugVerifyRequest req;
+  req.set_repair(repair);
+  v1::DebugVerifyResponse resp;
+  KILN_RETURN_IF_ERROR(d::FromGrpc(control_->DebugVerify(&ctx, req, &resp)));
   return resp;
 }
 
@@ -259,8 +266,8 @@ absl::StatusOr<engine::BuildResult> DaemonClient::Solve(const engine::BuildReque
   if (cancelled()) return absl::CancelledError("build cancelled");
   if (!status.ok()) {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-      return absl::UnavailableError(absl::StrCat("kilnd at 'unix://", socket_path_,
-                                                 "' went away: ", status.error_message()));
+      return absl::UnavailableError(
+          absl::StrCat("kilnd at 'unix://", socket_path_, "' went away: ", status.error_message()));
     }
     return d::FromGrpc(status);
   }

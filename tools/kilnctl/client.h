@@ -29,8 +29,8 @@ class ClientContext;
 namespace kiln::tools {
 
 struct ClientOptions {
-  std::string addr;         // "unix:///path" or a path; empty = this user's default socket
-  bool auto_start = true;   // start kilnd when addr is empty and nobody answers
+  std::string addr;        // "unix:///path" or a path; empty = this user's default socket
+  bool auto_start = true;  // start kilnd when addr is empty and nobody answers
   absl::Duration start_timeout = absl::Seconds(30);
 };
 
@@ -47,6 +47,7 @@ class DaemonClient {
 
   absl::Status Health(absl::Duration timeout);
   absl::StatusOr<engine::daemon::v1::InfoResponse> Info();
+  absl::StatusOr<engine::daemon::v1::DebugVerifyResponse> DebugVerify(bool repair);
   // Runs a build; calls `sink` on this thread for every event, in order. Cancelled if
   // Cancel() was called. Otherwise the daemon's error (code and message kept).
   absl::StatusOr<engine::BuildResult> Solve(const engine::BuildRequest& request,
