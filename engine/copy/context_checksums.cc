@@ -120,8 +120,8 @@ absl::Status ContextChecksums::SaveAll() {
 absl::StatusOr<std::optional<cache::ChecksumResult>> ChecksumCopy(cache::ChecksumCache& cache,
                                                                   int root_fd,
                                                                   const CopyOptions& o) {
-  using Result = std::optional<cache::ChecksumResult>;
-  if (o.exclude_in_source || o.include) return Result();
+  using MaybeChecksum = std::optional<cache::ChecksumResult>;
+  if (o.exclude_in_source || o.include) return MaybeChecksum();
   CopySelection selection(o);
   KILN_ASSIGN_OR_RETURN(std::vector<std::string> paths, selection.Sources(root_fd));
   for (std::string& p : paths) {
@@ -130,7 +130,7 @@ absl::StatusOr<std::optional<cache::ChecksumResult>> ChecksumCopy(cache::Checksu
       p = ".";
     } else if (::fstatat(root_fd, p.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                S_ISLNK(st.st_mode)) {
-      return Result();
+      return MaybeChecksum();
     }
   }
   cache::ChecksumExcludeFn skip;  // none without a filter: nothing to decide
@@ -140,7 +140,7 @@ absl::StatusOr<std::optional<cache::ChecksumResult>> ChecksumCopy(cache::Checksu
     };
   }
   KILN_ASSIGN_OR_RETURN(cache::ChecksumResult r, cache.Checksum(root_fd, paths, skip));
-  if (!o.exclude) return Result(std::move(r));  // no filter, no lazy directory
+  if (!o.exclude) return MaybeChecksum(std::move(r));  // no filter, no lazy directory
   // Lazy directories (excluded, walked for exceptions) count only with something below them.
   std::set<std::string_view> tops(paths.begin(), paths.end());
   auto taken_below = [&r](const std::string& dir, const CopySelection& sel) {
@@ -171,7 +171,7 @@ absl::StatusOr<std::optional<cache::ChecksumResult>> ChecksumCopy(cache::Checksu
     r.entries = std::move(kept);
     r.combined = cache::CombineChecksumEntries(r.entries);
   }
-  return Result(std::move(r));
+  return MaybeChecksum(std::move(r));
 }
 
 }  // namespace kiln::engine

@@ -1,6 +1,6 @@
 // CopySelection: what a COPY reads, decided in one place. The copier (copy_walker), the
 // content hasher (copy_hash, the cache key) and the persisted checksum cache
-// (engine/build/context_checksums) all take their sources and every per-entry decision from
+// (engine/copy/context_checksums) all take their sources and every per-entry decision from
 // here, so a cache key always describes exactly the entries the copy writes.
 //
 // The rules (BuildKit's, through fsutil's walker and copy):

@@ -186,12 +186,12 @@ absl::Status CopyWalker::CopyRegularOwned(UniqueFd in, const struct stat& st, in
   }
   // Entry creation stays on this thread, in walk order (so directory times set afterwards
   // hold); only the file's own contents and metadata are finished on the pool.
-  struct Job {
+  struct FileJob {
     UniqueFd in, out;
     struct stat st;
     std::string rel;
   };
-  auto job = std::make_shared<Job>(Job{std::move(in), std::move(out), st, rel});
+  auto job = std::make_shared<FileJob>(FileJob{std::move(in), std::move(out), st, rel});
   return pool_->Submit([this, job]() -> absl::Status {
     int64_t bytes = 0;
     absl::Status s = FillRegular(job->in.get(), job->out.get(), job->st, job->rel, &bytes);

@@ -1,5 +1,6 @@
-// Conversions between the engine's value types (engine/build) and the daemon's protobuf
-// messages (proto/control.proto). Used by the service and by kilnctl's client. Pure functions.
+// Conversions between the engine's value types (engine/core, engine/exporters) and the
+// daemon's protobuf messages (proto/control.proto). Used by the service and by kilnctl's client.
+// Pure functions.
 #ifndef KILN_ENGINE_DAEMON_CONVERT_H_
 #define KILN_ENGINE_DAEMON_CONVERT_H_
 
