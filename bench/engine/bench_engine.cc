@@ -24,7 +24,7 @@
 
 #include "base/temp_dir.h"
 #include "base/userns.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
-#include "engine/build/build_files.h"
+#include "engine/core/build_files.h"
 
 namespace kiln::engine::daemon {
 

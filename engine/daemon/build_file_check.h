@@ -6,7 +6,7 @@
 #define KILN_ENGINE_DAEMON_BUILD_FILE_CHECK_H_
 
 #include "absl/status/status.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 #include "engine/daemon/peer.h"
 
 namespace kiln::engine::daemon {

@@ -27,7 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 
 namespace kiln::engine::daemon {
 

@@ -1,5 +1,6 @@
-// Conversions between the engine's value types (engine/build) and the daemon's protobuf
-// messages (proto/control.proto). Used by the service and by kilnctl's client. Pure functions.
+// Conversions between the engine's value types (engine/core, engine/exporters) and the
+// daemon's protobuf messages (proto/control.proto). Used by the service and by kilnctl's client.
+// Pure functions.
 #ifndef KILN_ENGINE_DAEMON_CONVERT_H_
 #define KILN_ENGINE_DAEMON_CONVERT_H_
 
@@ -7,8 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/build/engine.h"
-#include "engine/build/events.h"
+#include "engine/core/engine.h"
+#include "engine/core/events.h"
 #include "engine/daemon/proto/control.pb.h"
 #include "grpcpp/support/status.h"
 

@@ -19,7 +19,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 
 namespace kiln::engine::daemon {
 

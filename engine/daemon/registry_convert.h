@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 #include "engine/daemon/proto/control.pb.h"
 #include "google/protobuf/repeated_field.h"
 

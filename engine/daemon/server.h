@@ -19,7 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 #include "engine/daemon/peer.h"
 #include "engine/daemon/service.h"
 

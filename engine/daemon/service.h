@@ -22,7 +22,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 #include "engine/daemon/peer.h"
 #include "engine/daemon/proto/control.grpc.pb.h"
 

@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "cache/verify.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 
 namespace kiln::engine::daemon {
 

@@ -92,7 +92,7 @@ struct Words {
   }
 };
 
-struct Result {
+struct ExpandedWord {
   std::string word;
   std::vector<std::string> words;
 };
@@ -113,8 +113,8 @@ class ShellWord {
   ShellWord(std::string_view src, const ShellLexerOptions& opt, const EnvGetter& env)
       : sc_(src), opt_(opt), env_(env) {}
 
-  // `split`: also split into fields (ProcessWords); otherwise only Result::word is built.
-  absl::StatusOr<Result> ProcessStopOn(char32_t stop, bool raw_escapes, bool split = false);
+  // `split`: also split into fields (ProcessWords); otherwise only ExpandedWord::word is built.
+  absl::StatusOr<ExpandedWord> ProcessStopOn(char32_t stop, bool raw_escapes, bool split = false);
 
  private:
   absl::StatusOr<std::string> SingleQuote();
@@ -132,8 +132,8 @@ class ShellWord {
   const EnvGetter& env_;
 };
 
-absl::StatusOr<Result> ShellWord::ProcessStopOn(char32_t stop, bool raw_escapes,
-                                                bool split) {
+absl::StatusOr<ExpandedWord> ShellWord::ProcessStopOn(char32_t stop, bool raw_escapes,
+                                                      bool split) {
   std::string result;
   Words words;
   const char32_t esc = static_cast<unsigned char>(opt_.escape);
@@ -145,7 +145,7 @@ absl::StatusOr<Result> ShellWord::ProcessStopOn(char32_t stop, bool raw_escapes,
     char32_t ch = sc_.Peek();
     if (stop != kEof && ch == stop) {
       sc_.Next();
-      return Result{std::move(result), words.Take()};
+      return ExpandedWord{std::move(result), words.Take()};
     }
     bool quote = !opt_.skip_process_quotes && (ch == '\'' || ch == '"');
     if (quote || ch == '$') {
@@ -180,7 +180,7 @@ absl::StatusOr<Result> ShellWord::ProcessStopOn(char32_t stop, bool raw_escapes,
     AppendRune(s, stop);
     return Err(absl::StrCat("unexpected end of statement while looking for matching ", s));
   }
-  return Result{std::move(result), words.Take()};
+  return ExpandedWord{std::move(result), words.Take()};
 }
 
 absl::StatusOr<std::string> ShellWord::SingleQuote() {
@@ -303,7 +303,7 @@ absl::StatusOr<std::string> ShellWord::DollarModifier(const std::string& name, c
   if (null_is_unset && raw) {
     return Err(absl::StrCat("unsupported modifier (", chs, ") in substitution"));
   }
-  absl::StatusOr<Result> w = ProcessStopOn('}', raw);
+  absl::StatusOr<ExpandedWord> w = ProcessStopOn('}', raw);
   if (!w.ok()) {
     if (sc_.Peek() == kEof) return Err("syntax error: missing '}'");
     return w.status();
@@ -332,12 +332,12 @@ absl::StatusOr<std::string> ShellWord::DollarModifier(const std::string& name, c
 absl::StatusOr<std::string> ShellWord::DollarReplace(const std::string& name) {
   bool all = sc_.Peek() == '/';
   if (all) sc_.Next();
-  absl::StatusOr<Result> pat = ProcessStopOn('/', true);
+  absl::StatusOr<ExpandedWord> pat = ProcessStopOn('/', true);
   if (!pat.ok()) {
     if (sc_.Peek() == kEof) return Err("syntax error: missing '/' in ${}");
     return pat.status();
   }
-  absl::StatusOr<Result> rep = ProcessStopOn('}', true);
+  absl::StatusOr<ExpandedWord> rep = ProcessStopOn('}', true);
   if (!rep.ok()) {
     if (sc_.Peek() == kEof) return Err("syntax error: missing '}'");
     return rep.status();
@@ -468,7 +468,7 @@ absl::StatusOr<std::string> ShellLexer::ProcessWord(std::string_view word,
     return std::string(word);
   }
   ShellWord sw(word, options_, env);
-  absl::StatusOr<Result> r = sw.ProcessStopOn(kEof, options_.raw_escapes);
+  absl::StatusOr<ExpandedWord> r = sw.ProcessStopOn(kEof, options_.raw_escapes);
   if (!r.ok()) return r.status();
   return std::move(r->word);
 }
@@ -476,7 +476,7 @@ absl::StatusOr<std::string> ShellLexer::ProcessWord(std::string_view word,
 absl::StatusOr<std::vector<std::string>> ShellLexer::ProcessWords(std::string_view word,
                                                                   const EnvGetter& env) const {
   ShellWord sw(word, options_, env);
-  absl::StatusOr<Result> r = sw.ProcessStopOn(kEof, options_.raw_escapes, /*split=*/true);
+  absl::StatusOr<ExpandedWord> r = sw.ProcessStopOn(kEof, options_.raw_escapes, /*split=*/true);
   if (!r.ok()) return r.status();
   return std::move(r->words);
 }

@@ -22,7 +22,7 @@ using internal::ImportSource;
 namespace {
 
 // An image whose small documents are verified and in memory; layers still to stream.
-struct Pending {
+struct PendingImage {
   std::vector<std::string> refs;
   oci::Descriptor manifest_desc;
   std::string manifest_bytes;
@@ -77,9 +77,9 @@ absl::Status ValidateConfig(const ImportSource& src, const oci::Manifest& m,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Pending> LoadOciEntry(ImportSource& src, const oci::Descriptor& entry,
-                                     const ImportOptions& options) {
-  Pending p;
+absl::StatusOr<PendingImage> LoadOciEntry(ImportSource& src, const oci::Descriptor& entry,
+                                          const ImportOptions& options) {
+  PendingImage p;
   p.manifest_desc = entry;
   KILN_ASSIGN_OR_RETURN(std::string bytes, ReadVerified(src, entry));
   std::string mt = entry.media_type.empty() ? oci::SniffMediaType(bytes) : entry.media_type;
@@ -116,7 +116,7 @@ absl::StatusOr<Pending> LoadOciEntry(ImportSource& src, const oci::Descriptor& e
 
 // Streams OCI layer blobs into the store, verifying digest and size.
 absl::Status IngestOciLayers(cache::ContentStore& store, ImportSource& src,
-                             const std::vector<Pending>& pending) {
+                             const std::vector<PendingImage>& pending) {
   std::map<std::string, oci::Descriptor> wanted;
   for (const auto& p : pending) {
     KILN_ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(p.manifest_bytes));
@@ -149,7 +149,7 @@ absl::Status IngestOciLayers(cache::ContentStore& store, ImportSource& src,
   });
 }
 
-absl::Status Publish(cache::ContentStore& store, const Pending& p) {
+absl::Status Publish(cache::ContentStore& store, const PendingImage& p) {
   KILN_RETURN_IF_ERROR(store.Put(p.config_bytes).status());
   return store.Put(p.manifest_bytes).status();
 }
@@ -168,7 +168,7 @@ absl::StatusOr<std::vector<ImportedImage>> ImportOci(cache::ContentStore& store,
         "import '", src.path(), "': --name needs an input with one image, this one has ",
         index.manifests.size()));
   }
-  std::vector<Pending> pending;
+  std::vector<PendingImage> pending;
   for (const auto& entry : index.manifests) {
     std::string name = options.name.empty() ? AnnotatedName(entry) : options.name;
     if (name.empty()) {
@@ -176,7 +176,7 @@ absl::StatusOr<std::vector<ImportedImage>> ImportOci(cache::ContentStore& store,
           absl::StrCat("import '", src.path(), "': image ", entry.digest.str(),
                        " has no name in index.json; give one with --name REF"));
     }
-    KILN_ASSIGN_OR_RETURN(Pending p, LoadOciEntry(src, entry, options));
+    KILN_ASSIGN_OR_RETURN(PendingImage p, LoadOciEntry(src, entry, options));
     KILN_ASSIGN_OR_RETURN(std::string ref, Normalized(name));
     p.refs.push_back(std::move(ref));
     pending.push_back(std::move(p));

@@ -1,5 +1,5 @@
 // RemoteCacheSeam: the solver's cache seam with remote caches on top of the local one. It wraps
-// the local seam (engine/build/cache_seam.h):
+// the local seam (engine/core/cache_seam.h):
 // - Lookup asks the local cache first. On a miss it asks the caches imported by running builds
 //   (BuildSession); a record there is materialized: its layer chain is fetched into the content
 //   store and applied as an image's layers would be (UnpackImage), and it becomes a normal local
@@ -22,8 +22,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "cache/cache_index.h"
-#include "engine/build/layers.h"
-#include "engine/build/worker.h"
+#include "engine/ops/layers.h"
+#include "engine/ops/worker.h"
 #include "engine/remotecache/cache_spec.h"
 #include "engine/remotecache/cache_store.h"
 #include "engine/solver/cache_seam.h"

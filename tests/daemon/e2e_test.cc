@@ -1,4 +1,4 @@
-// Real builds through a real kilnd (the engine behind engine/build/engine.h) of every example in
+// Real builds through a real kilnd (the engine behind engine/core/engine.h) of every example in
 // $KILN_SHARED_DIR/examples, driven by the real kilnctl. Runs as root, and as kiln-test through
 // tests/run_as_user.sh (the "rootless" ctest entry), where kilnd is a rootless daemon.
 // Base images come from tools/images/build.sh ($KILN_IMAGES_DIR or /var/cache/kiln/images).

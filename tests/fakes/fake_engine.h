@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 #include "engine/solver/cancellation.h"
 
 namespace kiln::engine {

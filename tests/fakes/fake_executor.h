@@ -16,8 +16,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "engine/build/executor.h"
-#include "engine/build/tree_access.h"
+#include "engine/ops/executor.h"
+#include "engine/ops/tree_access.h"
 
 namespace kiln::engine::testing {
 

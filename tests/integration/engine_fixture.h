@@ -16,7 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/temp_dir.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 
 namespace kiln::testing {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/temp_dir.h"
-#include "tests/engine/ops/tar_maker.h"
+#include "tests/engine/copy/tar_maker.h"
 #include "tests/integration/engine_fixture.h"
 
 namespace kiln::testing {

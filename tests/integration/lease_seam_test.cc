@@ -12,9 +12,9 @@
 #include "cache/gc.h"
 #include "cache/lease.h"
 #include "cache/lmdb_cache_index.h"
-#include "engine/build/cache_seam.h"
-#include "engine/build/results.h"
-#include "engine/build/worker.h"
+#include "engine/core/cache_seam.h"
+#include "engine/ops/results.h"
+#include "engine/ops/worker.h"
 #include "engine/solver/vertex.h"
 #include "snapshotter/probe.h"
 

@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "base/temp_dir.h"
-#include "engine/build/cache_mount.h"
+#include "engine/ops/cache_mount.h"
 #include "tests/integration/engine_fixture.h"
 
 namespace kiln::testing {

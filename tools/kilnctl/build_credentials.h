@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 #include "tools/kilnctl/client.h"
 
 namespace kiln::tools {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 
 namespace kiln::tools {
 

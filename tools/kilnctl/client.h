@@ -18,8 +18,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
-#include "engine/build/engine.h"
-#include "engine/build/events.h"
+#include "engine/core/engine.h"
+#include "engine/core/events.h"
 #include "engine/daemon/proto/control.grpc.pb.h"
 
 namespace grpc {

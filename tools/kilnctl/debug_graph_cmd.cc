@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cache/fs_content_store.h"
-#include "engine/build/build_files.h"
+#include "engine/core/build_files.h"
 #include "engine/frontend/dockerignore.h"
 #include "engine/frontend/lower.h"
 #include "engine/image/image_store.h"

@@ -12,8 +12,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/build/engine.h"
-#include "engine/build/events.h"
+#include "engine/core/engine.h"
+#include "engine/core/events.h"
 
 namespace kiln::tools {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/build/events.h"
+#include "engine/core/events.h"
 
 namespace kiln::tools {
 

@@ -15,8 +15,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "engine/build/engine.h"
-#include "engine/build/events.h"
+#include "engine/core/engine.h"
+#include "engine/core/events.h"
 #include "tools/kilnctl/progress_steps.h"
 
 namespace kiln::tools {

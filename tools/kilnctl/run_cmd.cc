@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/userns.h"
-#include "engine/build/run_image.h"
+#include "engine/core/run_image.h"
 #include "engine/image/state_root.h"
 #include "engine/solver/cancellation.h"
 #include "tools/kilnctl/command.h"

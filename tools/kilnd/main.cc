@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "base/userns.h"
-#include "engine/build/engine.h"
+#include "engine/core/engine.h"
 #include "engine/daemon/config.h"
 #include "engine/daemon/paths.h"
 #include "engine/daemon/server.h"

@@ -10,13 +10,13 @@
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "cache/cache_key.h"
-#include "engine/build/cache_seam.h"
-#include "engine/build/exec_op.h"
-#include "engine/build/file_op.h"
-#include "engine/build/results.h"
-#include "engine/build/source_ops.h"
+#include "engine/copy/copy.h"
+#include "engine/core/cache_seam.h"
 #include "engine/frontend/dockerignore.h"
-#include "engine/ops/copy.h"
+#include "engine/ops/exec_op.h"
+#include "engine/ops/file_op.h"
+#include "engine/ops/results.h"
+#include "engine/ops/source_ops.h"
 
 namespace kiln::engine::testing {
 namespace {

@@ -1,12 +1,12 @@
 // OpFactory: one DAG (solver vertices carry the graph's digests, in the graph's order), the
 // shared scratch under file ops without a base, and errors for unregistered kinds.
-#include "engine/build/op_factory.h"
+#include "engine/ops/op_factory.h"
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
-#include "engine/build/source_ops.h"
 #include "engine/frontend/lower.h"
+#include "engine/ops/source_ops.h"
 
 namespace kiln::engine {
 namespace {
