@@ -225,7 +225,8 @@ TEST_F(ChecksumCacheTest, ModeCountsMtimeDoesNot) {
 }
 
 TEST_F(ChecksumCacheTest, OwnershipCountsUnlessTheOptionLeavesItOut) {
-  // Needs root to give the file away (tests run as root; the file is in this test's temp dir).
+  // Needs root to give the file away (root, or root of the rootless namespace; the file is in
+  // this test's temp dir).
   ASSERT_EQ(::geteuid(), 0u) << "run as root";
   WriteFile("f", "content");
   auto with = Open();
