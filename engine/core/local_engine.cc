@@ -305,8 +305,10 @@ absl::StatusOr<BuildResult> LocalEngine::Build(const BuildRequest& req, BuildEve
   if (!req.network.empty()) sreq.options.attrs[kNetworkAttr] = req.network;
   sreq.progress = [&bridge](const solver::ProgressEvent& e) { bridge.OnEvent(e); };
   sreq.cancel = cancel;
-  std::set<base::Digest> vertex_digests;
-  for (const solver::VertexRef& v : vertices) vertex_digests.insert(v->digest());
+  std::set<base::Digest> vertex_digests;  // read only by cache exports
+  if (!req.cache_exports.empty()) {
+    for (const solver::VertexRef& v : vertices) vertex_digests.insert(v->digest());
+  }
   std::unique_ptr<remotecache::BuildSession> rcache =
       remote_seam_->BeginBuild(req.cache_imports, req.cache_exports, std::move(vertex_digests),
                                RegistryClientsFor(*transfer_, req));

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/fs.h"
@@ -87,12 +89,18 @@ absl::Status RemoteCacheSeam::Save(const base::Digest& key, const solver::Result
 
 void RemoteCacheSeam::RecordFor(const solver::Vertex& vertex, const base::Digest& key,
                                 const solver::ResultRef& result) {
-  auto* snap = dynamic_cast<const SnapshotResult*>(result.get());
-  if (snap == nullptr) return;
-  RecordedStep step{key, snap->snapshot(), vertex.name()};
+  // Only builds that export read what is recorded; the others (every build without
+  // --export-cache, the no-op path among them) cost one scan of the live sessions.
+  std::optional<RecordedStep> step;
   absl::MutexLock lock(&mu_);
   for (BuildSession* s : sessions_) {
-    if (s->vertices_.contains(vertex.digest())) s->Record(step);
+    if (s->exports_.empty() || !s->vertices_.contains(vertex.digest())) continue;
+    if (!step) {
+      auto* snap = dynamic_cast<const SnapshotResult*>(result.get());
+      if (snap == nullptr) return;
+      step = RecordedStep{key, snap->snapshot(), vertex.name()};
+    }
+    s->Record(*step);
   }
 }
 
